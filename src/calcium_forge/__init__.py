@@ -1,0 +1,56 @@
+"""calcium-forge: between calcium imaging and spikes, in both directions.
+
+The top-level namespace imports neither napari, Qt nor torch; the heavy
+parts load on first use.
+
+>>> import calcium_forge as cf
+>>> rec = cf.read("suite2p/plane0", fs_hz=30.0)          # doctest: +SKIP
+>>> result = cf.infer_spikes(rec, method="ens2")         # doctest: +SKIP
+>>> cf.write(result, "plane0_spikes.npz")                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._version import __version__
+from .errors import (
+    CalciumForgeError,
+    FileFormatError,
+    InvalidInputError,
+    MissingDependencyError,
+    MissingFileError,
+    ModelError,
+    UnsafePickleError,
+)
+from .recording import Recording
+
+__all__ = [
+    "CalciumForgeError",
+    "FileFormatError",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "MissingFileError",
+    "ModelError",
+    "Recording",
+    "UnsafePickleError",
+    "__version__",
+    "infer_spikes",
+    "read",
+    "write",
+]
+
+_LAZY = {
+    "read": ("calcium_forge.io", "read"),
+    "write": ("calcium_forge.io", "write"),
+    "infer_spikes": ("calcium_forge.inference", "infer_spikes"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'calcium_forge' has no attribute {name!r}")
