@@ -1,0 +1,267 @@
+"""Neural networks for spike inference: the ENS² U-Net and the S2S analysis-synthesis net.
+
+The networks only map tensors (dF/F windows → spike rates per bin at the model
+rate). Losses live in :mod:`calcium_forge.inference.losses`, training in
+:mod:`calcium_forge.inference.train`, windowing and averaging in the inference
+engine.
+
+Units: both networks take dF/F as a fraction (not percent) sampled at their
+``fs_hz`` and output spikes per bin at that rate (the training target is the
+Gaussian-smoothed spike count per bin); multiply by ``fs_hz`` for spikes/s.
+
+torch is imported at module import: import this module only where torch is
+needed (``calcium_forge`` itself never imports it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["ENS2UNet", "S2SNet", "build_network", "count_parameters"]
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters of ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def _init_normal(module: nn.Module, std: float) -> None:
+    """Initialise conv / linear weights with N(0, std) and biases with 0."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv1d | nn.ConvTranspose1d | nn.Linear):
+            nn.init.normal_(m.weight, mean=0.0, std=std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+class _DoubleConv(nn.Sequential):
+    """Two kernel-3 'same' convolutions, each followed by InstanceNorm and LeakyReLU(0.2)."""
+
+    def __init__(self, in_ch: int, out_ch: int) -> None:
+        super().__init__(
+            nn.Conv1d(in_ch, out_ch, kernel_size=3, padding=1),
+            nn.InstanceNorm1d(out_ch),
+            nn.LeakyReLU(0.2),
+            nn.Conv1d(out_ch, out_ch, kernel_size=3, padding=1),
+            nn.InstanceNorm1d(out_ch),
+            nn.LeakyReLU(0.2),
+        )
+
+
+class ENS2UNet(nn.Module):
+    """ENS² 1-D U-Net mapping 96 dF/F samples at 60 Hz to 96 spike rates (Zhou et al. 2023).
+
+    Three contracting blocks (two kernel-3 convs, instance norm, LeakyReLU 0.2,
+    then max-pool by 2), a bottleneck block, three expanding blocks (transposed
+    conv ×2 up-sampling, concatenation with the matching contracting block's
+    output, two kernel-3 convs) and a 1×1 output conv with ReLU. Weights are
+    initialised N(0, 0.02).
+
+    Parameters
+    ----------
+    channels : sequence of 4 int
+        Feature channels of the three resolution levels and of the bottleneck
+        (full, 1/2, 1/4, 1/8 resolution). The default keeps few channels at
+        full resolution and more at coarse ones so that stride-1 inference over
+        every window stays fast on a CPU, while staying under the paper's
+        150 k-parameter budget.
+    window : int
+        Window length in samples; must be divisible by 8.
+    fs_hz : float
+        Sampling rate the network was designed/trained for (Hz).
+
+    Notes
+    -----
+    Input ``(B, window)`` or ``(B, 1, window)`` dF/F (fraction); output
+    ``(B, window)`` non-negative spikes per bin.
+    """
+
+    window: int = 96
+    fs_hz: float = 60.0
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (4, 8, 32, 64),
+        window: int = 96,
+        fs_hz: float = 60.0,
+    ) -> None:
+        super().__init__()
+        channels = tuple(int(c) for c in channels)
+        if len(channels) != 4 or min(channels) < 1:
+            raise ValueError(
+                f"ENS2UNet: channels must be 4 positive ints (3 levels + bottleneck), "
+                f"got {channels!r}"
+            )
+        if window % 8 != 0 or window < 8:
+            raise ValueError(
+                f"ENS2UNet: window must be a positive multiple of 8 (3 poolings), got {window}"
+            )
+        self.channels = channels
+        self.window = int(window)
+        self.fs_hz = float(fs_hz)
+        c1, c2, c3, c4 = channels
+        self.down1 = _DoubleConv(1, c1)
+        self.down2 = _DoubleConv(c1, c2)
+        self.down3 = _DoubleConv(c2, c3)
+        self.pool = nn.MaxPool1d(2)
+        self.bottleneck = _DoubleConv(c3, c4)
+        self.up3 = nn.ConvTranspose1d(c4, c3, kernel_size=2, stride=2)
+        self.dec3 = _DoubleConv(2 * c3, c3)
+        self.up2 = nn.ConvTranspose1d(c3, c2, kernel_size=2, stride=2)
+        self.dec2 = _DoubleConv(2 * c2, c2)
+        self.up1 = nn.ConvTranspose1d(c2, c1, kernel_size=2, stride=2)
+        self.dec1 = _DoubleConv(2 * c1, c1)
+        self.head = nn.Conv1d(c1, 1, kernel_size=1)
+        self.out_act = nn.ReLU()
+        _init_normal(self, 0.02)
+
+    def config(self) -> dict:
+        """Constructor keyword arguments (JSON-serialisable) that rebuild this architecture."""
+        return {"channels": list(self.channels), "window": self.window, "fs_hz": self.fs_hz}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, window)`` or ``(B, 1, window)`` dF/F to ``(B, window)`` spikes per bin."""
+        if x.dim() == 2:
+            x = x.unsqueeze(1)
+        if x.dim() != 3 or x.shape[1] != 1 or x.shape[-1] % 8 != 0:
+            raise ValueError(
+                f"ENS2UNet expects (B, L) or (B, 1, L) with L divisible by 8, got {tuple(x.shape)}"
+            )
+        d1 = self.down1(x)
+        d2 = self.down2(self.pool(d1))
+        d3 = self.down3(self.pool(d2))
+        b = self.bottleneck(self.pool(d3))
+        u3 = self.dec3(torch.cat([self.up3(b), d3], dim=1))
+        u2 = self.dec2(torch.cat([self.up2(u3), d2], dim=1))
+        u1 = self.dec1(torch.cat([self.up1(u2), d1], dim=1))
+        return self.out_act(self.head(u1)).squeeze(1)
+
+
+class S2SNet(nn.Module):
+    """S2S signal-to-signal network (Sebastian et al. 2021), 8,790 parameters.
+
+    Analysis conv (kernel ``window`` = 100, 30 filters, stride 1, no bias, 'same'
+    padding) + ReLU → three time-distributed dense layers of 30 units (with
+    bias) + ReLU → synthesis layer: a transposed conv that turns each frame's
+    30 hidden units into ``window`` output samples (no bias); consecutive frames
+    (stride 1) are overlap-added, giving an output as long as the input.
+
+    Parameter count: 100·30 (analysis) + 3·(30·30 + 30) (dense) + 30·100
+    (synthesis) = 8,790. The paper's text writes the analysis layer with a bias
+    term, but its sum (8,790) and the authors' Keras code (``use_bias=False`` on
+    both convolutions) correspond to the bias-free analysis and synthesis layers
+    used here. Dropout 0.2 after each dense layer as in the authors' code.
+
+    Parameters
+    ----------
+    window : int
+        w_seq: analysis kernel width and samples synthesised per frame (100).
+    n_filters : int
+        Analysis filters (30).
+    hidden : sequence of int
+        Units of the time-distributed dense layers ((30, 30, 30)).
+    dropout : float
+        Dropout probability after each dense layer during training.
+    fs_hz : float
+        Sampling rate of input and output (100 Hz).
+
+    Notes
+    -----
+    Input ``(B, L)`` or ``(B, 1, L)`` dF/F (fraction) of any length ``L``;
+    output ``(B, L)``. Trained with a Pearson loss the output is scale-free:
+    the model card's ``output_scale`` maps it to spikes per bin.
+    """
+
+    window: int = 100
+    fs_hz: float = 100.0
+
+    def __init__(
+        self,
+        window: int = 100,
+        n_filters: int = 30,
+        hidden: Sequence[int] = (30, 30, 30),
+        dropout: float = 0.2,
+        fs_hz: float = 100.0,
+    ) -> None:
+        super().__init__()
+        hidden = tuple(int(h) for h in hidden)
+        if window < 2 or n_filters < 1 or not hidden or min(hidden) < 1:
+            raise ValueError(
+                f"S2SNet: need window >= 2, n_filters >= 1 and >= 1 hidden layer, got "
+                f"window={window}, n_filters={n_filters}, hidden={hidden}"
+            )
+        self.window = int(window)
+        self.n_filters = int(n_filters)
+        self.hidden = hidden
+        self.dropout = float(dropout)
+        self.fs_hz = float(fs_hz)
+        # Keras 'same' for an even kernel pads (k-1)//2 on the left, the rest on the right.
+        self._pad_left = (self.window - 1) // 2
+        self._pad_right = self.window - 1 - self._pad_left
+        self.analysis = nn.Conv1d(1, self.n_filters, kernel_size=self.window, bias=False)
+        layers: list[nn.Module] = []
+        in_units = self.n_filters
+        for units in hidden:
+            # a kernel-1 conv is a dense layer applied independently to every frame
+            layers += [nn.Conv1d(in_units, units, kernel_size=1), nn.ReLU(), nn.Dropout(dropout)]
+            in_units = units
+        self.dense = nn.Sequential(*layers)
+        self.synthesis = nn.ConvTranspose1d(in_units, 1, kernel_size=self.window, bias=False)
+        for m in self.modules():  # Keras' defaults: glorot-uniform weights, zero biases
+            if isinstance(m, nn.Conv1d | nn.ConvTranspose1d):
+                nn.init.xavier_uniform_(m.weight)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def config(self) -> dict:
+        """Constructor keyword arguments (JSON-serialisable) that rebuild this architecture."""
+        return {
+            "window": self.window,
+            "n_filters": self.n_filters,
+            "hidden": list(self.hidden),
+            "dropout": self.dropout,
+            "fs_hz": self.fs_hz,
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map ``(B, L)`` or ``(B, 1, L)`` dF/F to ``(B, L)`` (scale-free spike signal)."""
+        if x.dim() == 2:
+            x = x.unsqueeze(1)
+        if x.dim() != 3 or x.shape[1] != 1:
+            raise ValueError(f"S2SNet expects (B, L) or (B, 1, L), got {tuple(x.shape)}")
+        n = x.shape[-1]
+        h = torch.relu(
+            self.analysis(nn.functional.pad(x, (self._pad_left, self._pad_right)))
+        )  # (B, F, L): one frame per input sample
+        h = self.dense(h)
+        y = self.synthesis(h)  # (B, 1, L + window - 1): overlap-add of per-frame outputs
+        return y[:, 0, self._pad_left : self._pad_left + n]
+
+
+_ARCHITECTURES: dict[str, type[nn.Module]] = {"ENS2UNet": ENS2UNet, "S2SNet": S2SNet}
+
+
+def build_network(architecture: str, kwargs: dict | None = None) -> nn.Module:
+    """Instantiate a network by class name (as stored in a model card).
+
+    Parameters
+    ----------
+    architecture : str
+        ``"ENS2UNet"`` or ``"S2SNet"``.
+    kwargs : dict, optional
+        Constructor keyword arguments (``network.config()``).
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    try:
+        cls = _ARCHITECTURES[architecture]
+    except KeyError:
+        raise ValueError(
+            f"unknown architecture {architecture!r}; expected one of {sorted(_ARCHITECTURES)}"
+        ) from None
+    return cls(**(kwargs or {}))
