@@ -1,0 +1,255 @@
+"""The unit of work of a batch: one input file -> one spike-inference ``.npz``.
+
+Runs on a dask worker (or in-process for ``scheduler="serial"``). The output
+is written to a private *attempt* file; the driver renames it onto the final
+name when it accepts the result, so an output is committed exactly once even
+when the scheduler runs a task twice (e.g. after a worker died).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .inputs import fingerprint, sha256_of
+
+STAGES: tuple[str, ...] = ("checksum", "load", "preprocess", "inference", "write")
+
+#: Options of :func:`calcium_forge.distributed.batch_infer` and their defaults.
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "method": "ens2",
+    "model": None,
+    "mode": "exact",
+    "events": True,
+    "fs_hz": None,
+    "neuropil_coeff": 0.7,
+    "baseline": "maximin",
+}
+
+PARTIAL_DIR = ".calcium-forge-partial"
+
+
+@dataclass
+class TaskResult:
+    """What a worker reports back for one input.
+
+    Parameters
+    ----------
+    input : str
+        Absolute input path.
+    attempt_path : str or None
+        The attempt file holding the output (to be renamed by the driver).
+    ok : bool
+        True when every stage succeeded.
+    stage : str or None
+        The stage that failed (one of :data:`STAGES`), or None.
+    error : str or None
+        ``"<ExceptionType>: <message>"`` of the failure.
+    traceback : str or None
+        Formatted traceback of the failure.
+    timings_s : dict
+        Wall time per stage, seconds.
+    n_rois, n_frames : int
+        Size of the recording (0 when it could not be read).
+    fs_hz : float or None
+        Frame rate of the recording, Hz.
+    input_sha256 : str or None
+        Checksum of the input file(s).
+    input_fingerprint : dict
+        Size and mtime of the input file(s).
+    output_sha256 : str or None
+        Checksum of the written output.
+    model : str or None
+        Name of the model used (from the model card).
+    worker : dict
+        Host, pid and versions of the process that ran the task.
+    """
+
+    input: str
+    attempt_path: str | None = None
+    ok: bool = False
+    stage: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+    n_rois: int = 0
+    n_frames: int = 0
+    fs_hz: float | None = None
+    input_sha256: str | None = None
+    input_fingerprint: dict[str, int] = field(default_factory=dict)
+    output_sha256: str | None = None
+    model: str | None = None
+    worker: dict[str, Any] = field(default_factory=dict)
+
+
+def environment_versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape the numbers."""
+    from importlib import metadata
+
+    import numpy
+    import scipy
+
+    from .. import __version__
+
+    versions = {
+        "calcium_forge": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+    }
+    for dist in ("torch", "oasis-deconv", "tifffile", "dask", "distributed"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def _single_recording(obj: Any, path: Path):
+    """Turn what ``io.read`` returned into one Recording (several -> rows, NaN-padded)."""
+    import numpy as np
+
+    from ..errors import FileFormatError
+    from ..recording import Recording
+
+    if isinstance(obj, Recording):
+        return obj
+    recs = list(obj)
+    if not recs:
+        raise FileFormatError(f"{path} holds no recording; check that it is the right file.")
+    if len(recs) == 1:
+        return recs[0]
+    rates = {r.fs_hz for r in recs}
+    kinds = {r.kind for r in recs}
+    if len(rates) > 1 or len(kinds) > 1:
+        raise FileFormatError(
+            f"{path} holds {len(recs)} recordings with different frame rates {sorted(rates)} "
+            f"or kinds {sorted(kinds)}; batch inference writes one output per input, so split "
+            "the file or run calcium-forge infer on each recording."
+        )
+    n = max(r.n_frames for r in recs)
+    traces = np.full((sum(r.n_rois for r in recs), n), np.nan, dtype=np.float32)
+    neu = None
+    if all(r.neuropil is not None for r in recs):
+        neu = np.full_like(traces, np.nan)
+    row = 0
+    spikes: list | None = [] if all(r.spike_times is not None for r in recs) else None
+    for r in recs:
+        traces[row : row + r.n_rois, : r.n_frames] = r.traces
+        if neu is not None:
+            neu[row : row + r.n_rois, : r.n_frames] = r.neuropil
+        if spikes is not None:
+            spikes.extend(r.spike_times)
+        row += r.n_rois
+    return Recording(
+        traces=traces,
+        fs_hz=recs[0].fs_hz,
+        kind=recs[0].kind,
+        neuropil=neu,
+        spike_times=spikes,
+        source=str(path),
+        meta={"merged_recordings": [r.n_frames for r in recs], "name": path.stem},
+    )
+
+
+def run_one(input_path: str, out_dir: str, name: str, options: dict[str, Any]) -> TaskResult:
+    """Read, preprocess, infer and write one input; never raises for a bad input.
+
+    Parameters
+    ----------
+    input_path : str
+        Absolute path of the input (file or Suite2P plane folder).
+    out_dir : str
+        Output folder (shared by the driver and the workers).
+    name : str
+        Output stem; the attempt file is ``<out_dir>/.calcium-forge-partial/<name>.<id>.npz``.
+    options : dict
+        Batch options (:data:`DEFAULT_OPTIONS` keys).
+
+    Returns
+    -------
+    TaskResult
+        ``ok=False`` with the failing stage and message when something went wrong.
+    """
+    path = Path(input_path)
+    res = TaskResult(
+        input=str(path),
+        worker={
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "versions": environment_versions(),
+        },
+    )
+    stage = STAGES[0]
+    try:
+        t0 = time.perf_counter()
+        res.input_fingerprint = fingerprint(path)
+        res.input_sha256 = sha256_of(path)
+        res.timings_s[stage] = time.perf_counter() - t0
+
+        stage = "load"
+        t0 = time.perf_counter()
+        from .. import io as cf_io
+
+        read_kw = {} if options.get("fs_hz") is None else {"fs_hz": float(options["fs_hz"])}
+        rec = _single_recording(cf_io.read(path, **read_kw), path)
+        res.n_rois, res.n_frames, res.fs_hz = rec.n_rois, rec.n_frames, rec.fs_hz
+        res.timings_s[stage] = time.perf_counter() - t0
+
+        stage = "preprocess"
+        t0 = time.perf_counter()
+        if rec.kind == "raw":
+            from ..signal import to_dff
+
+            rec = to_dff(
+                rec, neuropil_coeff=float(options["neuropil_coeff"]), baseline=options["baseline"]
+            )
+        elif rec.kind != "dff":
+            from ..errors import InvalidInputError
+
+            raise InvalidInputError(
+                f"{path} holds kind={rec.kind!r} traces; spike inference needs fluorescence "
+                "('raw' or 'dff'). Remove this input from the batch."
+            )
+        res.timings_s[stage] = time.perf_counter() - t0
+
+        stage = "inference"
+        t0 = time.perf_counter()
+        from ..inference import infer_spikes
+
+        result = infer_spikes(
+            rec,
+            method=options["method"],
+            model=options["model"],
+            events=bool(options["events"]),
+            mode=options["mode"],
+        )
+        res.model = str(result.model_card.get("name", options["method"]))
+        res.timings_s[stage] = time.perf_counter() - t0
+
+        stage = "write"
+        t0 = time.perf_counter()
+        partial = Path(out_dir) / PARTIAL_DIR
+        partial.mkdir(parents=True, exist_ok=True)
+        attempt = partial / f"{name}.{uuid.uuid4().hex[:12]}.npz"
+        cf_io.write(result, attempt)
+        res.output_sha256 = sha256_of(attempt)
+        res.attempt_path = str(attempt)
+        res.timings_s[stage] = time.perf_counter() - t0
+        res.ok = True
+    except Exception as exc:
+        res.ok = False
+        res.stage = stage
+        res.error = f"{type(exc).__name__}: {exc}"
+        res.traceback = traceback.format_exc()
+    finally:
+        sys.stdout.flush()
+    return res
