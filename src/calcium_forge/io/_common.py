@@ -1,0 +1,110 @@
+"""Small helpers shared by the readers and writers (not public API)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError
+
+__all__ = ["check_fs", "json_dumps", "json_safe", "require_finite"]
+
+
+def check_fs(fs_hz: Any, where: str, fix: str = "") -> float:
+    """Validate a frame rate (Hz) given by the user or a file.
+
+    Parameters
+    ----------
+    fs_hz : float
+        Frame rate in Hz; must be finite and > 0.
+    where : str
+        File or argument named in the error message.
+    fix : str
+        Extra advice appended to the message.
+
+    Returns
+    -------
+    float
+        ``fs_hz`` as a float.
+    """
+    try:
+        fs = float(fs_hz)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"{where}: fs_hz must be a number in Hz; got {fs_hz!r}. {fix}".rstrip()
+        ) from None
+    if not np.isfinite(fs) or fs <= 0:
+        raise InvalidInputError(
+            f"{where}: fs_hz must be a finite frame rate > 0 Hz; got {fs_hz!r}. "
+            f"Pass the acquisition frame rate, e.g. fs_hz=30.0. {fix}".rstrip()
+        )
+    return fs
+
+
+def require_finite(array: np.ndarray, what: str, where: str, allow_nan: bool = False) -> None:
+    """Raise :class:`InvalidInputError` if ``array`` holds inf (or NaN, unless allowed).
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Values to check.
+    what : str
+        What the array is (e.g. ``"F.npy"``), for the message.
+    where : str
+        File the array came from.
+    allow_nan : bool
+        Whether NaN (missing frames) is acceptable.
+    """
+    a = np.asarray(array)
+    if not np.issubdtype(a.dtype, np.floating):
+        return
+    n_inf = int(np.isinf(a).sum())
+    if n_inf:
+        raise InvalidInputError(
+            f"{where}: {what} contains {n_inf} infinite value(s); infinities are never "
+            "accepted. Replace them with finite values (or NaN for missing frames)."
+        )
+    if not allow_nan:
+        n_nan = int(np.isnan(a).sum())
+        if n_nan:
+            raise InvalidInputError(
+                f"{where}: {what} contains {n_nan} NaN value(s), which this format does not "
+                "allow. Fill or remove the missing values before loading."
+            )
+
+
+def json_safe(obj: Any, max_array_size: int = 10_000) -> Any:
+    """Convert ``obj`` to something :func:`json.dumps` accepts.
+
+    numpy scalars become Python numbers, arrays up to ``max_array_size``
+    elements become (nested) lists, larger arrays a short description string,
+    paths become strings; dict keys become strings.
+    """
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v, max_array_size) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [json_safe(v, max_array_size) for v in obj]
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject or obj.size > max_array_size:
+            return f"<array shape={list(obj.shape)} dtype={obj.dtype} not stored>"
+        return json_safe(obj.tolist(), max_array_size)
+    if isinstance(obj, np.generic):
+        return json_safe(obj.item(), max_array_size)
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return repr(obj)  # "nan", "inf": JSON has no literal for them
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    if isinstance(obj, (Path, os.PathLike)):
+        return str(obj)
+    if isinstance(obj, complex):
+        return [obj.real, obj.imag]
+    return repr(obj)
+
+
+def json_dumps(obj: Any) -> str:
+    """``json.dumps(json_safe(obj))``."""
+    return json.dumps(json_safe(obj))

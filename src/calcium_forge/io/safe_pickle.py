@@ -1,0 +1,163 @@
+"""A restricted unpickler for the pickled ``.npy`` files suite2p writes.
+
+suite2p saves ``stat.npy``, ``ops.npy`` (and in 1.x ``settings.npy``,
+``db.npy``, ``reg_outputs.npy``, ``detect_outputs.npy``) as numpy object
+arrays, i.e. pickles. ``numpy.load(allow_pickle=True)`` would execute any
+callable a crafted file names. Here only the globals needed to rebuild numpy
+arrays, dtypes and scalars and builtin containers are resolved; any other
+global makes :class:`~calcium_forge.errors.UnsafePickleError` raise *before*
+anything is called, so nothing from the file runs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FileFormatError, UnsafePickleError
+
+__all__ = ["ALLOWED_GLOBALS", "RestrictedUnpickler", "load_npy", "loads_restricted"]
+
+#: (module, name) pairs a pickle may reference. Everything else is refused.
+ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
+    {
+        # numpy arrays, dtypes and scalars (numpy 1.x and 2.x module paths)
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        # builtin containers and plain values
+        ("builtins", "set"),
+        ("builtins", "frozenset"),
+        ("builtins", "complex"),
+        ("builtins", "bytearray"),
+        ("builtins", "slice"),
+        ("builtins", "range"),
+        ("collections", "OrderedDict"),
+        ("__builtin__", "set"),
+        ("__builtin__", "frozenset"),
+    }
+)
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only :data:`ALLOWED_GLOBALS`.
+
+    Parameters
+    ----------
+    file : binary file object
+        The pickle stream.
+    source : str
+        File name used in error messages.
+    """
+
+    def __init__(self, file: Any, source: str) -> None:
+        super().__init__(file, encoding="latin1")
+        self._source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        # numpy's per-dtype classes (numpy.dtypes.Float64DType ...) are data only
+        if module == "numpy.dtypes" and name.endswith("DType"):
+            return super().find_class(module, name)
+        raise UnsafePickleError(
+            f"{self._source}: refused to load the pickle: it references the global "
+            f"'{module}.{name}', which is not an allowed numpy/builtin type (only numpy "
+            "arrays, dtypes, scalars and builtin containers are accepted). Nothing from the "
+            "file was executed. If this file really comes from suite2p, re-save it with "
+            "plain numpy/builtin values."
+        )
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise UnsafePickleError(
+            f"{self._source}: refused to load the pickle: it uses persistent ids ({pid!r}), "
+            "which suite2p files never contain. Nothing from the file was executed."
+        )
+
+
+def loads_restricted(data: bytes, source: str = "<bytes>") -> Any:
+    """Unpickle ``data`` with :class:`RestrictedUnpickler`.
+
+    Parameters
+    ----------
+    data : bytes
+        Pickle stream.
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    object
+        The reconstructed object (numpy arrays, scalars, dicts, lists...).
+
+    Raises
+    ------
+    UnsafePickleError
+        If the stream references a global outside the allow-list.
+    FileFormatError
+        If the stream is not a valid pickle.
+    """
+    try:
+        return RestrictedUnpickler(io.BytesIO(data), source).load()
+    except UnsafePickleError:
+        raise
+    except Exception as exc:
+        raise FileFormatError(
+            f"{source}: the pickled content is malformed or truncated ({type(exc).__name__}: "
+            f"{exc}). Re-export the file."
+        ) from exc
+
+
+def load_npy(path: str | os.PathLike[str]) -> Any:
+    """Load a ``.npy`` file; object arrays go through the restricted unpickler.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``.npy`` file (plain numeric array or pickled object array).
+
+    Returns
+    -------
+    numpy.ndarray
+        The array. Numeric arrays are read with ``allow_pickle=False``.
+
+    Raises
+    ------
+    FileFormatError
+        If the file is not a valid ``.npy`` file or is truncated.
+    UnsafePickleError
+        If an object array references anything beyond numpy/builtin types.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                _, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                _, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            if not dtype.hasobject:
+                fh.seek(0)
+                return np.lib.format.read_array(fh, allow_pickle=False)
+            payload = fh.read()
+    except (ValueError, OSError, EOFError) as exc:
+        raise FileFormatError(
+            f"{path}: not a readable .npy file ({exc}). Check that the file is complete."
+        ) from exc
+    obj = loads_restricted(payload, str(path))
+    if not isinstance(obj, np.ndarray):
+        raise FileFormatError(
+            f"{path}: the .npy header announces an object array but the pickle holds a "
+            f"{type(obj).__name__}. The file is malformed; re-export it."
+        )
+    return obj

@@ -1,0 +1,372 @@
+"""Reader for Suite2P output folders (suite2p 0.x and 1.x).
+
+A *plane folder* (``.../suite2p/plane0``) holds ``F.npy`` (required),
+``Fneu.npy``, ``spks.npy``, ``iscell.npy``, ``stat.npy`` and either ``ops.npy``
+(0.x, also written by 1.x when ``save_ops_orig``) or ``settings.npy`` +
+``db.npy`` (+ ``reg_outputs.npy``, ``detect_outputs.npy``) (1.x). A *suite2p
+folder* holds ``plane*/`` sub-folders and reads as a list, one Recording per
+plane. Pickled files go through :mod:`calcium_forge.io.safe_pickle`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FileFormatError, InvalidInputError, MissingFileError
+from ..recording import Recording
+from ._common import check_fs, require_finite
+from .safe_pickle import load_npy
+
+__all__ = [
+    "find_planes",
+    "is_suite2p_folder",
+    "is_suite2p_plane",
+    "labels_from_stat",
+    "read_suite2p",
+    "read_suite2p_plane",
+]
+
+READER = "suite2p"
+_PLANE_FILES = ("F.npy", "Fneu.npy", "spks.npy", "stat.npy", "iscell.npy", "ops.npy")
+_OPS_FILES = ("ops.npy", "db.npy", "settings.npy", "reg_outputs.npy", "detect_outputs.npy")
+#: ops entries copied into ``meta["suite2p_ops"]`` (small scalars only)
+_OPS_KEEP = (
+    "fs",
+    "tau",
+    "Ly",
+    "Lx",
+    "nframes",
+    "nplanes",
+    "nchannels",
+    "diameter",
+    "neucoeff",
+    "baseline",
+    "win_baseline",
+    "sig_baseline",
+    "prctile_baseline",
+    "suite2p_version",
+    "version",
+    "date_proc",
+    "save_path",
+    "data_path",
+    "tiff_list",
+    "file_list",
+)
+
+
+def is_suite2p_plane(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is a folder holding any Suite2P plane file (F, stat, ops...)."""
+    p = Path(path)
+    return p.is_dir() and any((p / f).is_file() for f in _PLANE_FILES)
+
+
+def find_planes(path: str | os.PathLike[str]) -> list[Path]:
+    """Plane folders under a Suite2P output folder, in plane order.
+
+    Accepts a ``suite2p/`` folder holding ``plane0``, ``plane1``... or a folder
+    that contains a ``suite2p/`` folder. ``combined/`` is skipped (it merges
+    the planes). Returns ``[]`` when there is none.
+    """
+    p = Path(path)
+    if not p.is_dir():
+        return []
+    if (p / "suite2p").is_dir() and not any(p.glob("plane*")):
+        p = p / "suite2p"
+    planes = [d for d in p.glob("plane*") if d.is_dir() and re.fullmatch(r"plane\d+", d.name)]
+    planes = [d for d in planes if is_suite2p_plane(d)]
+    return sorted(planes, key=lambda d: int(d.name[5:]))
+
+
+def is_suite2p_folder(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is a plane folder or a folder of plane folders."""
+    return is_suite2p_plane(path) or bool(find_planes(path))
+
+
+def _load_numeric(path: Path, name: str) -> np.ndarray:
+    arr = load_npy(path)
+    if arr.dtype.hasobject:
+        raise FileFormatError(
+            f"{path}: {name} must be a numeric array but holds Python objects "
+            f"(dtype {arr.dtype}). Re-export it from suite2p."
+        )
+    return arr
+
+
+def _load_dict(path: Path) -> dict[str, Any]:
+    obj = load_npy(path)
+    if isinstance(obj, np.ndarray) and obj.dtype.hasobject and obj.shape == ():
+        obj = obj.item()
+    if not isinstance(obj, dict):
+        raise FileFormatError(
+            f"{path}: expected a pickled dict (suite2p ops/settings), got "
+            f"{type(obj).__name__}. The file is not a suite2p options file."
+        )
+    return obj
+
+
+def _load_ops(folder: Path) -> tuple[dict[str, Any], list[str]]:
+    """Merge ops.npy or db/settings/reg_outputs/detect_outputs the way suite2p's GUI does."""
+    used: list[str] = []
+    if (folder / "ops.npy").is_file():
+        used.append("ops.npy")
+        return _load_dict(folder / "ops.npy"), used
+    ops: dict[str, Any] = {}
+    for name in ("db.npy", "settings.npy", "reg_outputs.npy", "detect_outputs.npy"):
+        if (folder / name).is_file():
+            used.append(name)
+            ops.update(_load_dict(folder / name))
+    return ops, used
+
+
+def labels_from_stat(
+    stat: np.ndarray | list[dict[str, Any]],
+    shape: tuple[int, int] | None,
+    source: str = "stat.npy",
+) -> np.ndarray:
+    """Paint Suite2P ROIs into an int32 label image (0 = background, i+1 = ROI i).
+
+    Parameters
+    ----------
+    stat : sequence of dict
+        Suite2P ``stat`` entries with ``ypix``, ``xpix`` and optionally ``lam``
+        (pixel weights; 1 when missing).
+    shape : (int, int) or None
+        Image size (Ly, Lx) in pixels; ``None`` takes it from the ROI extents
+        (max pixel index + 1).
+    source : str
+        File name for error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        int32 (Ly, Lx). Where ROIs overlap, the ROI with the highest ``lam`` at
+        that pixel wins (ties: the higher ROI index).
+    """
+    ys, xs, lams, ids = [], [], [], []
+    for i, s in enumerate(stat):
+        if not isinstance(s, dict) or "ypix" not in s or "xpix" not in s:
+            raise FileFormatError(
+                f"{source}: ROI {i} has no 'ypix'/'xpix' pixel lists (got "
+                f"{type(s).__name__}). stat.npy must be suite2p's list of ROI dicts."
+            )
+        y = np.asarray(s["ypix"]).ravel()
+        x = np.asarray(s["xpix"]).ravel()
+        lam = np.asarray(s.get("lam", np.ones(y.size)), dtype=np.float64).ravel()
+        if not (y.size == x.size == lam.size):
+            raise FileFormatError(
+                f"{source}: ROI {i} has {y.size} ypix, {x.size} xpix and {lam.size} lam values;"
+                " they must have the same length."
+            )
+        if y.size and (not np.issubdtype(y.dtype, np.number) or y.min() < 0 or x.min() < 0):
+            raise FileFormatError(f"{source}: ROI {i} has negative or non-numeric pixel indices.")
+        ys.append(y.astype(np.int64))
+        xs.append(x.astype(np.int64))
+        lams.append(lam)
+        ids.append(np.full(y.size, i + 1, dtype=np.int32))
+    y = np.concatenate(ys) if ys else np.zeros(0, np.int64)
+    x = np.concatenate(xs) if xs else np.zeros(0, np.int64)
+    lam = np.concatenate(lams) if lams else np.zeros(0)
+    roi = np.concatenate(ids) if ids else np.zeros(0, np.int32)
+    if shape is None:
+        shape = (int(y.max()) + 1 if y.size else 1, int(x.max()) + 1 if x.size else 1)
+    ly, lx = int(shape[0]), int(shape[1])
+    if y.size and (y.max() >= ly or x.max() >= lx):
+        raise FileFormatError(
+            f"{source}: ROI pixels reach ({y.max()}, {x.max()}) but the image is {ly} x {lx} "
+            "(from ops Ly/Lx). stat.npy and ops.npy do not belong together."
+        )
+    labels = np.zeros((ly, lx), dtype=np.int32)
+    if y.size:
+        order = np.lexsort((roi, lam))[::-1]  # highest lam first (ties: highest ROI)
+        flat = (y * lx + x)[order]
+        _, first = np.unique(flat, return_index=True)
+        labels.ravel()[flat[first]] = roi[order][first]
+    return labels
+
+
+def read_suite2p_plane(path: str | os.PathLike[str], fs_hz: float | None = None) -> Recording:
+    """Read one Suite2P plane folder into a raw Recording.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The plane folder (holding ``F.npy``).
+    fs_hz : float, optional
+        Frame rate per plane in Hz. Overrides the ``fs`` of ops/settings;
+        required when the folder has no ops/settings file.
+
+    Returns
+    -------
+    Recording
+        ``kind="raw"``: ``traces`` = F, ``neuropil`` = Fneu, ``iscell`` from
+        ``iscell.npy`` (column 0), ``labels`` painted from ``stat.npy``,
+        ``mean_image`` = ops ``meanImg`` when present. ``meta`` holds
+        ``reader``, ``suite2p_files``, ``cell_probability``, ``spks``
+        (deconvolved activity, float32 (n_rois, n_frames)) when present,
+        ``suite2p_ops`` (small ops entries), ``fs_hz_source`` and
+        ``roi_centers_yx`` (``med`` of each ROI).
+
+    Raises
+    ------
+    MissingFileError
+        If ``F.npy`` is absent.
+    FileFormatError, InvalidInputError, UnsafePickleError
+        On inconsistent shapes, non-finite values, unsafe pickles, missing frame rate.
+    """
+    folder = Path(path)
+    f_path = folder / "F.npy"
+    if not f_path.is_file():
+        present = sorted(p.name for p in folder.glob("*.npy"))
+        raise MissingFileError(
+            f"{folder}: this Suite2P plane folder has no F.npy (found: "
+            f"{', '.join(present) or 'no .npy files'}). F.npy holds the fluorescence traces and "
+            "is required; point to a complete suite2p plane folder."
+        )
+    F = _load_numeric(f_path, "F.npy")
+    if F.ndim != 2:
+        raise FileFormatError(
+            f"{f_path}: F.npy must be 2-D (n_rois, n_frames); got shape {F.shape}."
+        )
+    require_finite(F, "F.npy", str(f_path))
+    n_rois = F.shape[0]
+    files = ["F.npy"]
+    meta: dict[str, Any] = {"reader": READER}
+
+    Fneu = None
+    if (folder / "Fneu.npy").is_file():
+        Fneu = _load_numeric(folder / "Fneu.npy", "Fneu.npy")
+        if Fneu.shape != F.shape:
+            raise FileFormatError(
+                f"{folder / 'Fneu.npy'}: Fneu.npy has shape {Fneu.shape} but F.npy has "
+                f"{F.shape}; neuropil traces must match the ROI traces one to one."
+            )
+        require_finite(Fneu, "Fneu.npy", str(folder / "Fneu.npy"))
+        files.append("Fneu.npy")
+
+    if (folder / "spks.npy").is_file():
+        spks = _load_numeric(folder / "spks.npy", "spks.npy")
+        if spks.shape != F.shape:
+            raise FileFormatError(
+                f"{folder / 'spks.npy'}: spks.npy has shape {spks.shape} but F.npy has "
+                f"{F.shape}; they must match."
+            )
+        require_finite(spks, "spks.npy", str(folder / "spks.npy"))
+        meta["spks"] = spks.astype(np.float32, copy=False)
+        files.append("spks.npy")
+
+    iscell = None
+    if (folder / "iscell.npy").is_file():
+        ic = _load_numeric(folder / "iscell.npy", "iscell.npy")
+        if not (ic.shape == (n_rois,) or (ic.ndim == 2 and ic.shape[0] == n_rois)):
+            raise FileFormatError(
+                f"{folder / 'iscell.npy'}: iscell.npy has shape {ic.shape}; expected "
+                f"({n_rois}, 2) or ({n_rois},) for the {n_rois} ROIs of F.npy."
+            )
+        if ic.ndim == 2:
+            if ic.shape[1] > 1:
+                meta["cell_probability"] = ic[:, 1].astype(np.float32)
+            ic = ic[:, 0]
+        iscell = ic.astype(bool)
+        files.append("iscell.npy")
+
+    ops, ops_files = _load_ops(folder)
+    files += ops_files
+    meta["suite2p_ops"] = {
+        k: (v.item() if isinstance(v, np.generic) else v)
+        for k, v in ops.items()
+        if k in _OPS_KEEP and (np.isscalar(v) or isinstance(v, (str, list, tuple)))
+    }
+
+    shape = None
+    if "Ly" in ops and "Lx" in ops:
+        shape = (int(ops["Ly"]), int(ops["Lx"]))
+    labels = None
+    if (folder / "stat.npy").is_file():
+        stat = load_npy(folder / "stat.npy")
+        stat = list(np.atleast_1d(stat))
+        if len(stat) != n_rois:
+            raise FileFormatError(
+                f"{folder / 'stat.npy'}: stat.npy describes {len(stat)} ROIs but F.npy has "
+                f"{n_rois} rows; they must come from the same suite2p run."
+            )
+        labels = labels_from_stat(stat, shape, str(folder / "stat.npy"))
+        meta["roi_centers_yx"] = [
+            [float(v) for v in np.asarray(s.get("med", [np.nan, np.nan])).ravel()[:2]] for s in stat
+        ]
+        meta["image_shape_source"] = "ops Ly/Lx" if shape else "ROI pixel extents"
+        files.append("stat.npy")
+
+    mean_image = None
+    if isinstance(ops.get("meanImg"), np.ndarray) and ops["meanImg"].ndim == 2:
+        mean_image = ops["meanImg"].astype(np.float32)
+        if labels is not None and mean_image.shape != labels.shape:
+            raise FileFormatError(
+                f"{folder}: meanImg in {'/'.join(ops_files)} is {mean_image.shape} but the ROI "
+                f"label image is {labels.shape}; the files do not belong together."
+            )
+
+    if fs_hz is not None:
+        fs = check_fs(fs_hz, f"{folder} (fs_hz option)")
+        meta["fs_hz_source"] = "fs_hz option"
+        if "fs" in ops:
+            meta["fs_hz_in_ops"] = float(ops["fs"])
+    elif "fs" in ops:
+        fs = check_fs(ops["fs"], f"{folder / ops_files[-1]} (fs)")
+        meta["fs_hz_source"] = f"{ops_files[0]} fs"
+    else:
+        raise InvalidInputError(
+            f"{folder}: the Suite2P folder has no ops.npy/settings.npy, so the frame rate is "
+            "unknown. Pass it explicitly, e.g. read(path, fs_hz=30.0) or `--fs 30` on the "
+            "command line."
+        )
+    meta["suite2p_files"] = files
+    parent = folder.resolve().parent
+    experiment = parent.parent.name if parent.name == "suite2p" else parent.name
+    meta["name"] = f"{experiment}/{folder.name}" if experiment else folder.name
+    return Recording(
+        traces=F.astype(np.float32, copy=False),
+        fs_hz=fs,
+        kind="raw",
+        neuropil=None if Fneu is None else Fneu.astype(np.float32, copy=False),
+        labels=labels,
+        mean_image=mean_image,
+        iscell=iscell,
+        source=str(folder),
+        meta=meta,
+    )
+
+
+def read_suite2p(
+    path: str | os.PathLike[str], fs_hz: float | None = None
+) -> Recording | list[Recording]:
+    """Read a Suite2P plane folder (one Recording) or a folder of planes (a list).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.../plane0`` or ``.../suite2p`` (or its parent).
+    fs_hz : float, optional
+        Frame rate per plane in Hz (required when no ops/settings are saved).
+
+    Returns
+    -------
+    Recording or list of Recording
+        One Recording for a plane folder; a list (plane order) for a folder of planes.
+    """
+    p = Path(path)
+    if not p.is_dir():
+        raise MissingFileError(f"{p}: no such Suite2P folder. Check the path.")
+    if is_suite2p_plane(p):
+        return read_suite2p_plane(p, fs_hz=fs_hz)
+    planes = find_planes(p)
+    if not planes:
+        raise FileFormatError(
+            f"{p}: this folder is not a Suite2P output: it holds neither F.npy/stat.npy/ops.npy "
+            "nor plane*/ sub-folders. Point to suite2p/plane0 or to the suite2p folder."
+        )
+    return [read_suite2p_plane(d, fs_hz=fs_hz) for d in planes]
