@@ -1,0 +1,232 @@
+"""napari readers: tiff stacks, Suite2P folders, Cascade ``.mat``, ``.npz``, NWB.
+
+Each ``get_*_reader(path)`` returns ``None`` for paths that are not its own
+(never raises) and otherwise a function that reads the file with
+:mod:`calcium_forge.io` and converts it with :mod:`._napari.layers`. A file
+that looks like ours but cannot be read gives a napari error notification with
+the core's message and opens nothing (napari's "null layer" sentinel), rather
+than a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import CalciumForgeError
+from ..recording import Recording
+from ..results import SpikeInference
+from . import layers as L
+
+ReaderFunction = Callable[[Any], list[Any]]
+NULL_LAYER: list[Any] = [(None,)]
+
+
+def _one_path(path: Any) -> str | None:
+    if isinstance(path, list | tuple):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    try:
+        return os.fspath(path)
+    except TypeError:
+        return None
+
+
+def notify_error(message: str) -> None:
+    """Show ``message`` as a napari error notification (print when napari is absent)."""
+    try:
+        from napari.utils.notifications import show_error
+    except ImportError:  # pragma: no cover - napari extra not installed
+        print(message)
+        return
+    show_error(message)
+
+
+def _guarded(read: Callable[[str], list[Any]]) -> ReaderFunction:
+    """Wrap a reader: a CalciumForgeError/OSError becomes a notification."""
+
+    def reader(path: Any) -> list[Any]:
+        p = _one_path(path)
+        try:
+            return read(p)
+        except (CalciumForgeError, OSError, ValueError) as exc:
+            notify_error(f"calcium-forge could not open {p}: {exc}")
+            return NULL_LAYER
+
+    reader.__name__ = read.__name__
+    reader.__doc__ = read.__doc__
+    return reader
+
+
+# ------------------------------------------------------------------ layers
+def recording_to_layers(rec: Recording | SpikeInference, name: str | None = None) -> list[Any]:
+    """Layers for anything :func:`calcium_forge.io.read` returns.
+
+    A raw recording (F + neuropil) is shown as dF/F (``signal.to_dff``); the
+    raw recording is kept in the traces layer's metadata as ``"raw"``.
+    """
+    if isinstance(rec, SpikeInference):
+        out = []
+        if rec.recording is not None:
+            out += recording_to_layers(rec.recording, name=name)
+        return out + L.inference_layers(rec, name=name)
+    if rec.kind == "raw":
+        from ..signal import to_dff
+
+        return L.recording_layers(to_dff(rec), name=name, raw=rec)
+    if rec.kind == "rate":
+        return [L.traces_layer(rec, name=name, kind="rate")]
+    return L.recording_layers(rec, name=name)
+
+
+def _many(objs: Any, path: str) -> list[Any]:
+    if not isinstance(objs, list | tuple):
+        objs = [objs]
+    out: list[Any] = []
+    for i, obj in enumerate(objs):
+        name = None
+        if len(objs) > 1:
+            base = obj.name if isinstance(obj, Recording) else Path(path).stem
+            name = (
+                base
+                if isinstance(obj, Recording) and base != Path(path).name
+                else (f"{Path(path).stem}[{i}]")
+            )
+        out += recording_to_layers(obj, name=name)
+    return out
+
+
+# ------------------------------------------------------------------ tiff
+def _read_tiff(path: str) -> list[Any]:
+    """Read a tiff stack lazily as an Image (n_frames, Y, X) with time scale 1/fs s."""
+    from ..io import read_stack
+
+    stack = read_stack(path)
+    return [
+        L.stack_layer(
+            stack.data, stack.fs_hz, name=Path(path).stem, recording=stack, source=str(path)
+        )
+    ]
+
+
+def get_tiff_reader(path: Any) -> ReaderFunction | None:
+    """Reader for ``*.tif``/``*.tiff`` stacks, or None."""
+    p = _one_path(path)
+    if p is None or not p.lower().endswith((".tif", ".tiff")) or not os.path.isfile(p):
+        return None
+    return _guarded(_read_tiff)
+
+
+# ------------------------------------------------------------------ suite2p
+def _is_plane_dir(p: Path) -> bool:
+    return p.is_dir() and (p / "F.npy").is_file() and (p / "stat.npy").is_file()
+
+
+def is_suite2p_folder(path: str | os.PathLike) -> bool:
+    """True for a Suite2P ``plane*`` folder or a ``suite2p`` folder holding planes."""
+    p = Path(path)
+    if not p.is_dir():
+        return False
+    if _is_plane_dir(p):
+        return True
+    try:
+        return any(_is_plane_dir(c) for c in p.iterdir() if c.name.startswith("plane"))
+    except OSError:
+        return False
+
+
+def _read_suite2p(path: str) -> list[Any]:
+    """Read a Suite2P folder: mean image, ROIs (Labels) and dF/F traces per plane."""
+    from ..io import read
+
+    return _many(read(path), path)
+
+
+def get_suite2p_reader(path: Any) -> ReaderFunction | None:
+    """Reader for Suite2P ``plane*``/``suite2p`` folders, or None."""
+    p = _one_path(path)
+    if p is None or not is_suite2p_folder(p):
+        return None
+    return _guarded(_read_suite2p)
+
+
+# ------------------------------------------------------------------ cascade
+def is_cascade_mat(path: str | os.PathLike) -> bool:
+    """True for a MATLAB file holding a Cascade ``CAttached`` struct."""
+    p = os.fspath(path)
+    if not p.lower().endswith(".mat") or not os.path.isfile(p):
+        return False
+    try:
+        from scipy.io import whosmat
+
+        return any(name == "CAttached" for name, _, _ in whosmat(p))
+    except Exception:
+        return False
+
+
+def _read_mat(path: str) -> list[Any]:
+    """Read a Cascade ground-truth file: dF/F traces and ground-truth spikes."""
+    from ..io import read
+
+    return _many(read(path), path)
+
+
+def get_mat_reader(path: Any) -> ReaderFunction | None:
+    """Reader for Cascade ground-truth ``*.mat`` files, or None."""
+    p = _one_path(path)
+    if p is None or not is_cascade_mat(p):
+        return None
+    return _guarded(_read_mat)
+
+
+# ------------------------------------------------------------------ npz
+NPZ_KEYS = ("traces", "rate_hz")
+
+
+def is_calcium_forge_npz(path: str | os.PathLike) -> bool:
+    """True for an ``.npz`` written by calcium-forge (holds ``traces`` or ``rate_hz``)."""
+    p = os.fspath(path)
+    if not p.lower().endswith(".npz") or not os.path.isfile(p):
+        return False
+    try:
+        with zipfile.ZipFile(p) as zf:
+            names = {n.removesuffix(".npy") for n in zf.namelist()}
+    except (OSError, zipfile.BadZipFile):
+        # a damaged file with our extension: claim it so the user hears why it fails
+        return True
+    return any(k in names for k in NPZ_KEYS)
+
+
+def _read_npz(path: str) -> list[Any]:
+    """Read a calcium-forge ``.npz`` (a Recording or a spike inference)."""
+    from ..io import read
+
+    return _many(read(path), path)
+
+
+def get_npz_reader(path: Any) -> ReaderFunction | None:
+    """Reader for calcium-forge ``*.npz`` files, or None."""
+    p = _one_path(path)
+    if p is None or not is_calcium_forge_npz(p):
+        return None
+    return _guarded(_read_npz)
+
+
+# ------------------------------------------------------------------ nwb
+def _read_nwb(path: str) -> list[Any]:
+    """Read the ROI responses of an NWB file (needs the ``nwb`` extra)."""
+    from ..io import read
+
+    return _many(read(path), path)
+
+
+def get_nwb_reader(path: Any) -> ReaderFunction | None:
+    """Reader for ``*.nwb`` files, or None."""
+    p = _one_path(path)
+    if p is None or not p.lower().endswith(".nwb") or not os.path.isfile(p):
+        return None
+    return _guarded(_read_nwb)

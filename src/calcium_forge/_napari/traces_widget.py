@@ -1,0 +1,242 @@
+"""The **Traces** widget: dF/F, inferred rate, events and ground truth of chosen ROIs.
+
+Click an ROI in a calcium-forge Labels layer (or type indices) and a docked
+matplotlib figure shows, per ROI, its dF/F (black), the inferred spike rate
+(red, right axis) with the estimated events (red ticks), and the ground-truth
+spikes (blue ticks) when the recording has them. A vertical cursor follows
+the viewer's time slider (seconds). With "stack" on, clicks add ROIs instead
+of replacing them. The figure can be saved as PNG or SVG.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import CheckBox, Container, FileEdit, LineEdit, PushButton
+from qtpy.QtWidgets import QVBoxLayout, QWidget
+
+from ..errors import CalciumForgeError, InvalidInputError
+from ..recording import Recording
+from ..results import SpikeInference
+from . import layers as L
+from ._form import layer_combo, layer_recording, parse_rois
+from ._task import error_message
+from .readers import notify_error
+
+TRACE_KINDS = ("traces", "synthetic_traces")
+
+
+class TracesWidget(QWidget):
+    """Docked matplotlib view of ROI traces, rates, events and ground truth.
+
+    Parameters (form fields)
+    ------------------------
+    traces_layer : dF/F traces layer (Image, ROIs x time)
+    rate_layer : optional inferred-rate layer (``<name> rate (ENS²)``)
+    rois : ROI indices, e.g. ``0, 3, 5-7``
+    stack : clicks add ROIs instead of replacing them
+    save_path : where Save writes the figure (``.png`` or ``.svg``)
+    """
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__()
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.viewer = napari_viewer
+        self.traces_layer = layer_combo(
+            napari_viewer, "traces_layer", "traces", TRACE_KINDS, "image"
+        )
+        self.rate_layer = layer_combo(
+            napari_viewer, "rate_layer", "rate", ("rate",), "image", optional=True
+        )
+        self.rois = LineEdit(name="rois", label="ROIs", value="0")
+        self.stack = CheckBox(name="stack", text="stack clicked ROIs", value=False)
+        self.save_path = FileEdit(
+            name="save_path", label="save as", mode="w", filter="*.png *.svg", value="traces.png"
+        )
+        self.save_button = PushButton(text="Save figure")
+        self.params = Container(
+            widgets=[
+                self.traces_layer,
+                self.rate_layer,
+                self.rois,
+                self.stack,
+                self.save_path,
+                self.save_button,
+            ]
+        )
+        self.figure = Figure(figsize=(5, 4), layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(250)
+        self.setLayout(QVBoxLayout())
+        self.layout().addWidget(self.params.native)
+        self.layout().addWidget(self.canvas)
+        self.selected: list[int] = [0]
+        self.cursors: list[Any] = []
+        self.last_error: str | None = None
+
+        self.rois.changed.connect(self._on_rois_text)
+        self.traces_layer.changed.connect(self.redraw)
+        self.rate_layer.changed.connect(self.redraw)
+        self.save_button.changed.connect(lambda *_: self._save_clicked())
+        napari_viewer.layers.events.inserted.connect(self._on_layers_changed)
+        napari_viewer.layers.events.removed.connect(self._on_layers_changed)
+        napari_viewer.dims.events.current_step.connect(self._move_cursor)
+        self._hooked: set[int] = set()
+        self._on_layers_changed()
+
+    # ----------------------------------------------------------------- layers
+    def _on_layers_changed(self, event: Any = None) -> None:
+        self.traces_layer.reset_choices()
+        self.rate_layer.reset_choices()
+        if self.rate_layer.value is None:
+            rates = [c for c in self.rate_layer.choices if c is not None]
+            if rates:
+                self.rate_layer.value = rates[-1]
+        for layer in self.viewer.layers:
+            info = L.layer_info(getattr(layer, "metadata", None))
+            if info and info.get("kind") == "rois" and id(layer) not in self._hooked:
+                layer.mouse_drag_callbacks.append(self._on_click)
+                self._hooked.add(id(layer))
+        self.redraw()
+
+    def _on_click(self, layer: Any, event: Any) -> None:
+        value = layer.get_value(
+            event.position,
+            view_direction=event.view_direction,
+            dims_displayed=event.dims_displayed,
+            world=True,
+        )
+        if value:
+            self.select_roi(int(value) - 1, add=self.stack.value)
+
+    # ------------------------------------------------------------- selection
+    def select_roi(self, roi: int, add: bool | None = None) -> None:
+        """Show ROI ``roi`` (0-based); with ``add`` (default: the stack box) keep the others."""
+        add = self.stack.value if add is None else add
+        rois = list(self.selected) if add else []
+        if roi not in rois:
+            rois.append(roi)
+        self.rois.value = ", ".join(str(i) for i in rois)
+
+    def _on_rois_text(self, *_: Any) -> None:
+        try:
+            rec = self.recording()
+            self.selected = [int(i) for i in parse_rois(self.rois.value, rec.n_rois)]
+        except CalciumForgeError as exc:
+            self._error(exc)
+            return
+        self.redraw()
+
+    def recording(self) -> Recording:
+        """The Recording of the chosen traces layer."""
+        return layer_recording(self.traces_layer.value, "traces")
+
+    def inference(self) -> SpikeInference | None:
+        """The SpikeInference of the chosen rate layer, if any."""
+        layer = self.rate_layer.value
+        if layer is None:
+            return None
+        return L.result_from_layer_data(layer.metadata, layer_name=layer.name)
+
+    def _error(self, exc: BaseException) -> None:
+        self.last_error = error_message(exc)
+        notify_error(self.last_error)
+
+    # ----------------------------------------------------------------- draw
+    def current_time_s(self) -> float | None:
+        """The viewer's time-slider position in seconds (None without a time axis)."""
+        if self.viewer.dims.ndim < 3:
+            return None
+        return float(self.viewer.dims.point[0])
+
+    def redraw(self, *_: Any) -> None:
+        """Redraw the figure for the selected ROIs."""
+        self.figure.clear()
+        self.cursors = []
+        if self.traces_layer.value is None:
+            self.canvas.draw_idle()
+            return
+        try:
+            rec = self.recording()
+            result = self.inference()
+        except CalciumForgeError as exc:
+            self._error(exc)
+            return
+        rois = [i for i in self.selected if 0 <= i < rec.n_rois] or [0]
+        t = rec.time_s
+        truth = rec.spike_times
+        if truth is None and result is not None and result.recording is not None:
+            truth = result.recording.spike_times
+        axes = self.figure.subplots(len(rois), 1, sharex=True, squeeze=False)[:, 0]
+        cursor_t = self.current_time_s()
+        for ax, i in zip(axes, rois, strict=True):
+            ax.plot(t, rec.traces[i], color="black", lw=0.6, label="dF/F")
+            ax.set_ylabel(f"ROI {i}\n{L.KIND_LABELS.get(rec.kind, rec.kind)}")
+            top = np.nanmax(rec.traces[i]) if np.isfinite(rec.traces[i]).any() else 1.0
+            if result is not None and i < result.n_rois and result.n_frames == rec.n_frames:
+                ax2 = ax.twinx()
+                ax2.plot(t, result.rate_hz[i], color="tab:red", lw=0.6, label="rate")
+                ax2.set_ylabel("spikes/s", color="tab:red")
+                if result.events is not None and len(result.events[i]):
+                    ax.plot(
+                        result.events[i],
+                        np.full(len(result.events[i]), top * 1.08),
+                        "|",
+                        color="tab:red",
+                        ms=6,
+                        label="events",
+                    )
+            if truth is not None and len(truth[i]):
+                ax.plot(
+                    truth[i],
+                    np.full(len(truth[i]), top * 1.18),
+                    "|",
+                    color="tab:blue",
+                    ms=6,
+                    label="ground truth",
+                )
+            if cursor_t is not None:
+                self.cursors.append(ax.axvline(cursor_t, color="tab:green", lw=0.8))
+        axes[-1].set_xlabel("time (s)")
+        axes[0].set_title(rec.name, fontsize=9)
+        self.canvas.draw_idle()
+
+    def _move_cursor(self, *_: Any) -> None:
+        t = self.current_time_s()
+        if t is None:
+            return
+        if not self.cursors:
+            self.redraw()
+            return
+        for line in self.cursors:
+            line.set_xdata([t, t])
+        self.canvas.draw_idle()
+
+    # ----------------------------------------------------------------- save
+    def save(self, path: str | Path) -> Path:
+        """Save the figure as PNG or SVG (by suffix), atomically; returns the path."""
+        from ..io.atomic import atomic_path
+
+        path = Path(path)
+        fmt = path.suffix.lower().lstrip(".")
+        if fmt not in ("png", "svg"):
+            raise InvalidInputError(
+                f"figure file {str(path)!r} must end in .png or .svg; got {path.suffix!r}."
+            )
+        with atomic_path(path) as tmp:
+            self.figure.savefig(tmp, format=fmt, dpi=150)
+        return path
+
+    def _save_clicked(self) -> None:
+        try:
+            out = self.save(self.save_path.value)
+        except (CalciumForgeError, OSError) as exc:
+            self._error(exc)
+            return
+        from ._task import notify_info
+
+        notify_info(f"saved {out}")
