@@ -20,8 +20,77 @@ def _register_version(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: print(__version__) or 0)
 
 
+def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "batch-infer",
+        help="infer spikes for many recordings on dask.distributed (resumable)",
+        description="One output DIR/<name>.npz per input and DIR/manifest.json (inputs, "
+        "checksums, versions, status). Re-running skips finished inputs; a failing input "
+        "is reported and does not stop the others. Exit code 1 when an input failed.",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="Suite2P plane folders, .npz/.mat/.nwb/.csv files or quoted globs",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--method", default="ens2", choices=["ens2", "s2s", "oasis"])
+    p.add_argument("--model", default=None, help="model name or path (default: shipped)")
+    p.add_argument(
+        "--mode",
+        default="exact",
+        choices=["exact", "fast"],
+        help="ENS² windows at stride 1 (exact) or the faster strided mode",
+    )
+    p.add_argument("--no-events", action="store_true", help="rates only, no spike events")
+    p.add_argument(
+        "--fs-hz", type=float, default=None, help="frame rate (Hz) for inputs that do not store it"
+    )
+    p.add_argument(
+        "--scheduler",
+        default="local",
+        metavar="local|serial|tcp://HOST:PORT",
+        help="LocalCluster (default), in-process, an existing dask scheduler "
+        "address or a scheduler file (.json)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes of the local cluster (default: CPU count)",
+    )
+    p.add_argument("--threads-per-worker", type=int, default=1)
+    p.add_argument("--no-resume", action="store_true", help="recompute finished inputs too")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def run(args: argparse.Namespace) -> int:
+        from .distributed import batch_infer
+
+        report = batch_infer(
+            args.inputs,
+            args.out,
+            client=args.scheduler,
+            n_workers=args.workers,
+            threads_per_worker=args.threads_per_worker,
+            resume=not args.no_resume,
+            progress_bar=not args.no_progress,
+            method=args.method,
+            model=args.model,
+            mode=args.mode,
+            events=not args.no_events,
+            fs_hz=args.fs_hz,
+        )
+        print(report.summary())
+        print(f"manifest: {report.manifest_path}")
+        return 0 if report.ok else 1
+
+    p.set_defaults(func=run)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _register_version,
+    _register_batch_infer,
 ]
 
 

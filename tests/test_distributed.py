@@ -1,0 +1,154 @@
+"""batch_infer: inputs, manifest, resume, failing inputs, CLI (serial and LocalCluster)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from calcium_forge.cli import main
+from calcium_forge.distributed import batch_infer, iter_batch_infer
+from calcium_forge.errors import InvalidInputError
+from test_distributed_helpers import assert_same_results, make_inputs, read_rates
+
+OPTS = {"method": "oasis"}
+
+
+def _sha(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_inputs_globs_suite2p_and_name_clashes(tmp_path):
+    from calcium_forge._distributed.inputs import expand_inputs, output_names
+
+    for s in ("a", "b"):
+        plane = tmp_path / s / "suite2p" / "plane0"
+        plane.mkdir(parents=True)
+        np.save(plane / "F.npy", np.zeros((2, 10), np.float32))
+    (tmp_path / "x.npz").write_bytes(b"")
+    specs = expand_inputs(
+        [tmp_path / "a", str(tmp_path / "b" / "**" / "plane0"), tmp_path / "x.npz",
+         tmp_path / "x.npz", tmp_path / "missing.npz", str(tmp_path / "none*.mat")]
+    )  # fmt: skip
+    good = [s.path for s in specs if s.error is None]
+    assert good == [
+        tmp_path / "a" / "suite2p" / "plane0",
+        tmp_path / "b" / "suite2p" / "plane0",
+        tmp_path / "x.npz",
+    ]
+    errors = [s.error for s in specs if s.error is not None]
+    assert len(errors) == 2 and "does not exist" in errors[0] and "matched no" in errors[1]
+    assert output_names(good) == ["a_suite2p_plane0", "b_suite2p_plane0", "x"]
+
+
+def test_serial_batch_manifest_and_resume(tmp_path):
+    inputs = make_inputs(tmp_path / "in", 3, n_frames=900)
+    out = tmp_path / "out"
+    rep = batch_infer(inputs, out, client="serial", **OPTS)
+    assert [i.status for i in rep.items] == ["done"] * 3 and rep.ok
+    assert sorted(p.name for p in out.iterdir()) == [
+        "manifest.json", "rec00.npz", "rec01.npz", "rec02.npz"
+    ]  # fmt: skip
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["counts"] == {"done": 3}
+    for p in inputs:
+        entry = man["items"][str(p)]
+        assert entry["status"] == "done"
+        assert entry["input_sha256"] == _sha(p)
+        assert entry["output_sha256"] == _sha(Path(entry["output"]))
+        assert entry["options"]["method"] == "oasis"
+        assert entry["versions"]["calcium_forge"] and entry["versions"]["numpy"]
+        assert set(entry["timings_s"]) == {"checksum", "load", "preprocess", "inference", "write"}
+        assert entry["n_rois"] == 6 and entry["n_frames"] == 900
+    rate, events = read_rates(out / "rec00.npz")
+    assert rate.shape == (6, 900) and np.isfinite(rate).all() and len(events) == 6
+    assert sum(len(e) for e in events) > 0
+
+    # resume: nothing to do
+    rep2 = batch_infer(inputs, out, client="serial", **OPTS)
+    assert [i.status for i in rep2.items] == ["skipped"] * 3
+    # a changed input, a damaged output and a new input are redone; the rest is skipped
+    make_inputs(tmp_path / "new", 2, n_frames=900, seed=5)
+    (tmp_path / "new" / "rec00.npz").replace(inputs[0])
+    (tmp_path / "new" / "rec01.npz").replace(tmp_path / "in" / "rec03.npz")
+    with open(out / "rec01.npz", "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"garbage")
+    rep3 = batch_infer(tmp_path / "in" / "rec*.npz", out, client="serial", **OPTS)
+    assert {Path(i.input).name: i.status for i in rep3.items} == {
+        "rec00.npz": "done", "rec01.npz": "done", "rec02.npz": "skipped", "rec03.npz": "done"
+    }  # fmt: skip
+    # different options: everything is recomputed
+    rep4 = batch_infer(inputs, out, client="serial", method="oasis", events=False)
+    assert [i.status for i in rep4.items] == ["done"] * 3
+    assert read_rates(out / "rec00.npz")[1] is None
+
+
+def test_failing_input_is_reported_and_others_finish(tmp_path):
+    inputs = make_inputs(tmp_path / "in", 2, n_frames=600)
+    bad = tmp_path / "in" / "broken.npz"
+    bad.write_bytes(b"this is not a zip archive")
+    out = tmp_path / "out"
+    rep = batch_infer([inputs[0], bad, inputs[1], tmp_path / "nope.npz"], out, client="serial")
+    status = {Path(i.input).name: (i.status, i.stage) for i in rep.items}
+    assert status["rec00.npz"][0] == "done" and status["rec01.npz"][0] == "done"
+    assert status["broken.npz"] == ("failed", "load")
+    assert status["nope.npz"] == ("failed", "find")
+    assert not rep.ok and len(rep.failed) == 2
+    assert "broken.npz" in rep.summary()
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["items"][str(bad)]["status"] == "failed"
+    assert "broken.npz" in man["items"][str(bad)]["error"] or man["items"][str(bad)]["error"]
+    assert not (out / "broken.npz").exists()
+
+
+def test_options_are_validated(tmp_path):
+    with pytest.raises(InvalidInputError, match="unknown option"):
+        batch_infer([tmp_path], tmp_path / "o", client="serial", methd="oasis")
+    with pytest.raises(InvalidInputError, match="method"):
+        batch_infer([tmp_path], tmp_path / "o", client="serial", method="magic")
+    with pytest.raises(InvalidInputError, match="scheduler"):
+        batch_infer(make_inputs(tmp_path / "i", 1, n_frames=300), tmp_path / "o", client="udp:x")
+
+
+def test_generator_interrupt_then_rerun_finishes_only_missing(tmp_path):
+    inputs = make_inputs(tmp_path / "in", 4, n_frames=600)
+    out = tmp_path / "out"
+    gen = iter_batch_infer(inputs, out, client="serial", **OPTS)
+    next(gen)
+    next(gen)
+    gen.close()  # what Ctrl-C does to the driver between two results
+    man = json.loads((out / "manifest.json").read_text())
+    assert sorted(e["status"] for e in man["items"].values()) == [
+        "done", "done", "pending", "pending"
+    ]  # fmt: skip
+    rep = batch_infer(inputs, out, client="serial", **OPTS)
+    assert [i.status for i in rep.items] == ["skipped", "skipped", "done", "done"]
+    ref = tmp_path / "ref"
+    batch_infer(inputs, ref, client="serial", **OPTS)
+    assert_same_results(out, ref, [p.stem for p in inputs])
+
+
+def test_cli_batch_infer_local_cluster(tmp_path, capsys):
+    inputs = make_inputs(tmp_path / "in", 3, n_frames=600)
+    bad = tmp_path / "in" / "zz_broken.npz"
+    bad.write_bytes(b"nope")
+    out = tmp_path / "out"
+    code = main(
+        ["batch-infer", str(tmp_path / "in" / "*.npz"), "--out", str(out), "--method", "oasis",
+         "--scheduler", "local", "--workers", "2", "--no-progress"]
+    )  # fmt: skip
+    text = capsys.readouterr()
+    assert code == 1, text  # one input failed
+    assert "3 done" in text.out and "1 failed" in text.out and "zz_broken.npz" in text.out
+    ref = tmp_path / "ref"
+    batch_infer(inputs, ref, client="serial", **OPTS)
+    assert_same_results(out, ref, [p.stem for p in inputs])
+    code = main(
+        ["batch-infer", *map(str, inputs), "--out", str(out), "--method", "oasis",
+         "--scheduler", "serial", "--no-progress"]
+    )  # fmt: skip
+    assert code == 0 and "3 skipped" in capsys.readouterr().out
