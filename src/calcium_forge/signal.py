@@ -1,0 +1,392 @@
+"""Signal processing on traces: neuropil correction, baseline, dF/F, resampling, noise.
+
+All functions work on the last axis (frames) of float arrays ``(..., n_frames)``
+and accept NaN for missing frames: NaN stretches are bridged by linear
+interpolation for the filters and put back (as NaN) in the output.
+
+The 'maximin' baseline reproduces ``suite2p.extraction.dcnv.preprocess``
+(suite2p 1.1): Gaussian smoothing (σ = ``sig_baseline`` frames, kernel cut at
+``round(3σ)``, edges replicated), then a running minimum and a running maximum
+over ``int(win_baseline_s * fs_hz)`` frames (made odd, centred, edges replicated).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal
+
+import numpy as np
+
+from .errors import InvalidInputError
+from .recording import Recording
+
+__all__ = [
+    "baseline_maximin",
+    "baseline_percentile",
+    "bridge_nans",
+    "dff",
+    "neuropil_correct",
+    "noise_level",
+    "resample",
+    "to_dff",
+]
+
+
+def _as_float(x: np.ndarray, name: str) -> np.ndarray:
+    a = np.asarray(x)
+    if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+        raise InvalidInputError(f"{name} must be a real numeric array; got dtype {a.dtype}.")
+    if a.ndim == 0:
+        raise InvalidInputError(f"{name} must have a frame axis; got a scalar.")
+    a = a.astype(np.float64, copy=False)
+    if np.isinf(a).any():
+        raise InvalidInputError(
+            f"{name} contains {int(np.isinf(a).sum())} infinite value(s); use NaN for gaps."
+        )
+    return a
+
+
+def _check_fs(fs_hz: float, name: str = "fs_hz") -> float:
+    try:
+        fs = float(fs_hz)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} must be a frame rate in Hz; got {fs_hz!r}.") from None
+    if not np.isfinite(fs) or fs <= 0:
+        raise InvalidInputError(
+            f"{name} must be a finite frame rate > 0 Hz; got {fs_hz!r}. E.g. fs_hz=30.0."
+        )
+    return fs
+
+
+def bridge_nans(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill NaN stretches by linear interpolation along the last axis.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Traces (..., n_frames).
+
+    Returns
+    -------
+    filled : numpy.ndarray
+        float64 copy without NaN (leading/trailing NaN take the nearest value;
+        an all-NaN trace becomes zeros).
+    mask : numpy.ndarray
+        bool, True where ``x`` was NaN.
+    """
+    a = np.array(x, dtype=np.float64)
+    mask = np.isnan(a)
+    if not mask.any():
+        return a, mask
+    flat = a.reshape(-1, a.shape[-1])
+    fmask = mask.reshape(-1, a.shape[-1])
+    idx = np.arange(a.shape[-1])
+    for row, m in zip(flat, fmask, strict=True):
+        if m.all():
+            row[:] = 0.0
+        elif m.any():
+            row[m] = np.interp(idx[m], idx[~m], row[~m])
+    return a, mask
+
+
+def neuropil_correct(F: np.ndarray, Fneu: np.ndarray, coeff: float = 0.7) -> np.ndarray:
+    """Neuropil-corrected fluorescence ``F - coeff * Fneu``.
+
+    Parameters
+    ----------
+    F, Fneu : numpy.ndarray
+        ROI and neuropil fluorescence (a.u.), same shape (..., n_frames).
+    coeff : float
+        Neuropil coefficient (suite2p default 0.7), in [0, 1.5].
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, same shape.
+    """
+    f = np.asarray(F, dtype=np.float32)
+    fn = np.asarray(Fneu, dtype=np.float32)
+    if f.shape != fn.shape:
+        raise InvalidInputError(
+            f"neuropil_correct: F has shape {f.shape} but Fneu has {fn.shape}; they must match."
+        )
+    c = float(coeff)
+    if not np.isfinite(c) or not 0.0 <= c <= 1.5:
+        raise InvalidInputError(
+            f"neuropil_correct: coeff must lie in [0, 1.5] (suite2p uses 0.7); got {coeff!r}."
+        )
+    return f - np.float32(c) * fn
+
+
+def baseline_maximin(
+    F: np.ndarray, fs_hz: float, win_baseline_s: float = 60.0, sig_baseline: float = 10.0
+) -> np.ndarray:
+    """Suite2P 'maximin' baseline: Gaussian smoothing, running min, then running max.
+
+    Parameters
+    ----------
+    F : numpy.ndarray
+        Fluorescence (..., n_frames), e.g. neuropil-corrected F (a.u.).
+    fs_hz : float
+        Frame rate in Hz.
+    win_baseline_s : float
+        Window of the min and max filters in seconds (suite2p ``win_baseline``).
+    sig_baseline : float
+        Standard deviation of the Gaussian smoothing in FRAMES (suite2p
+        ``sig_baseline``); 0 disables the smoothing.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 baseline F0, same shape (NaN where ``F`` is NaN).
+    """
+    from scipy.ndimage import correlate1d, maximum_filter1d, minimum_filter1d
+
+    fs = _check_fs(fs_hz)
+    if not np.isfinite(win_baseline_s) or win_baseline_s <= 0:
+        raise InvalidInputError(f"win_baseline_s must be > 0 s; got {win_baseline_s!r}.")
+    if not np.isfinite(sig_baseline) or sig_baseline < 0:
+        raise InvalidInputError(f"sig_baseline must be >= 0 frames; got {sig_baseline!r}.")
+    a, mask = bridge_nans(_as_float(F, "F"))
+    win = int(win_baseline_s * fs)
+    win += 1 if win % 2 == 0 else 0
+    if sig_baseline > 0:
+        gwid = int(np.round(sig_baseline * 3))
+        g = np.exp(-(np.arange(-gwid, gwid + 1, dtype=np.float64) ** 2) / (2 * sig_baseline**2))
+        a = correlate1d(a, g / g.sum(), axis=-1, mode="nearest")
+    a = minimum_filter1d(a, size=win, axis=-1, mode="nearest")
+    a = maximum_filter1d(a, size=win, axis=-1, mode="nearest")
+    a[mask] = np.nan
+    return a
+
+
+def baseline_percentile(
+    F: np.ndarray, fs_hz: float, window_s: float = 60.0, percentile: float = 8.0
+) -> np.ndarray:
+    """Sliding-percentile baseline.
+
+    The percentile of the (NaN-ignoring) window of ``window_s`` seconds centred
+    on each frame. For speed it is evaluated every ``max(1, window // 50)``
+    frames and linearly interpolated in between (the window changes by at most
+    2 % between evaluation points).
+
+    Parameters
+    ----------
+    F : numpy.ndarray
+        Fluorescence (..., n_frames).
+    fs_hz : float
+        Frame rate in Hz.
+    window_s : float
+        Window length in seconds (clipped to the recording length).
+    percentile : float
+        Percentile in [0, 100].
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 baseline, same shape (NaN where ``F`` is NaN).
+    """
+    fs = _check_fs(fs_hz)
+    if not 0.0 <= float(percentile) <= 100.0:
+        raise InvalidInputError(f"percentile must lie in [0, 100]; got {percentile!r}.")
+    if not np.isfinite(window_s) or window_s <= 0:
+        raise InvalidInputError(f"window_s must be > 0 s; got {window_s!r}.")
+    a = _as_float(F, "F")
+    mask = np.isnan(a)
+    n = a.shape[-1]
+    win = min(n, max(1, round(window_s * fs)))
+    half = win // 2
+    step = max(1, win // 50)
+    centres = np.unique(np.concatenate([np.arange(0, n, step), [n - 1]]))
+    padded = np.concatenate(
+        [np.full((*a.shape[:-1], half), np.nan), a, np.full((*a.shape[:-1], half), np.nan)],
+        axis=-1,
+    )
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=-1)
+    with np.errstate(all="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            vals = np.nanpercentile(windows[..., centres, :], percentile, axis=-1)
+    out = np.empty_like(a)
+    flat_out = out.reshape(-1, n)
+    flat_vals = vals.reshape(-1, centres.size)
+    for i in range(flat_out.shape[0]):
+        v = flat_vals[i]
+        ok = np.isfinite(v)
+        flat_out[i] = np.interp(np.arange(n), centres[ok], v[ok]) if ok.any() else np.nan
+    out[mask] = np.nan
+    return out
+
+
+def dff(F: np.ndarray, F0: np.ndarray) -> np.ndarray:
+    """dF/F as a fraction: ``(F - F0) / F0``.
+
+    Parameters
+    ----------
+    F, F0 : numpy.ndarray
+        Fluorescence and its baseline (same shape, or broadcastable), a.u.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 dF/F (NaN where either input is NaN).
+
+    Raises
+    ------
+    InvalidInputError
+        If the baseline is ≤ 0 anywhere (dF/F is undefined there); the message
+        lists the affected ROIs (rows).
+    """
+    f = _as_float(F, "F")
+    f0 = _as_float(F0, "F0")
+    bad = f0 <= 0
+    if bad.any():
+        rows = np.unique(np.nonzero(bad.reshape(-1, bad.shape[-1]) if bad.ndim else bad)[0])
+        raise InvalidInputError(
+            f"dff: the baseline F0 is <= 0 for ROI(s) {rows[:10].tolist()}"
+            f"{' ...' if rows.size > 10 else ''} (min {np.nanmin(f0):.4g}); dF/F is undefined "
+            "there. Use a smaller neuropil coefficient or exclude these ROIs."
+        )
+    with np.errstate(invalid="ignore"):
+        return ((f - f0) / f0).astype(np.float32)
+
+
+def to_dff(
+    recording: Recording,
+    neuropil_coeff: float = 0.7,
+    baseline: Literal["maximin", "percentile"] = "maximin",
+    win_baseline_s: float = 60.0,
+    sig_baseline: float = 10.0,
+    percentile: float = 8.0,
+) -> Recording:
+    """Turn a raw recording into dF/F (suite2p-style preprocessing).
+
+    ``F_corr = F - neuropil_coeff * Fneu`` (if the recording has a neuropil),
+    ``F0 = baseline(F_corr)``, ``dF/F = (F_corr - F0) / F0``.
+
+    Parameters
+    ----------
+    recording : Recording
+        ``kind="raw"``; a ``kind="dff"`` recording is returned unchanged.
+    neuropil_coeff : float
+        Neuropil coefficient (0.7 as in suite2p).
+    baseline : {"maximin", "percentile"}
+        Baseline method.
+    win_baseline_s : float
+        Baseline window in seconds (both methods).
+    sig_baseline : float
+        Gaussian σ in frames (maximin).
+    percentile : float
+        Percentile (percentile method).
+
+    Returns
+    -------
+    Recording
+        ``kind="dff"``, ``neuropil=None``, other fields kept; ``meta["dff"]``
+        records the parameters.
+    """
+    if not isinstance(recording, Recording):
+        raise InvalidInputError(f"to_dff expects a Recording; got {type(recording).__name__}.")
+    if recording.kind == "dff":
+        return recording
+    if recording.kind != "raw":
+        raise InvalidInputError(
+            f"to_dff: recording {recording.name!r} holds {recording.kind!r} values; dF/F can "
+            "only be computed from raw fluorescence (kind='raw')."
+        )
+    F = recording.traces
+    if recording.neuropil is not None and neuropil_coeff:
+        F = neuropil_correct(F, recording.neuropil, neuropil_coeff)
+    if baseline == "maximin":
+        F0 = baseline_maximin(F, recording.fs_hz, win_baseline_s, sig_baseline)
+    elif baseline == "percentile":
+        F0 = baseline_percentile(F, recording.fs_hz, win_baseline_s, percentile)
+    else:
+        raise InvalidInputError(
+            f"to_dff: baseline must be 'maximin' or 'percentile'; got {baseline!r}."
+        )
+    try:
+        values = dff(F, F0)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"to_dff({recording.name!r}): {exc}") from None
+    meta = dict(recording.meta)
+    meta["dff"] = {
+        "neuropil_coeff": float(neuropil_coeff) if recording.neuropil is not None else 0.0,
+        "baseline": baseline,
+        "win_baseline_s": float(win_baseline_s),
+        "sig_baseline_frames": float(sig_baseline),
+        "percentile": float(percentile),
+    }
+    return replace(recording, traces=values, kind="dff", neuropil=None, meta=meta)
+
+
+def resample(traces: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
+    """Fourier resampling along the last axis (``scipy.signal.resample``).
+
+    The output has ``round(n_frames * fs_out_hz / fs_in_hz)`` samples; sample
+    k is at time k / fs_out_hz. NaN stretches are bridged linearly before
+    resampling and set back to NaN afterwards (an output sample is NaN when
+    the nearest input frame was NaN).
+
+    Parameters
+    ----------
+    traces : numpy.ndarray
+        (..., n_frames).
+    fs_in_hz, fs_out_hz : float
+        Input and output rates in Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (..., n_out).
+    """
+    from scipy.signal import resample as _resample
+
+    fs_in = _check_fs(fs_in_hz, "fs_in_hz")
+    fs_out = _check_fs(fs_out_hz, "fs_out_hz")
+    a, mask = bridge_nans(_as_float(traces, "traces"))
+    n = a.shape[-1]
+    if fs_in == fs_out:
+        out = a.copy()
+    else:
+        n_out = round(n * fs_out / fs_in)
+        if n_out < 1:
+            raise InvalidInputError(
+                f"resample: {n} frames at {fs_in:g} Hz give no sample at {fs_out:g} Hz."
+            )
+        out = _resample(a, n_out, axis=-1)
+        if mask.any():
+            idx = np.clip(np.round(np.arange(n_out) * fs_in / fs_out).astype(np.int64), 0, n - 1)
+            out[mask[..., idx]] = np.nan
+        return out.astype(np.float32)
+    out[mask] = np.nan
+    return out.astype(np.float32)
+
+
+def noise_level(dff_traces: np.ndarray, fs_hz: float) -> np.ndarray:
+    """Standardised noise level ν (Cascade / ENS² definition), in % / √Hz.
+
+    ``ν = median(|Δ dF/F|) / √fs × 100`` per trace, with dF/F as a fraction;
+    NaN frames are ignored.
+
+    Parameters
+    ----------
+    dff_traces : numpy.ndarray
+        dF/F (..., n_frames), fraction.
+    fs_hz : float
+        Frame rate in Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (...,): one ν per trace (NaN if a trace has < 2 finite frames).
+    """
+    fs = _check_fs(fs_hz)
+    a = _as_float(dff_traces, "dff_traces")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(np.abs(np.diff(a, axis=-1)), axis=-1) / np.sqrt(fs) * 100.0
