@@ -16,13 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import CalciumForgeError
+from ..errors import CalciumForgeError, FileFormatError, InvalidInputError
 from ..recording import Recording
 from ..results import SpikeInference
 from . import layers as L
 
 ReaderFunction = Callable[[Any], list[Any]]
 NULL_LAYER: list[Any] = [(None,)]
+#: Frame rate assumed for Suite2P folders that do not store one (with a warning), Hz.
+FALLBACK_FS_HZ = 30.0
 
 
 def _one_path(path: Any) -> str | None:
@@ -44,6 +46,16 @@ def notify_error(message: str) -> None:
         print(message)
         return
     show_error(message)
+
+
+def notify_warning(message: str) -> None:
+    """Show ``message`` as a napari warning notification."""
+    try:
+        from napari.utils.notifications import show_warning
+    except ImportError:  # pragma: no cover
+        print(message)
+        return
+    show_warning(message)
 
 
 def _guarded(read: Callable[[str], list[Any]]) -> ReaderFunction:
@@ -122,19 +134,12 @@ def get_tiff_reader(path: Any) -> ReaderFunction | None:
 
 
 # ------------------------------------------------------------------ suite2p
-def _is_plane_dir(p: Path) -> bool:
-    return p.is_dir() and (p / "F.npy").is_file() and (p / "stat.npy").is_file()
-
-
 def is_suite2p_folder(path: str | os.PathLike) -> bool:
-    """True for a Suite2P ``plane*`` folder or a ``suite2p`` folder holding planes."""
-    p = Path(path)
-    if not p.is_dir():
-        return False
-    if _is_plane_dir(p):
-        return True
+    """True for a Suite2P ``plane*`` folder or a folder holding ``plane*``/``suite2p``."""
+    from ..io.suite2p import is_suite2p_folder as _is_s2p
+
     try:
-        return any(_is_plane_dir(c) for c in p.iterdir() if c.name.startswith("plane"))
+        return os.path.isdir(path) and _is_s2p(path)
     except OSError:
         return False
 
@@ -143,7 +148,18 @@ def _read_suite2p(path: str) -> list[Any]:
     """Read a Suite2P folder: mean image, ROIs (Labels) and dF/F traces per plane."""
     from ..io import read
 
-    return _many(read(path), path)
+    try:
+        return _many(read(path), path)
+    except InvalidInputError as exc:
+        if "fs_hz" not in str(exc):
+            raise
+    recs = read(path, fs_hz=FALLBACK_FS_HZ)
+    notify_warning(
+        f"{path}: the Suite2P folder does not record its frame rate (no ops.npy fs); "
+        f"assumed {FALLBACK_FS_HZ:g} Hz (suite2p GUI data default). Set the true rate in "
+        "'Infer spikes' (frame rate field) or read it with calcium_forge.read(path, fs_hz=...)."
+    )
+    return _many(recs, path)
 
 
 def get_suite2p_reader(path: Any) -> ReaderFunction | None:
@@ -184,11 +200,12 @@ def get_mat_reader(path: Any) -> ReaderFunction | None:
 
 
 # ------------------------------------------------------------------ npz
-NPZ_KEYS = ("traces", "rate_hz")
-
-
 def is_calcium_forge_npz(path: str | os.PathLike) -> bool:
-    """True for an ``.npz`` written by calcium-forge (holds ``traces`` or ``rate_hz``)."""
+    """True for an ``.npz`` written by calcium-forge (it holds a ``cf_format`` entry).
+
+    A file with the ``.npz`` extension that is not a readable zip archive is
+    claimed too, so that opening it explains what is wrong with it.
+    """
     p = os.fspath(path)
     if not p.lower().endswith(".npz") or not os.path.isfile(p):
         return False
@@ -196,15 +213,25 @@ def is_calcium_forge_npz(path: str | os.PathLike) -> bool:
         with zipfile.ZipFile(p) as zf:
             names = {n.removesuffix(".npy") for n in zf.namelist()}
     except (OSError, zipfile.BadZipFile):
-        # a damaged file with our extension: claim it so the user hears why it fails
         return True
-    return any(k in names for k in NPZ_KEYS)
+    return "cf_format" in names
 
 
 def _read_npz(path: str) -> list[Any]:
-    """Read a calcium-forge ``.npz`` (a Recording or a spike inference)."""
-    from ..io import read
+    """Read a calcium-forge ``.npz``: a Recording, or a spike inference with its input."""
+    import numpy as np
 
+    from ..io import read, read_result
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            obj_type = str(z["cf_object"]) if "cf_object" in z.files else "Recording"
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise FileFormatError(
+            f"{path}: not a readable .npz archive ({exc}). The file is damaged or not an npz."
+        ) from exc
+    if obj_type == "SpikeInference":
+        return _many(read_result(path), path)
     return _many(read(path), path)
 
 
