@@ -1,0 +1,23 @@
+"""Spike inference: ENS², S2S and OASIS, from dF/F to spike rates and events.
+
+>>> from calcium_forge.inference import infer_spikes            # doctest: +SKIP
+>>> result = infer_spikes(dff, fs_hz=30.0, method="ens2")       # doctest: +SKIP
+
+Importing this package does not import torch; the networks load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..results import SpikeInference
+from .api import infer_spikes, iter_infer_spikes
+
+__all__ = ["SpikeInference", "infer_spikes", "iter_infer_spikes", "load_model"]
+
+
+def load_model(name_or_path: Any):
+    """Load a shipped model by name or a model file (see :func:`.registry.load_model`)."""
+    from .registry import load_model as _load_model
+
+    return _load_model(name_or_path)

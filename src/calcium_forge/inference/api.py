@@ -1,0 +1,422 @@
+"""One call for users: dF/F traces in, spike rates and spike events out.
+
+:func:`infer_spikes` / :func:`iter_infer_spikes` accept a
+:class:`~calcium_forge.recording.Recording` or an array of dF/F (fraction)
+and return a :class:`~calcium_forge.results.SpikeInference`.
+
+Pipeline for the network methods (``"ens2"``, ``"s2s"``), per chunk of ROIs:
+
+1. NaN stretches are bridged by linear interpolation (the network needs a
+   continuous signal); they come back as NaN in ``rate_hz`` and receive no
+   events.
+2. The traces are Fourier-resampled to the model rate (ENS² 60 Hz, S2S
+   100 Hz) with :func:`calcium_forge.signal.resample`.
+3. The network runs over the traces with the windowed engine (ENS²; exact
+   stride-1 averaging or the fast strided variant) or the chunked sequence
+   engine (S2S), see :mod:`calcium_forge.inference.engine`.
+4. The output (spikes per model bin, via the model card's output scale) is
+   turned into events by the greedy estimator (:mod:`.events`) at the model
+   rate, then re-binned to the INPUT frames preserving spike counts
+   (:mod:`.rebin`) and expressed in spikes/s.
+
+Time convention: sample ``j`` of a trace at ``fs_hz`` stands for the bin
+centred on ``j / fs_hz`` seconds (as the training targets do); event times
+are bin centres.
+
+``"oasis"`` runs :mod:`.oasis` on the input frames directly.
+
+A Recording of ``kind="raw"`` (raw fluorescence, with neuropil if present)
+is first converted with :func:`calcium_forge.signal.to_dff` (neuropil
+coefficient 0.7, maximin baseline); ``kind="rate"`` is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError, ModelError
+from ..progress import Progress, drain
+from ..recording import Recording
+from ..results import SpikeInference
+
+METHODS = ("ens2", "s2s", "oasis")
+MODES = ("exact", "fast")
+#: Shipped model used when ``model=None``.
+DEFAULT_MODELS = {"ens2": "ens2-excitatory", "s2s": "s2s"}
+#: Window stride of the fast ENS² mode (96 / 8 = 12 predictions averaged per sample).
+FAST_STRIDE = 8
+#: Default working-memory budget (MB) of one call, excluding its input and output arrays.
+DEFAULT_MAX_MEMORY_MB = 512.0
+
+
+def _as_traces(data: Any, fs_hz: float | None) -> tuple[np.ndarray, float, Recording | None]:
+    """Validate the input: (traces float32 (n, T) dF/F, fs_hz, recording or None)."""
+    rec = None
+    if isinstance(data, Recording):
+        rec = data
+        if fs_hz is not None and not np.isclose(float(fs_hz), rec.fs_hz):
+            raise InvalidInputError(
+                f"fs_hz={fs_hz!r} contradicts the recording's frame rate {rec.fs_hz:g} Hz; "
+                "leave fs_hz=None for a Recording."
+            )
+        if rec.kind == "raw":
+            from ..signal import to_dff
+
+            rec_dff = to_dff(rec)
+            traces = rec_dff.traces
+        elif rec.kind == "rate":
+            raise InvalidInputError(
+                f"recording {rec.name!r} holds spike rates (kind='rate'), not fluorescence; "
+                "infer spikes from a dF/F or raw recording."
+            )
+        else:
+            traces = rec.traces
+        return np.asarray(traces, dtype=np.float32), float(rec.fs_hz), rec
+    if fs_hz is None:
+        raise InvalidInputError(
+            "fs_hz is required when data is an array (got fs_hz=None); pass the frame rate "
+            "in Hz, e.g. infer_spikes(traces, fs_hz=30.0), or give a Recording."
+        )
+    try:
+        fs = float(fs_hz)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"fs_hz must be a number in Hz; got {fs_hz!r}.") from None
+    if not np.isfinite(fs) or fs <= 0:
+        raise InvalidInputError(
+            f"fs_hz must be a finite frame rate > 0 Hz; got {fs_hz!r}. E.g. fs_hz=30.0."
+        )
+    arr = np.asarray(data)
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise InvalidInputError(f"data must be real dF/F numbers; got dtype {arr.dtype}.")
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2:
+        raise InvalidInputError(
+            f"data must be (n_rois, n_frames) or (n_frames,) dF/F; got shape {arr.shape}."
+        )
+    return arr.astype(np.float32, copy=False), fs, None
+
+
+def _check_rois(traces: np.ndarray) -> np.ndarray:
+    """Refuse all-NaN, infinite and constant ROIs; return the NaN mask."""
+    if traces.shape[1] == 0 or traces.shape[0] == 0:
+        raise InvalidInputError(f"data has no frames or no ROIs (shape {traces.shape}).")
+    if np.isinf(traces).any():
+        rows = np.unique(np.nonzero(np.isinf(traces))[0])[:5].tolist()
+        raise InvalidInputError(
+            f"dF/F contains infinite values (ROIs {rows}); replace them with NaN (gaps)."
+        )
+    nan = np.isnan(traces)
+    all_nan = np.nonzero(nan.all(axis=1))[0]
+    if all_nan.size:
+        raise InvalidInputError(
+            f"ROI(s) {all_nan[:10].tolist()} are entirely NaN; drop them "
+            "(e.g. recording.select(...)) before inferring spikes."
+        )
+    with np.errstate(all="ignore"):
+        spread = np.nanmax(traces, axis=1) - np.nanmin(traces, axis=1)
+    const = np.nonzero(spread == 0)[0]
+    if const.size:
+        raise InvalidInputError(
+            f"ROI(s) {const[:10].tolist()} have a constant dF/F trace (value "
+            f"{float(np.nanmax(traces[const[0]])):g}); there is nothing to infer. Drop them or "
+            "check the trace extraction."
+        )
+    return nan
+
+
+def _event_kernel(card: dict, method: str, fs_model_hz: float) -> np.ndarray:
+    """The target smoothing kernel of a model (from its card, else the paper's)."""
+    from .events import gaussian_kernel
+
+    sm = card.get("smoothing") or card.get("target") or {}
+    if isinstance(sm, dict):
+        if sm.get("kind") == "gaussian_window" and "width_samples" in sm:
+            width, sd = int(sm["width_samples"]), float(sm["sd_samples"])
+            x = np.arange(width) - (width - 1) / 2.0
+            k = np.exp(-0.5 * (x / sd) ** 2)
+            return k / k.sum()
+        if "sigma_ms" in sm:
+            return gaussian_kernel(float(sm["sigma_ms"]) * 1e-3 * fs_model_hz)
+    if method == "s2s":  # S2S: Gaussian window of 11 samples, sd 5 (at 100 Hz)
+        x = np.arange(11) - 5.0
+        k = np.exp(-0.5 * (x / 5.0) ** 2)
+        return k / k.sum()
+    return gaussian_kernel(0.025 * fs_model_hz)  # ENS²: sigma 25 ms
+
+
+def _resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    from ..signal import resample
+
+    return resample(x, fs_in, fs_out)
+
+
+def _roi_chunk(n_rois: int, n_model: int, max_memory_mb: float) -> int:
+    # per ROI and model-rate sample: float64 FFT buffers (~4 x 16 B) + float32 outputs
+    per_roi = 80.0 * max(n_model, 1)
+    return int(max(1, min(n_rois, (max_memory_mb * 1e6 / 2) // per_roi)))
+
+
+def iter_infer_spikes(
+    data: Any,
+    fs_hz: float | None = None,
+    method: str = "ens2",
+    model: Any = None,
+    events: bool = True,
+    mode: str = "exact",
+    *,
+    stride: int | None = None,
+    epsilon: float | None = None,
+    num_threads: int | None = None,
+    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
+    spike_amplitude: float | None = None,
+) -> Generator[Progress, None, SpikeInference]:
+    """Infer spike rates (and events) from dF/F; yields one Progress per chunk of ROIs.
+
+    Parameters
+    ----------
+    data : Recording or numpy.ndarray
+        dF/F as a fraction, (n_rois, n_frames) or (n_frames,); NaN marks gaps.
+        A Recording of kind ``"raw"`` is converted with
+        :func:`calcium_forge.signal.to_dff` first.
+    fs_hz : float, optional
+        Frame rate in Hz; required for arrays (taken from a Recording).
+    method : {"ens2", "s2s", "oasis"}
+        Inference method.
+    model : str, path or LoadedModel, optional
+        Shipped model name (``"ens2-excitatory"``, ``"ens2-inhibitory"``,
+        ``"ens2-all-noise-augmented"``, ``"s2s"``), a model file, or an
+        already loaded model. Default: ``ens2-excitatory`` / ``s2s``.
+    events : bool
+        Also estimate discrete spike events.
+    mode : {"exact", "fast"}
+        ENS² only: ``"exact"`` averages the predictions of all stride-1
+        windows (the paper); ``"fast"`` uses windows every ``FAST_STRIDE``
+        samples. S2S runs in one convolutional pass either way; OASIS ignores it.
+    stride : int, optional
+        Override the ENS² window stride (1 = exact).
+    epsilon : float, optional
+        Greedy fragment threshold in spikes per model bin (default
+        :data:`calcium_forge.inference.events.DEFAULT_EPSILON_PER_BIN`).
+    num_threads : int, optional
+        torch threads for the network (default: torch's setting).
+    max_memory_mb : float
+        Working-memory budget in MB (excluding input and output arrays).
+    spike_amplitude : float, optional
+        OASIS only: dF/F jump of one spike, if known.
+
+    Yields
+    ------
+    Progress
+        ``step``/``total`` count ROIs done.
+
+    Returns
+    -------
+    SpikeInference
+        ``rate_hz`` (n_rois, n_frames) spikes/s on the input frames,
+        ``events`` spike times (s) per ROI or None.
+    """
+    if method not in METHODS:
+        raise InvalidInputError(f"method must be one of {METHODS}; got {method!r}.")
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {MODES}; got {mode!r}.")
+    traces, fs_in, rec = _as_traces(data, fs_hz)
+    nan = _check_rois(traces)
+    n_rois, n_frames = traces.shape
+    t_start = time.perf_counter()
+    if method == "oasis":
+        return (yield from _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude))
+
+    from .events import DEFAULT_EPSILON_PER_BIN, greedy_spike_counts
+    from .rebin import rebin_rate
+
+    loaded = _load(model, method)
+    fs_m = float(loaded.fs_hz)
+    window = int(loaded.window)
+    n_model = round(n_frames * fs_m / fs_in)
+    min_s = window / fs_m
+    if n_model < window:
+        raise InvalidInputError(
+            f"traces of {n_frames} frames at {fs_in:g} Hz ({n_frames / fs_in:.3g} s) are shorter "
+            f"than one {loaded.name or method} window ({window} samples at {fs_m:g} Hz = "
+            f"{min_s:.3g} s); give at least {int(np.ceil(min_s * fs_in))} frames."
+        )
+    if method == "ens2":
+        step = int(stride) if stride is not None else (1 if mode == "exact" else FAST_STRIDE)
+    else:
+        step = 1
+    eps = DEFAULT_EPSILON_PER_BIN if epsilon is None else float(epsilon)
+    kernel = _event_kernel(loaded.card, method, fs_m)
+    rate = np.empty((n_rois, n_frames), dtype=np.float32)
+    ev: list[np.ndarray] | None = [] if events else None
+    timing = {"network_s": 0.0, "events_s": 0.0, "resample_s": 0.0}
+    chunk = _roi_chunk(n_rois, n_model, max_memory_mb)
+    for r0 in range(0, n_rois, chunk):
+        r1 = min(n_rois, r0 + chunk)
+        t0 = time.perf_counter()
+        filled = np.where(nan[r0:r1], np.nan, traces[r0:r1])
+        from ..signal import bridge_nans
+
+        filled, _ = bridge_nans(filled)
+        x_m = _resample(filled, fs_in, fs_m)
+        if x_m.shape[1] != n_model:  # pragma: no cover - resample rounds the same way
+            x_m = x_m[:, :n_model]
+        t1 = time.perf_counter()
+        out = _run_network(loaded, x_m, step, num_threads, max_memory_mb)
+        per_bin = np.asarray(loaded.to_spikes_per_bin(out), dtype=np.float64)
+        t2 = time.perf_counter()
+        # model bins falling in an input NaN stretch: no rate, no events
+        nan_m = nan[r0:r1][:, _nearest_frame(n_model, fs_m, fs_in, n_frames)]
+        per_bin[nan_m] = 0.0
+        if events:
+            g = greedy_spike_counts(per_bin, kernel, epsilon=eps)
+            ev.extend(g.spike_times(fs_m))
+        t3 = time.perf_counter()
+        r_in = rebin_rate(per_bin * fs_m, fs_m, fs_in, n_frames)
+        r_in[nan[r0:r1]] = np.nan
+        rate[r0:r1] = r_in
+        timing["resample_s"] += t1 - t0 + (time.perf_counter() - t3)
+        timing["network_s"] += t2 - t1
+        timing["events_s"] += t3 - t2
+        yield Progress(r1, n_rois, f"{method} inference", {"rois": r1})
+    timing["total_s"] = time.perf_counter() - t_start
+    meta = {
+        "mode": mode if method == "ens2" else "sequence",
+        "stride": step,
+        "fs_model_hz": fs_m,
+        "epsilon_per_bin": eps,
+        "timing": timing,
+        "nan_frames": int(nan.sum()),
+    }
+    return SpikeInference(
+        rate_hz=rate,
+        events=ev,
+        method=method,
+        fs_hz=fs_in,
+        model_card=dict(loaded.card),
+        recording=rec,
+        meta=meta,
+    )
+
+
+def _nearest_frame(n_model: int, fs_m: float, fs_in: float, n_frames: int) -> np.ndarray:
+    """Index of the input frame nearest to every model-rate sample."""
+    idx = np.round(np.arange(n_model) * fs_in / fs_m).astype(np.int64)
+    return np.clip(idx, 0, n_frames - 1)
+
+
+def _load(model: Any, method: str):
+    from .registry import LoadedModel, load_model
+
+    if isinstance(model, LoadedModel):
+        loaded = model
+    else:
+        loaded = load_model(DEFAULT_MODELS[method] if model is None else model)
+    if loaded.method != method:
+        raise ModelError(
+            f"model {loaded.name or model!r} is a {loaded.method!r} model but method={method!r}; "
+            f"pass method={loaded.method!r} or a {method} model."
+        )
+    return loaded
+
+
+def _run_network(loaded, x_m: np.ndarray, stride: int, num_threads, max_memory_mb):
+    from .engine import sequence_rates, windowed_rates
+
+    if loaded.method == "s2s":
+        return sequence_rates(
+            loaded.network,
+            x_m,
+            context=int(loaded.window),
+            num_threads=num_threads,
+            max_memory_mb=max_memory_mb,
+        )
+    return windowed_rates(
+        loaded.network,
+        x_m,
+        int(loaded.window),
+        stride=stride,
+        num_threads=num_threads,
+        max_memory_mb=max_memory_mb,
+    )
+
+
+def _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude):
+    from ..signal import bridge_nans
+    from .oasis import DEFAULT_THRESHOLD_SN, iter_oasis
+
+    t0 = time.perf_counter()
+    filled, _ = bridge_nans(np.where(nan, np.nan, traces))
+    res = yield from iter_oasis(filled, fs_in, spike_amplitude=spike_amplitude)
+    rate = res.rate_hz.astype(np.float32)
+    rate[nan] = np.nan
+    ev = None
+    if events:
+        counts = np.where(nan, 0, res.counts)
+        ev = [np.repeat(np.arange(c.size), c) / fs_in for c in counts]
+    card = {
+        "name": "oasis",
+        "method": "oasis",
+        "package": "oasis-deconv",
+        "model": "AR(1), L1 penalty, optimize_g=5, sn estimated at the native rate",
+        "event_rule": "s >= max(0.55 * A, threshold_sn * sn); n = max(1, round(s / A))",
+        "threshold_sn": DEFAULT_THRESHOLD_SN,
+        "spike_amplitude": spike_amplitude,
+    }
+    meta = {
+        "sn": res.sn.tolist(),
+        "g": res.g.tolist(),
+        "unit_amplitude": res.unit_amplitude.tolist(),
+        "timing": {"total_s": time.perf_counter() - t0},
+        "nan_frames": int(nan.sum()),
+    }
+    return SpikeInference(
+        rate_hz=rate,
+        events=ev,
+        method="oasis",
+        fs_hz=fs_in,
+        model_card=card,
+        recording=rec,
+        meta=meta,
+    )
+
+
+def infer_spikes(
+    data: Any,
+    fs_hz: float | None = None,
+    method: str = "ens2",
+    model: Any = None,
+    events: bool = True,
+    mode: str = "exact",
+    progress_bar: bool = False,
+    **options: Any,
+) -> SpikeInference:
+    """Infer spike rates and events from dF/F (see :func:`iter_infer_spikes`).
+
+    Parameters
+    ----------
+    data, fs_hz, method, model, events, mode
+        As in :func:`iter_infer_spikes`.
+    progress_bar : bool
+        Show a tqdm bar.
+    **options
+        Keyword options of :func:`iter_infer_spikes` (``stride``,
+        ``epsilon``, ``num_threads``, ``max_memory_mb``, ``spike_amplitude``).
+
+    Returns
+    -------
+    SpikeInference
+
+    Examples
+    --------
+    >>> import calcium_forge as cf                                   # doctest: +SKIP
+    >>> res = cf.infer_spikes(dff, fs_hz=30.0)                       # doctest: +SKIP
+    >>> res.rate_hz.shape == dff.shape                               # doctest: +SKIP
+    True
+    """
+    gen = iter_infer_spikes(data, fs_hz, method, model, events, mode, **options)
+    return drain(gen, progress_bar=progress_bar, desc=f"{method} spike inference")

@@ -1,0 +1,393 @@
+"""Windowed network inference over many long traces, with bounded memory.
+
+Two ways to run a network over whole traces (all at the model rate):
+
+* **Windowed** (ENS²): the trace is zero-padded by ``pad`` samples at both
+  ends and cut into windows of ``window`` samples every ``stride`` samples;
+  the network maps each window to ``window`` rates, and the rate of a time
+  point is the mean (``reduce="mean"``) of all window predictions covering
+  it. ``stride=1`` is the paper's *exact* mode (each point is the mean of up
+  to ``window`` predictions); ``stride > 1`` is the *fast* mode (``window /
+  stride`` predictions per point, ``stride`` times cheaper).
+* **Sequence** (S2S): a fully convolutional network maps a whole trace to a
+  trace of the same length (its analysis/synthesis frames are overlap-added
+  inside the network). Long traces are processed in chunks with ``context``
+  samples of real signal on both sides, which gives the same result as one
+  pass over the whole trace as long as the context covers the network's
+  receptive field.
+
+Implementation of the windowed mode: rows of ROIs are processed in chunks;
+windows are ``Tensor.unfold`` views of the padded chunk (no copy until the
+network needs a contiguous batch); a batch holds the windows of several ROIs
+for a block of window positions; predictions are overlap-added back with a
+single ``torch.nn.functional.fold`` per batch; the number of windows covering
+each point is computed once in closed form. Everything runs under
+``torch.inference_mode`` with a configurable number of threads. Memory is
+bounded by ``max_memory_mb`` (network activations are measured on a probe
+batch), independent of the number of ROIs or the trace length, apart from the
+output array itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from ..progress import Progress, drain
+
+#: Default working-memory budget of the engine (MB), excluding input/output arrays.
+DEFAULT_MAX_MEMORY_MB = 512.0
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """How a trace of ``n_samples`` is cut into windows.
+
+    Parameters
+    ----------
+    n_samples : int
+        Trace length (samples at the model rate).
+    window : int
+        Window length (samples).
+    stride : int
+        Step between window starts (samples).
+    pad_left, pad_right : int
+        Zeros added before and after the trace; ``pad_right`` is extended so
+        that the windows tile the padded trace to its end.
+    n_windows : int
+        Windows per trace.
+    """
+
+    n_samples: int
+    window: int
+    stride: int
+    pad_left: int
+    pad_right: int
+    n_windows: int
+
+    @property
+    def padded_length(self) -> int:
+        """Length of the padded trace (samples)."""
+        return self.n_samples + self.pad_left + self.pad_right
+
+    def coverage(self) -> np.ndarray:
+        """Number of windows covering each sample of the padded trace, float64."""
+        starts = np.zeros(self.padded_length)
+        starts[np.arange(self.n_windows) * self.stride] = 1.0
+        return np.convolve(starts, np.ones(self.window))[: self.padded_length]
+
+
+def plan_windows(
+    n_samples: int, window: int, stride: int = 1, pad: int | None = None
+) -> WindowPlan:
+    """Window layout for a trace.
+
+    Parameters
+    ----------
+    n_samples : int
+        Trace length (samples).
+    window : int
+        Window length (samples).
+    stride : int
+        Step between windows (1 = exact stride-1 mode).
+    pad : int, optional
+        Zero padding at each end (samples). Default ``window // 2``: the
+        first and last samples are still covered by about half a window of
+        predictions, so each point is the mean of *up to* ``window``
+        predictions (fewer within ``window/2`` of the ends).
+
+    Returns
+    -------
+    WindowPlan
+    """
+    if window < 1 or stride < 1 or stride > window:
+        raise InvalidInputError(
+            f"need 1 <= stride <= window; got window={window}, stride={stride}."
+        )
+    pad = window // 2 if pad is None else int(pad)
+    if pad < 0 or pad >= window:
+        raise InvalidInputError(f"pad must lie in 0..window-1 ({window - 1}); got {pad}.")
+    if n_samples + 2 * pad < window:
+        raise InvalidInputError(
+            f"trace of {n_samples} samples is shorter than one window ({window} samples "
+            f"with {pad} samples of padding per side); give a longer trace."
+        )
+    base = n_samples + 2 * pad - window
+    extra = (-base) % stride
+    n_windows = (base + extra) // stride + 1
+    return WindowPlan(n_samples, window, stride, pad, pad + extra, n_windows)
+
+
+@contextmanager
+def torch_threads(num_threads: int | None):
+    """Temporarily set ``torch.set_num_threads`` (``None`` leaves it unchanged)."""
+    import torch
+
+    if num_threads is None:
+        yield
+        return
+    if num_threads < 1:
+        raise InvalidInputError(f"num_threads must be >= 1; got {num_threads}.")
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(num_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _activation_bytes_per_window(network, window: int, probe: int = 8) -> float:
+    """Bytes of all module outputs per window (an upper bound of live activations)."""
+    import torch
+
+    total = [0]
+
+    def hook(_module, _inputs, output):
+        if isinstance(output, torch.Tensor):
+            total[0] += output.numel() * output.element_size()
+
+    handles = [m.register_forward_hook(hook) for m in network.modules() if m is not network]
+    try:
+        with torch.inference_mode():
+            network(torch.zeros(probe, window))
+    finally:
+        for h in handles:
+            h.remove()
+    return max(total[0] / probe, 4.0 * window)
+
+
+def batch_size_for(network, window: int, max_memory_mb: float) -> int:
+    """Windows per network call so that activations stay within ``max_memory_mb / 2``."""
+    per_window = _activation_bytes_per_window(network, window) + 12.0 * window
+    n = int(max_memory_mb * 1e6 / 2 / per_window)
+    return int(np.clip(n, 64, 4096))
+
+
+def iter_windowed_rates(
+    network,
+    traces: np.ndarray,
+    window: int,
+    stride: int = 1,
+    pad: int | None = None,
+    reduce: str = "mean",
+    batch_windows: int | None = None,
+    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
+    num_threads: int | None = None,
+) -> Generator[Progress, None, np.ndarray]:
+    """Run a window → window network over every window of many traces (generator).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Maps ``(B, window)`` float32 to ``(B, window)``; put in eval mode.
+    traces : numpy.ndarray
+        (n_rois, n_samples) or (n_samples,) input at the model rate, finite.
+    window : int
+        Window length (samples).
+    stride : int
+        Step between windows; 1 = exact (paper) mode.
+    pad : int, optional
+        Zero padding per end (default ``window // 2``, see :func:`plan_windows`).
+    reduce : {"mean", "sum"}
+        Combine overlapping predictions by their mean or sum.
+    batch_windows : int, optional
+        Windows per network call (default: from ``max_memory_mb``).
+    max_memory_mb : float
+        Working-memory budget (MB) for windows, activations and accumulators.
+    num_threads : int, optional
+        torch threads during the run (default: torch's current setting).
+
+    Yields
+    ------
+    Progress
+        One per chunk of ROIs (``step``/``total`` count ROIs).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n_rois, n_samples) combined predictions.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    x = np.asarray(traces, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise InvalidInputError(f"traces must be (n_rois, n_samples); got shape {x.shape}.")
+    if not np.isfinite(x).all():
+        raise InvalidInputError("traces given to the engine must be finite (bridge NaN first).")
+    if reduce not in ("mean", "sum"):
+        raise InvalidInputError(f"reduce must be 'mean' or 'sum'; got {reduce!r}.")
+    n_rois, n_samples = x.shape
+    plan = plan_windows(n_samples, window, stride, pad)
+    out = np.empty((n_rois, n_samples), dtype=np.float32)
+    if n_rois == 0:
+        return out
+    norm = plan.coverage() if reduce == "mean" else np.ones(plan.padded_length)
+    norm_t = torch.from_numpy(
+        (1.0 / norm[plan.pad_left : plan.pad_left + n_samples]).astype(np.float32)
+    )
+    with torch_threads(num_threads):
+        if batch_windows is None:
+            batch_windows = batch_size_for(network, window, max_memory_mb)
+        batch_windows = max(1, int(batch_windows))
+        # window positions per batch and ROIs per chunk
+        k_block = min(plan.n_windows, batch_windows)
+        rows_per_batch = max(1, batch_windows // k_block)
+        # the padded chunk and its accumulator: 8 bytes per padded sample per ROI
+        rows_mem = max(1, int(max_memory_mb * 1e6 / 4 / (8.0 * plan.padded_length)))
+        roi_chunk = max(1, min(n_rois, rows_per_batch, rows_mem))
+        done = 0
+        with torch.inference_mode():
+            for r0 in range(0, n_rois, roi_chunk):
+                r1 = min(n_rois, r0 + roi_chunk)
+                xc = torch.from_numpy(x[r0:r1])
+                xp = F.pad(xc, (plan.pad_left, plan.pad_right))
+                windows = xp.unfold(1, window, stride)  # view (rows, n_windows, window)
+                acc = torch.zeros((r1 - r0, plan.padded_length), dtype=torch.float32)
+                for k0 in range(0, plan.n_windows, k_block):
+                    k1 = min(plan.n_windows, k0 + k_block)
+                    nk = k1 - k0
+                    batch = windows[:, k0:k1].reshape(-1, window)
+                    pred = network(batch).reshape(r1 - r0, nk, window).float()
+                    span = (nk - 1) * stride + window
+                    folded = F.fold(
+                        pred.transpose(1, 2),
+                        output_size=(1, span),
+                        kernel_size=(1, window),
+                        stride=(1, stride),
+                    )
+                    acc[:, k0 * stride : k0 * stride + span] += folded[:, 0, 0]
+                res = acc[:, plan.pad_left : plan.pad_left + n_samples] * norm_t
+                out[r0:r1] = res.numpy()
+                done = r1
+                yield Progress(done, n_rois, "windowed inference")
+    return out
+
+
+def windowed_rates(network, traces: np.ndarray, window: int, **kwargs) -> np.ndarray:
+    """Plain-function form of :func:`iter_windowed_rates` (same arguments)."""
+    return drain(iter_windowed_rates(network, traces, window, **kwargs))
+
+
+def reference_windowed_rates(
+    network, traces: np.ndarray, window: int, stride: int = 1, pad: int | None = None
+) -> np.ndarray:
+    """The plain, slow stride-``stride`` averaging loop (one window at a time; for tests).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Maps ``(1, window)`` to ``(1, window)``.
+    traces : numpy.ndarray
+        (n_rois, n_samples) input.
+    window, stride, pad
+        As in :func:`iter_windowed_rates`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (n_rois, n_samples): at every sample, the mean of the
+        predictions of all windows that cover it.
+    """
+    import torch
+
+    x = np.atleast_2d(np.asarray(traces, dtype=np.float64))
+    n_rois, n = x.shape
+    p = window // 2 if pad is None else pad
+    out = np.zeros((n_rois, n))
+    for i in range(n_rois):
+        xp = np.concatenate([np.zeros(p), x[i], np.zeros(p + window)])
+        total = np.zeros(n + 2 * p + window)
+        count = np.zeros(n + 2 * p + window)
+        s = 0
+        while True:
+            seg = torch.tensor(xp[s : s + window], dtype=torch.float32)[None]
+            with torch.no_grad():
+                pred = network(seg)[0].double().numpy()
+            total[s : s + window] += pred
+            count[s : s + window] += 1
+            if s + window >= n + 2 * p:
+                break
+            s += stride
+        out[i] = total[p : p + n] / count[p : p + n]
+    return out
+
+
+def iter_sequence_rates(
+    network,
+    traces: np.ndarray,
+    context: int,
+    chunk_samples: int | None = None,
+    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
+    num_threads: int | None = None,
+) -> Generator[Progress, None, np.ndarray]:
+    """Run a fully convolutional trace → trace network in overlapping chunks (generator).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Maps ``(B, L)`` to ``(B, L)`` for any ``L`` (e.g. S2S), zero-padding
+        the trace ends itself.
+    traces : numpy.ndarray
+        (n_rois, n_samples) or (n_samples,) input at the model rate, finite.
+    context : int
+        Real samples added on each side of every chunk and discarded after
+        the pass; must cover the network's receptive field (S2S: its window).
+    chunk_samples : int, optional
+        Output samples per chunk (default from ``max_memory_mb``).
+    max_memory_mb : float
+        Working-memory budget (MB).
+    num_threads : int, optional
+        torch threads during the run.
+
+    Yields
+    ------
+    Progress
+        One per chunk of ROIs.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n_rois, n_samples).
+    """
+    import torch
+
+    x = np.asarray(traces, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    if not np.isfinite(x).all():
+        raise InvalidInputError("traces given to the engine must be finite (bridge NaN first).")
+    n_rois, n = x.shape
+    out = np.empty((n_rois, n), dtype=np.float32)
+    if n_rois == 0:
+        return out
+    with torch_threads(num_threads):
+        # activations per input sample (S2S: ~ 4 layers x 30 channels x 4 B), probed
+        per_sample = _activation_bytes_per_window(network, 4 * context) / (4 * context)
+        budget = max_memory_mb * 1e6 / 2
+        if chunk_samples is None:
+            chunk_samples = int(np.clip(budget / per_sample, 8 * context, 2_000_000))
+        chunk_samples = max(1, int(chunk_samples))
+        seg = min(n, chunk_samples)
+        rows = int(max(1, min(n_rois, budget // (per_sample * (seg + 2 * context)))))
+        with torch.inference_mode():
+            for r0 in range(0, n_rois, rows):
+                r1 = min(n_rois, r0 + rows)
+                for s0 in range(0, n, seg):
+                    s1 = min(n, s0 + seg)
+                    a, b = max(0, s0 - context), min(n, s1 + context)
+                    y = network(torch.from_numpy(x[r0:r1, a:b]))
+                    out[r0:r1, s0:s1] = y[:, s0 - a : s0 - a + (s1 - s0)].float().numpy()
+                yield Progress(r1, n_rois, "sequence inference")
+    return out
+
+
+def sequence_rates(network, traces: np.ndarray, context: int, **kwargs) -> np.ndarray:
+    """Plain-function form of :func:`iter_sequence_rates` (same arguments)."""
+    return drain(iter_sequence_rates(network, traces, context, **kwargs))
