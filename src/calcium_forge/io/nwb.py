@@ -1,0 +1,355 @@
+"""NWB (Neurodata Without Borders) read/write for ROI traces (needs the ``nwb`` extra).
+
+Writing puts, in the ``ophys`` processing module: an ``ImageSegmentation``
+with one ``PlaneSegmentation`` (ROI ``pixel_mask`` from ``labels``, columns
+``iscell`` and, when known, ragged ``spike_times`` (ground truth, s) and
+``events`` (inferred, s); ROIs without a footprint (no ``labels``) get an
+all-zero 1 x 1 ``image_mask``); a ``DfOverF`` (dF/F) or ``Fluorescence`` (raw)
+container holding the ``RoiResponseSeries`` (+ ``Neuropil``); a
+``SpikeRate`` container for inferred rates; the mean image as a
+``GrayscaleImage`` in ``SummaryImages``. calcium-forge's ``meta`` (as JSON),
+``kind`` and the label image size go to ``NWBFile.notes``.
+
+Reading takes the first ``RoiResponseSeries`` of ``DfOverF``, else of
+``Fluorescence`` (not the neuropil), else any, in any processing module;
+labels come from ``pixel_mask`` or ``image_mask`` (highest weight wins
+overlaps).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import FileFormatError, InvalidInputError, require
+from ..recording import Recording
+from ..results import SpikeInference
+from ._common import check_fs, json_safe
+from .atomic import atomic_path
+
+__all__ = ["read_nwb", "write_nwb"]
+
+_UNITS = {"dff": "dF/F (fraction)", "raw": "a.u.", "rate": "spikes/s"}
+
+
+def _pixel_masks(labels: np.ndarray | None, n_rois: int) -> list[list[tuple[int, int, float]]]:
+    masks: list[list[tuple[int, int, float]]] = []
+    for i in range(n_rois):
+        y, x = np.nonzero(labels == i + 1)
+        masks.append([(int(a), int(b), 1.0) for a, b in zip(x, y, strict=True)])  # NWB: (x, y, w)
+    return masks
+
+
+def write_nwb(
+    obj: Recording | SpikeInference,
+    path: str | os.PathLike[str],
+    session_description: str = "calcium imaging traces written by calcium-forge",
+    identifier: str | None = None,
+    session_start_time: datetime | None = None,
+) -> Path:
+    """Write a Recording (or a SpikeInference and its input) to an NWB file (atomic).
+
+    Parameters
+    ----------
+    obj : Recording or SpikeInference
+        What to write. A SpikeInference writes its rates (``SpikeRate``), its
+        events and, when attached, its input recording.
+    path : str or os.PathLike
+        Destination ``.nwb``.
+    session_description, identifier, session_start_time
+        NWBFile fields (identifier defaults to a random UUID, start time to
+        ``meta["session_start_time"]`` (ISO string) or now, UTC).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    pynwb = require("pynwb", "nwb", "Writing NWB files")
+    from pynwb.base import Images
+    from pynwb.image import GrayscaleImage
+    from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
+
+    path = Path(path)
+    if isinstance(obj, SpikeInference):
+        result: SpikeInference | None = obj
+        rec = obj.recording
+    elif isinstance(obj, Recording):
+        result, rec = None, obj
+    else:
+        raise InvalidInputError(
+            f"write({str(path)!r}): expected a Recording or SpikeInference; got "
+            f"{type(obj).__name__}."
+        )
+    n_rois = rec.n_rois if rec is not None else result.n_rois  # type: ignore[union-attr]
+    fs = rec.fs_hz if rec is not None else result.fs_hz  # type: ignore[union-attr]
+    meta = dict(rec.meta) if rec is not None else {}
+    if session_start_time is None:
+        start = meta.get("session_start_time")
+        session_start_time = (
+            datetime.fromisoformat(start) if isinstance(start, str) else datetime.now(UTC)
+        )
+    notes = {
+        "writer": f"calcium-forge {__version__}",
+        "kind": rec.kind if rec is not None else None,
+        "labels_shape": None if rec is None or rec.labels is None else list(rec.labels.shape),
+        "source": None if rec is None else rec.source,
+        "meta": {k: v for k, v in meta.items() if not isinstance(v, np.ndarray) or v.size < 10000},
+    }
+    if result is not None:
+        notes["method"] = result.method
+        notes["model_card"] = result.model_card
+        notes["result_meta"] = result.meta
+    nwb = pynwb.NWBFile(
+        session_description=session_description,
+        identifier=identifier or str(uuid.uuid4()),
+        session_start_time=session_start_time,
+        notes=json.dumps(json_safe(notes)),
+    )
+    device = nwb.create_device(name="Microscope", description="unknown")
+    channel = OpticalChannel(name="OpticalChannel", description="unknown", emission_lambda=np.nan)
+    plane = nwb.create_imaging_plane(
+        name="ImagingPlane",
+        optical_channel=channel,
+        imaging_rate=float(fs),
+        description="imaging plane",
+        device=device,
+        excitation_lambda=np.nan,
+        indicator="unknown",
+        location="unknown",
+    )
+    ophys = nwb.create_processing_module(name="ophys", description="optical physiology")
+    seg = ImageSegmentation(name="ImageSegmentation")
+    ophys.add(seg)
+    ps = seg.create_plane_segmentation(
+        name="PlaneSegmentation", description="ROIs", imaging_plane=plane
+    )
+    iscell = rec.iscell if rec is not None else np.ones(n_rois, dtype=bool)
+    ps.add_column(name="iscell", description="cell classifier decision")
+    has_gt = rec is not None and rec.spike_times is not None
+    has_events = result is not None and result.events is not None
+    if has_gt:
+        ps.add_column(name="spike_times", description="ground-truth spike times (s)", index=True)
+    if has_events:
+        ps.add_column(name="events", description="inferred spike times (s)", index=True)
+    labels = None if rec is None else rec.labels
+    masks = _pixel_masks(labels, n_rois) if labels is not None else None
+    for i in range(n_rois):
+        row: dict[str, Any] = {"iscell": bool(iscell[i])}
+        if masks is not None and all(masks):
+            row["pixel_mask"] = masks[i]
+        else:  # no footprint known: an all-zero 1 x 1 image mask (read back as "no labels")
+            row["image_mask"] = np.zeros((1, 1), dtype=np.float32)
+        if has_gt:
+            row["spike_times"] = list(rec.spike_times[i])  # type: ignore[union-attr,index]
+        if has_events:
+            row["events"] = list(result.events[i])  # type: ignore[union-attr,index]
+        ps.add_roi(**row)
+    region = ps.create_roi_table_region(region=list(range(n_rois)), description="all ROIs")
+
+    def series(name: str, data: np.ndarray, unit: str, comments: str) -> Any:
+        return pynwb.ophys.RoiResponseSeries(
+            name=name,
+            data=np.ascontiguousarray(data.T),
+            rois=region,
+            unit=unit,
+            rate=float(fs),
+            comments=comments,
+        )
+
+    if rec is not None:
+        container = (
+            DfOverF(name="DfOverF")
+            if rec.kind == "dff"
+            else Fluorescence(name="Fluorescence" if rec.kind == "raw" else "SpikeRate")
+        )
+        container.add_roi_response_series(
+            series(
+                "RoiResponseSeries", rec.traces, _UNITS[rec.kind], f"calcium-forge kind={rec.kind}"
+            )
+        )
+        if rec.neuropil is not None:
+            container.add_roi_response_series(
+                series("Neuropil", rec.neuropil, _UNITS["raw"], "calcium-forge neuropil")
+            )
+        ophys.add(container)
+        if rec.mean_image is not None:
+            ophys.add(
+                Images(
+                    name="SummaryImages",
+                    images=[GrayscaleImage(name="mean", data=rec.mean_image)],
+                    description="summary images",
+                )
+            )
+    if result is not None:
+        rate = Fluorescence(name="InferredSpikeRate")
+        rate.add_roi_response_series(
+            series("RoiResponseSeries", result.rate_hz, _UNITS["rate"], "calcium-forge kind=rate")
+        )
+        ophys.add(rate)
+    with atomic_path(path) as tmp:
+        with pynwb.NWBHDF5IO(str(tmp), "w") as io:
+            io.write(nwb)
+    return path
+
+
+def _pixel_array(mask: Any) -> np.ndarray:
+    """(n, 3) float array of (x, y, weight) from a pixel_mask row (structured or plain)."""
+    m = np.asarray(mask)
+    if m.size == 0:
+        return np.zeros((0, 3))
+    if m.dtype.names:
+        x, y, w = (m[n] for n in m.dtype.names[:3])
+        return np.stack([x, y, w], axis=1).astype(np.float64)
+    return m.astype(np.float64).reshape(-1, 3)
+
+
+def _labels(ps: Any, idx: np.ndarray, shape: tuple[int, int] | None) -> np.ndarray | None:
+    cols = ps.colnames
+    if "image_mask" in cols:
+        masks = np.asarray(ps["image_mask"].data[:])[idx]
+        weights = np.concatenate([np.zeros((1, *masks.shape[1:])), masks], axis=0)
+        if not (masks > 0).any():
+            return None
+        labels = np.argmax(weights, axis=0).astype(np.int32)
+        labels[weights.max(axis=0) <= 0] = 0
+        return labels
+    if "pixel_mask" in cols:
+        per_roi = [_pixel_array(ps["pixel_mask"][int(i)]) for i in idx]
+        if not any(m.size for m in per_roi):
+            return None
+        allp = np.concatenate(per_roi)
+        if shape is None:
+            shape = (int(allp[:, 1].max()) + 1, int(allp[:, 0].max()) + 1)
+        from .suite2p import labels_from_stat
+
+        stat = [
+            {"xpix": m[:, 0].astype(int), "ypix": m[:, 1].astype(int), "lam": m[:, 2]}
+            for m in per_roi
+        ]
+        return labels_from_stat(stat, shape, "PlaneSegmentation.pixel_mask")
+    return None
+
+
+def read_nwb(path: str | os.PathLike[str], fs_hz: float | None = None) -> Recording:
+    """Read ROI traces from an NWB file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.nwb`` file (HDF5).
+    fs_hz : float, optional
+        Frame rate override (Hz); by default the series' ``rate`` (or its
+        timestamps).
+
+    Returns
+    -------
+    Recording
+        ``kind`` from the container (``DfOverF`` → dff, ``Fluorescence`` →
+        raw, ``SpikeRate``/``InferredSpikeRate`` → rate) or from
+        calcium-forge's notes; neuropil, labels, iscell, ground-truth spike
+        times and mean image when present.
+    """
+    pynwb = require("pynwb", "nwb", "Reading NWB files")
+    path = Path(path)
+    try:
+        io = pynwb.NWBHDF5IO(str(path), "r")
+        nwb = io.read()
+    except Exception as exc:
+        raise FileFormatError(
+            f"{path}: not a readable NWB file ({type(exc).__name__}: {exc})."
+        ) from exc
+    try:
+        notes: dict[str, Any] = {}
+        if nwb.notes:
+            try:
+                notes = json.loads(nwb.notes)
+            except (TypeError, ValueError):
+                notes = {}
+        candidates: list[tuple[int, str, Any, Any]] = []
+        for mod in nwb.processing.values():
+            for cname, container in mod.data_interfaces.items():
+                srs = getattr(container, "roi_response_series", None)
+                if not srs:
+                    continue
+                rank = {"DfOverF": 0, "Fluorescence": 1}.get(type(container).__name__, 2)
+                if cname in ("SpikeRate", "InferredSpikeRate"):
+                    rank = 3
+                for sname, s in srs.items():
+                    if sname.lower() != "neuropil":
+                        candidates.append((rank, cname, s, container))
+        if not candidates:
+            raise FileFormatError(
+                f"{path}: the NWB file has no RoiResponseSeries (DfOverF/Fluorescence) in its "
+                "processing modules; there are no ROI traces to read."
+            )
+        candidates.sort(key=lambda c: c[0])
+        rank, cname, series, container = candidates[0]
+        data = np.asarray(series.data[:], dtype=np.float32)
+        traces = data.T if data.ndim == 2 else data[None, :]
+        if series.rate is not None:
+            fs_file = float(series.rate)
+        elif series.timestamps is not None:
+            ts = np.asarray(series.timestamps[:])
+            fs_file = 1.0 / float(np.median(np.diff(ts)))
+        else:
+            fs_file = None
+        if fs_hz is None and fs_file is None:
+            raise InvalidInputError(
+                f"{path}: series {series.name!r} has neither rate nor timestamps; pass fs_hz."
+            )
+        fs = check_fs(fs_hz if fs_hz is not None else fs_file, str(path))
+        kind = {0: "dff", 1: "raw", 3: "rate"}.get(rank, "dff")
+        comments = str(getattr(series, "comments", "") or "")
+        if "calcium-forge kind=" in comments:
+            kind = comments.split("calcium-forge kind=")[1].split()[0]
+        neuropil = None
+        srs = container.roi_response_series
+        if "Neuropil" in srs:
+            neuropil = np.asarray(srs["Neuropil"].data[:], dtype=np.float32).T
+        ps = series.rois.table
+        idx = np.asarray(series.rois.data[:], dtype=np.int64)
+        shape = tuple(notes["labels_shape"]) if notes.get("labels_shape") else None
+        mean_image = None
+        for mod in nwb.processing.values():
+            imgs = mod.data_interfaces.get("SummaryImages")
+            if imgs is not None and "mean" in imgs.images:
+                mean_image = np.asarray(imgs.images["mean"].data[:], dtype=np.float32)
+        if shape is None and mean_image is not None:
+            shape = mean_image.shape
+        labels = _labels(ps, idx, shape)
+        iscell = (
+            np.asarray(ps["iscell"].data[:], dtype=bool)[idx] if "iscell" in ps.colnames else None
+        )
+        spikes = None
+        if "spike_times" in ps.colnames:
+            spikes = [np.asarray(ps["spike_times"][int(i)], dtype=np.float64) for i in idx]
+        meta = dict(notes.get("meta", {}))
+        meta.update(
+            reader="nwb", nwb_series=f"{cname}/{series.name}", nwb_identifier=nwb.identifier
+        )
+        if "events" in ps.colnames:
+            meta["events"] = [np.asarray(ps["events"][int(i)], dtype=np.float64) for i in idx]
+        return Recording(
+            traces=traces,
+            fs_hz=fs,
+            kind=kind if kind in ("dff", "raw", "rate") else "dff",
+            neuropil=neuropil,
+            labels=labels,
+            mean_image=mean_image
+            if labels is None or mean_image is None or mean_image.shape == labels.shape
+            else None,
+            iscell=iscell,
+            spike_times=spikes,
+            source=str(path),
+            meta=meta,
+        )
+    finally:
+        io.close()

@@ -1,0 +1,359 @@
+"""Lazy TIFF stacks (multi-page, ImageJ hyperstack, OME-TIFF, ScanImage) via tifffile.
+
+The pixel data are never read when a stack is opened: tifffile exposes the
+first series as a zarr store (``tifffile.imread(path, aszarr=True)``) and
+``Stack.data`` is the zarr array (indexing it reads only the frames asked
+for). When a channel/plane must be selected or ScanImage pages
+de-interleaved, the zarr array is wrapped in a dask array so that this stays
+lazy (dask comes with the ``distributed`` extra). Only the TIFF structure
+(IFDs) is parsed; for uniform series tifffile parses just the first page.
+
+Frame rate (Hz), in order: the ``fs_hz`` argument; ScanImage
+``SI.hRoiManager.scanVolumeRate`` (per plane) or ``scanFrameRate`` (from the
+ScanImage header or from ``key = value`` lines in the frame description /
+Software tag); ImageJ ``finterval`` (s) or ``fps``; OME ``TimeIncrement`` (with
+its unit). ``Stack.meta["fs_hz_source"]`` says which was used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import FileFormatError, InvalidInputError
+from ._common import check_fs
+
+__all__ = ["Stack", "frame_rate_from_metadata", "read_tiff_stack"]
+
+_SI_RATE = re.compile(
+    r"(?:scanimage\.)?SI\d*\.hRoiManager\.(scanVolumeRate|scanFrameRate)\s*=\s*([0-9.eE+-]+)"
+)
+_SI_SLICES = re.compile(
+    r"(?:scanimage\.)?SI\d*\.hStackManager\.(?:actualNumSlices|numSlices)\s*=\s*(\d+)"
+)
+_SI_CHANNELS = re.compile(r"(?:scanimage\.)?SI\d*\.hChannels\.channelSave\s*=\s*\[?([0-9 ;,]+)\]?")
+_SI3_RATE = re.compile(r"state\.acq\.frameRate\s*=\s*([0-9.eE+-]+)")
+_OME_UNITS = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "ns": 1e-9, "min": 60.0, "h": 3600.0}
+
+
+_DAMAGE = re.compile(r"invalid page offset|corrupt|truncat|invalid .*offset|unexpected end", re.I)
+
+
+class _LogCollector(logging.Handler):
+    """A logging handler that records tifffile's warnings (damage reports)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@dataclass
+class Stack:
+    """A (T, Y, X) image stack opened lazily.
+
+    Parameters
+    ----------
+    data : array-like
+        Lazy (T, Y, X) array: a zarr array, or a dask array when a
+        channel/plane was selected or ScanImage pages de-interleaved. Index
+        it (``data[t]``) or call ``numpy.asarray`` on a slice to read pixels.
+    fs_hz : float or None
+        Frame rate in Hz (per plane), None when unknown.
+    meta : dict
+        ``reader`` ("tiff"), ``kind`` (imagej/ome/scanimage/shaped/...),
+        ``axes`` of the file, ``fs_hz_source``, ``n_channels``, ``n_planes``,
+        ``channel``, ``plane``.
+    source : str
+        The file.
+    """
+
+    data: Any
+    fs_hz: float | None
+    meta: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(n_frames, height, width)."""
+        return tuple(int(s) for s in self.data.shape)  # type: ignore[return-value]
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames T."""
+        return int(self.data.shape[0])
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Pixel dtype."""
+        return np.dtype(self.data.dtype)
+
+    def frame(self, t: int) -> np.ndarray:
+        """Read frame ``t`` as a numpy array (Y, X)."""
+        return np.asarray(self.data[t])
+
+    def __repr__(self) -> str:
+        fs = "unknown" if self.fs_hz is None else f"{self.fs_hz:g} Hz"
+        name = Path(self.source).name if self.source else "stack"
+        return f"Stack({name!r}, shape={self.shape}, dtype={self.dtype}, fs={fs})"
+
+
+def _text_metadata(tif: Any) -> str:
+    page = tif.pages.first
+    parts = []
+    for tag in ("ImageDescription", "Software", "Artist"):
+        t = page.tags.get(tag)
+        if t is not None and isinstance(t.value, str):
+            parts.append(t.value)
+    return "\n".join(parts)
+
+
+def frame_rate_from_metadata(tif: Any) -> tuple[float | None, str | None, dict[str, Any]]:
+    """Frame rate (Hz) found in the metadata of an open ``tifffile.TiffFile``.
+
+    Returns
+    -------
+    fs_hz : float or None
+    source : str or None
+        Where it came from (e.g. ``"ScanImage SI.hRoiManager.scanVolumeRate"``).
+    extra : dict
+        ScanImage ``n_planes``/``n_channels`` when found.
+    """
+    extra: dict[str, Any] = {}
+    si_text = ""
+    if getattr(tif, "is_scanimage", False):
+        frame_data = (tif.scanimage_metadata or {}).get("FrameData", {})
+        si_text = "\n".join(f"{k} = {v}" for k, v in frame_data.items())
+    si_text += "\n" + _text_metadata(tif)
+    rates = dict(_SI_RATE.findall(si_text))
+    m = _SI_SLICES.search(si_text)
+    if m:
+        extra["n_planes"] = int(m.group(1))
+    m = _SI_CHANNELS.search(si_text)
+    if m:
+        extra["n_channels"] = len(re.findall(r"\d+", m.group(1)))
+    if rates:
+        key = "scanVolumeRate" if "scanVolumeRate" in rates else "scanFrameRate"
+        return float(rates[key]), f"ScanImage SI.hRoiManager.{key}", extra
+    m = _SI3_RATE.search(si_text)
+    if m:
+        return float(m.group(1)), "ScanImage state.acq.frameRate", extra
+    ij = tif.imagej_metadata if getattr(tif, "is_imagej", False) else None
+    if ij:
+        if ij.get("finterval"):
+            return 1.0 / float(ij["finterval"]), "ImageJ finterval", extra
+        if ij.get("fps"):
+            return float(ij["fps"]), "ImageJ fps", extra
+    if getattr(tif, "is_ome", False) and tif.ome_metadata:
+        m = re.search(r'TimeIncrement="([0-9.eE+-]+)"', tif.ome_metadata)
+        if m and float(m.group(1)) > 0:
+            u = re.search(r'TimeIncrementUnit="([^"]+)"', tif.ome_metadata)
+            scale = _OME_UNITS.get(u.group(1) if u else "s", 1.0)
+            return 1.0 / (float(m.group(1)) * scale), "OME TimeIncrement", extra
+    return None, None, extra
+
+
+def _lazy(zarr_array: Any, feature: str) -> Any:
+    """Wrap a zarr array in dask so that indexing and reshaping stay lazy."""
+    from ..errors import require
+
+    da = require("dask.array", "distributed", feature)
+    return da.from_zarr(zarr_array)
+
+
+def _check_complete(tif: Any, series: Any, path: Path) -> None:
+    """Raise if the file ends before the image data of the series does."""
+    size = os.path.getsize(path)
+    end = 0
+    if series.dataoffset is not None:
+        end = int(series.dataoffset) + int(series.nbytes)
+    else:
+        for page in (series.pages[0], series.pages[-1]):
+            if page is None:
+                continue
+            offs, counts = page.dataoffsets, page.databytecounts
+            if offs:
+                end = max(end, max(int(o) + int(c) for o, c in zip(offs, counts, strict=True)))
+    if end > size:
+        raise FileFormatError(
+            f"{path}: the TIFF is truncated: its image data should extend to byte {end:,} but "
+            f"the file has {size:,} bytes. The copy or acquisition was interrupted; re-copy the "
+            "file."
+        )
+
+
+def read_tiff_stack(
+    path: str | os.PathLike[str],
+    fs_hz: float | None = None,
+    channel: int = 0,
+    plane: int = 0,
+) -> Stack:
+    """Open a TIFF as a lazy (T, Y, X) :class:`Stack`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        TIFF file.
+    fs_hz : float, optional
+        Frame rate (Hz); overrides the metadata.
+    channel, plane : int
+        Which channel / z-plane to keep when the file holds several (ImageJ
+        hyperstack ``C``/``Z`` axes, or ScanImage interleaved channels/slices).
+
+    Raises
+    ------
+    FileFormatError
+        Truncated or unreadable file, empty stack, 2-D image, RGB data.
+    InvalidInputError
+        ``fs_hz`` ≤ 0, or ``channel``/``plane`` out of range.
+    """
+    import tifffile
+
+    path = Path(path)
+    problems = _LogCollector()
+    logger = logging.getLogger("tifffile")
+    logger.addHandler(problems)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        tif = tifffile.TiffFile(path)
+    except Exception as exc:
+        logger.removeHandler(problems)
+        logger.propagate = propagate
+        raise FileFormatError(
+            f"{path}: not a readable TIFF ({type(exc).__name__}: {exc}). The file may be "
+            "truncated or damaged."
+        ) from exc
+    try:
+        series_list = tif.series
+        damaged = [m for m in problems.messages if _DAMAGE.search(m)]
+        if damaged:
+            raise FileFormatError(
+                f"{path}: the TIFF is truncated or damaged (tifffile: {damaged[0].strip()}). "
+                "The copy or acquisition was interrupted; re-copy the file."
+            )
+        ij = tif.imagej_metadata if tif.is_imagej else None
+        if ij and int(ij.get("images", 0)) > len(tif.pages) and series_list:
+            s0 = series_list[0]
+            if s0.dataoffset is None:
+                raise FileFormatError(
+                    f"{path}: the TIFF is truncated: ImageJ metadata announce {ij['images']} "
+                    f"images but only {len(tif.pages)} page(s) are readable. Re-copy the file."
+                )
+        if not series_list:
+            raise FileFormatError(f"{path}: the TIFF holds no image series (empty stack).")
+        series = tif.series[0]
+        axes = series.axes.upper()
+        shape = tuple(int(s) for s in series.shape)
+        if 0 in shape or series.size == 0:
+            raise FileFormatError(f"{path}: the TIFF image stack is empty (shape {shape}).")
+        if "S" in axes and shape[axes.index("S")] > 1:
+            raise FileFormatError(
+                f"{path}: the TIFF holds RGB/multi-sample pixels (axes {series.axes}, shape "
+                f"{shape}); calcium imaging stacks must be grayscale. Export one channel."
+            )
+        _check_complete(tif, series, path)
+        found_fs, fs_source, extra = frame_rate_from_metadata(tif)
+        kind = series.kind
+        is_imagej = bool(getattr(tif, "is_imagej", False))
+    finally:
+        tif.close()
+        logger.removeHandler(problems)
+        logger.propagate = propagate
+    n_spatial = sum(1 for a in axes if a in "YX")
+    if len(shape) == 2 or n_spatial == len(shape):
+        raise FileFormatError(
+            f"{path}: this is a single 2-D image ({shape[0]} x {shape[1]} pixels), but a stack "
+            "of frames (T, Y, X) is needed. Pass the multi-page TIFF of the movie."
+        )
+
+    store = tifffile.imread(path, aszarr=True)
+    import zarr
+
+    try:
+        zarr_array = zarr.open(store, mode="r")
+    except Exception as exc:  # pragma: no cover - depends on zarr version
+        raise FileFormatError(
+            f"{path}: tifffile could not expose the data lazily ({exc})."
+        ) from exc
+    if hasattr(zarr_array, "keys") and not hasattr(zarr_array, "shape"):  # multiscale group
+        zarr_array = zarr_array["0"]
+    data: Any = zarr_array
+
+    meta: dict[str, Any] = {"reader": "tiff", "kind": kind, "axes": series.axes}
+    # reduce to (T, Y, X): select channel/plane, squeeze singleton axes
+    index: list[Any] = []
+    keep_axes = ""
+    for ax, n in zip(axes, shape, strict=True):
+        if ax in "YX":
+            index.append(slice(None))
+            keep_axes += ax
+        elif ax == "C" or ax == "Z":
+            which = channel if ax == "C" else plane
+            meta["n_channels" if ax == "C" else "n_planes"] = n
+            if not 0 <= which < n:
+                raise InvalidInputError(
+                    f"{path}: {'channel' if ax == 'C' else 'plane'}={which} but the file has "
+                    f"{n} along axis {ax} (0..{n - 1})."
+                )
+            index.append(which)
+        elif n == 1:
+            index.append(0)
+        else:
+            index.append(slice(None))
+            keep_axes += "T"
+    if keep_axes.count("T") > 1:
+        raise FileFormatError(
+            f"{path}: cannot tell which axis is time among {series.axes} {shape}; expected "
+            "one non-spatial axis (T) besides channels (C) and planes (Z)."
+        )
+    if "T" not in keep_axes:
+        raise FileFormatError(
+            f"{path}: this is a single 2-D image (axes {series.axes}, shape {shape}), but a "
+            "stack of frames (T, Y, X) is needed."
+        )
+    needs_index = any(not isinstance(i, slice) for i in index)
+    if needs_index:
+        data = _lazy(zarr_array, f"Selecting a channel/plane of {path} lazily")[tuple(index)]
+    # ScanImage interleaves channels and slices page by page in a flat series
+    n_ch, n_pl = int(extra.get("n_channels", 1)), int(extra.get("n_planes", 1))
+    if not is_imagej and data.ndim == 3 and (n_ch > 1 or n_pl > 1):
+        n_pages = int(data.shape[0])
+        per_volume = n_ch * n_pl
+        if n_pages % per_volume:
+            raise FileFormatError(
+                f"{path}: ScanImage metadata announce {n_pl} plane(s) x {n_ch} channel(s) but "
+                f"the file has {n_pages} pages, not a multiple of {per_volume}. The file is "
+                "incomplete."
+            )
+        if not (0 <= channel < n_ch and 0 <= plane < n_pl):
+            raise InvalidInputError(
+                f"{path}: channel={channel}, plane={plane} out of range for {n_ch} channel(s), "
+                f"{n_pl} plane(s)."
+            )
+        if data is zarr_array:
+            data = _lazy(zarr_array, f"De-interleaving ScanImage file {path}")
+        data = data.reshape((n_pages // per_volume, n_pl, n_ch, *data.shape[1:]))
+        data = data[:, plane, channel]
+        meta.update(n_channels=n_ch, n_planes=n_pl, interleaved="scanimage")
+    meta["channel"] = channel
+    meta["plane"] = plane
+    if fs_hz is not None:
+        fs: float | None = check_fs(fs_hz, f"{path} (fs_hz option)")
+        meta["fs_hz_source"] = "fs_hz option"
+        if found_fs is not None:
+            meta["fs_hz_in_metadata"] = found_fs
+    elif found_fs is not None:
+        fs = check_fs(found_fs, f"{path} ({fs_source})")
+        meta["fs_hz_source"] = fs_source
+    else:
+        fs = None
+        meta["fs_hz_source"] = None
+    return Stack(data=data, fs_hz=fs, meta=meta, source=str(path))
