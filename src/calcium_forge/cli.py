@@ -88,8 +88,73 @@ def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _register_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "info",
+        help="describe a recording file or folder (reader, shapes, fs, ROIs, NaNs, spikes)",
+        description="Describe what a file or folder holds: the reader chosen from its content, "
+        "shapes, frame rate, ROIs, NaN stretches and ground-truth spikes.",
+    )
+    p.add_argument("path", help="Suite2P folder, Cascade .mat, .npz/.npy/.csv, .nwb or TIFF")
+    p.add_argument(
+        "--fs",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help="frame rate in Hz, for formats that do not store it",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from .io.summary import describe
+
+        print(describe(args.path, fs_hz=args.fs))
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _register_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="convert a recording to .npz, .csv or .nwb",
+        description="Read IN (any supported recording) and write it to OUT; the format follows "
+        "OUT's extension (.npz lossless, .csv traces only, .nwb). Files holding several "
+        "recordings write OUT_<k> for each.",
+    )
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument(
+        "--fs",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help="frame rate in Hz, for formats that do not store it",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from .io import read, write
+
+        result = read(args.input, **({} if args.fs is None else {"fs_hz": args.fs}))
+        recs = result if isinstance(result, list) else [result]
+        out = Path(args.output)
+        for k, rec in enumerate(recs):
+            target = out if len(recs) == 1 else out.with_name(f"{out.stem}_{k}{out.suffix}")
+            write(rec, target)
+            print(
+                f"wrote {target} ({rec.n_rois} ROI(s) x {rec.n_frames} frames, "
+                f"{rec.fs_hz:.6g} Hz, {rec.kind})"
+            )
+        return 0
+
+    p.set_defaults(func=run)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _register_version,
+    _register_info,
+    _register_convert,
     _register_batch_infer,
 ]
 
