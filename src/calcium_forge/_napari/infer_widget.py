@@ -5,8 +5,8 @@ Form fields: ``traces_layer``, ``method`` (ENS² | S2S | OASIS), ``model``
 overrides ``model``), ``fs_hz`` (frame rate, Hz; 0 = from the layer),
 ``neuropil_coeff`` (used when the layer keeps raw F + neuropil), ``rois``
 (all | iscell | selected) and ``selected`` (indices for "selected"),
-``events`` (also estimate spike times). The work runs in a thread with a
-progress bar and Cancel; the result adds ``<name> rate (<method>)`` (Image),
+``events`` (also estimate spike times), ``mode`` (exact | fast, ENS²). The
+work runs in a thread with a progress bar and Cancel; the result adds ``<name> rate (<method>)`` (Image),
 ``<name> spikes (<method>)`` (raster Points) and, when the recording has
 ROIs, ``<name> spike overlay (<method>)`` (Points on the movie/mean image).
 """
@@ -33,10 +33,8 @@ DEFAULT_NEUROPIL_COEFF = 0.7
 def shipped_model_names() -> list[str]:
     """Names of the pretrained models shipped with calcium-forge (may be empty)."""
     try:
-        from ..inference import list_models
-    except ImportError:
-        return []
-    try:
+        from ..inference.registry import list_models
+
         return [str(m) for m in list_models()]
     except Exception:
         return []

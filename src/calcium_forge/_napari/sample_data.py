@@ -23,7 +23,7 @@ def hippocampus_sample() -> list[Any]:
     from ..datasets import load_hippocampus
 
     raw = load_hippocampus()
-    return recording_to_layers(raw, name="hippocampus")
+    return recording_to_layers(raw)
 
 
 def synthetic_stack_sample() -> list[Any]:

@@ -1,0 +1,193 @@
+"""The **Train spike model** widget: train ENS² or S2S on paired ground truth.
+
+Form fields: ``source`` (ground-truth files | layers with ground truth),
+``ground_truth`` (a ``DSxx-*`` folder, a folder of them, or one ``.mat``),
+``method`` (ENS² | S2S), ``start`` (from scratch | resume checkpoint),
+``checkpoint`` (a ``checkpoint.pt`` to resume), ``iterations``,
+``batch_size``, ``out_dir`` (checkpoint + final ``<name>.pt``/``.json``),
+``name`` and ``seed``. Losses update live; at the end the validation
+metrics (median correlation on held-out neurons, per neuron) fill the table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import ComboBox, FileEdit, LineEdit, SpinBox
+from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
+
+from ..errors import InvalidInputError
+from ..recording import Recording
+from . import layers as L
+from ._task import Task, TaskWidget
+
+
+def ground_truth_recordings(viewer: Any) -> list[Recording]:
+    """Recordings of the viewer's traces layers that carry ground-truth spikes."""
+    out = []
+    for layer in viewer.layers:
+        info = L.layer_info(getattr(layer, "metadata", None))
+        if not info or info.get("kind") not in ("traces", "synthetic_traces"):
+            continue
+        rec = info.get("recording")
+        if isinstance(rec, Recording) and rec.spike_times is not None and rec.kind == "dff":
+            out.append(rec)
+    return out
+
+
+def paired_from_recordings(recs: list[Recording], config: Any) -> Any:
+    """PairedData at the model rate from dF/F Recordings with ground-truth spikes.
+
+    Recordings read from Cascade ``.mat`` files are reloaded from their file
+    by the core (:func:`calcium_forge.inference.train.load_training_data`);
+    others (synthetic, ``.npz``) are paired ROI by ROI.
+    """
+    from ..inference import data as D
+    from ..inference.train import load_training_data
+
+    mats = sorted({r.source for r in recs if r.source and r.source.lower().endswith(".mat")})
+    others = [r for r in recs if not (r.source and r.source.lower().endswith(".mat"))]
+    paired = load_training_data(mats, config) if mats else None
+    if not others:
+        return paired
+    if config.kernel_samples is not None:
+        kernel = D.gaussian_kernel_samples(
+            int(config.kernel_samples[0]), float(config.kernel_samples[1])
+        )
+        smoothing = {
+            "kind": "gaussian_window",
+            "width_samples": int(config.kernel_samples[0]),
+            "sd_samples": float(config.kernel_samples[1]),
+        }
+    else:
+        kernel = D.gaussian_kernel_ms(config.sigma_ms, config.fs_hz)
+        smoothing = {"kind": "gaussian", "sigma_ms": float(config.sigma_ms)}
+    traces = list(paired.traces) if paired is not None else []
+    for r in others:
+        for i in range(r.n_rois):
+            raw = D._RawRecording(
+                dff=r.traces[i].astype(np.float64), fs_hz=r.fs_hz, spike_times_s=r.spike_times[i]
+            )
+            t = D._paired_from_raw(raw, config.fs_hz, kernel, r.name, f"{r.name}/roi{i}")
+            if t is not None:
+                traces.append(t)
+    return D.PairedData(traces, float(config.fs_hz), kernel, smoothing)
+
+
+class TrainSpikeModelWidget(TaskWidget):
+    """Train ENS²/S2S on ground-truth files or layers; show validation metrics."""
+
+    run_text = "Train"
+
+    def make_params(self) -> list:
+        self.source = ComboBox(
+            name="source", choices=["ground-truth files", "layers with ground truth"]
+        )
+        self.ground_truth = FileEdit(
+            name="ground_truth", label="ground-truth folder", mode="d", value=None, nullable=True
+        )
+        self.method = ComboBox(
+            name="method", choices=[("ENS²", "ens2"), ("S2S", "s2s")], value="ens2"
+        )
+        self.start_from = ComboBox(
+            name="start", choices=["from scratch", "resume checkpoint"], value="from scratch"
+        )
+        self.checkpoint = FileEdit(
+            name="checkpoint", mode="r", filter="*.pt", nullable=True, value=None
+        )
+        self.iterations = SpinBox(name="iterations", value=500, min=1, max=1_000_000)
+        self.batch_size = SpinBox(
+            name="batch_size", label="batch size", value=1024, min=1, max=65536
+        )
+        self.out_dir = FileEdit(
+            name="out_dir",
+            label="output folder",
+            mode="d",
+            value=str(Path.home() / "calcium_forge_models"),
+        )
+        self.name = LineEdit(name="name", value="")
+        self.seed = SpinBox(name="seed", value=0, min=0, max=2**31 - 1)
+        return [
+            self.source,
+            self.ground_truth,
+            self.method,
+            self.start_from,
+            self.checkpoint,
+            self.iterations,
+            self.batch_size,
+            self.out_dir,
+            self.name,
+            self.seed,
+        ]
+
+    def extra_setup(self) -> None:
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["validation", "value"])
+        self.table.setMinimumHeight(140)
+        self.layout().addWidget(self.table)
+
+    def start(self) -> Task:
+        from ..inference.train import default_config, iter_train
+
+        method = self.method.value
+        config = default_config(
+            method,
+            iterations=int(self.iterations.value),
+            batch_size=int(self.batch_size.value),
+            seed=int(self.seed.value),
+        )
+        if self.source.value == "ground-truth files":
+            gt = self.ground_truth.value
+            if gt is None or str(gt) in ("", "."):
+                raise InvalidInputError(
+                    "no ground-truth folder chosen; pick a Cascade DSxx-* folder (or the folder "
+                    "holding them), or switch source to 'layers with ground truth'."
+                )
+            data: Any = [Path(gt)]
+        else:
+            recs = ground_truth_recordings(self.viewer)
+            if not recs:
+                raise InvalidInputError(
+                    "no open traces layer has ground-truth spikes; open Cascade .mat files "
+                    "(File > Open) or the synthetic stack sample first."
+                )
+            data = paired_from_recordings(recs, config)
+        resume = None
+        if self.start_from.value == "resume checkpoint":
+            if self.checkpoint.value is None or not Path(self.checkpoint.value).is_file():
+                raise InvalidInputError(
+                    f"start is 'resume checkpoint' but checkpoint={self.checkpoint.value!s} is "
+                    "not a file; pick the checkpoint.pt of an earlier run."
+                )
+            resume = Path(self.checkpoint.value)
+        gen = iter_train(
+            data,
+            config,
+            out_dir=Path(self.out_dir.value),
+            name=self.name.value or None,
+            resume=resume,
+            num_threads=1,
+        )
+        return Task(gen, self.show_result, title=f"Train {L.METHOD_LABELS[method]}")
+
+    def show_result(self, result: Any) -> None:
+        """Show the validation scores of a TrainResult."""
+        self.trained = result
+        rows: list[tuple[str, str]] = [
+            ("model file", str(result.model_path)),
+            ("iterations run", str(result.iterations_run)),
+            ("best iteration", str(result.best_iteration)),
+            ("stopped early", str(result.stopped_early)),
+        ]
+        scores = result.val_scores or {}
+        if "median_corr" in scores:
+            rows.append(("median corr (val)", f"{float(scores['median_corr']):.3f}"))
+        for neuron, corr in (scores.get("corr") or {}).items():
+            rows.append((f"corr {neuron}", f"{float(corr):.3f}"))
+        self.table.setRowCount(len(rows))
+        for r, (k, v) in enumerate(rows):
+            self.table.setItem(r, 0, QTableWidgetItem(k))
+            self.table.setItem(r, 1, QTableWidgetItem(v))
+        self.table.resizeColumnsToContents()

@@ -1,0 +1,125 @@
+"""Sample data, Traces and Infer spikes widgets under xvfb."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _helpers import DOCS_IMAGES, save_widget_shot, wait_task
+
+from calcium_forge import napari_api
+from calcium_forge._napari.infer_widget import InferSpikesWidget
+from calcium_forge._napari.traces_widget import TracesWidget
+
+
+@pytest.fixture
+def hippo_viewer(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.open_sample("calcium-forge", "hippocampus")
+    return viewer
+
+
+def _kind(viewer, kind):
+    return [ly for ly in viewer.layers if ly.metadata.get("calcium_forge", {}).get("kind") == kind]
+
+
+def test_hippocampus_sample_layers(hippo_viewer):
+    from calcium_forge.datasets import hippocampus_dff, load_hippocampus
+
+    viewer = hippo_viewer
+    raw = load_hippocampus()
+    (rois,) = _kind(viewer, "rois")
+    (traces,) = _kind(viewer, "traces")
+    assert type(rois).__name__ == "Labels" and type(traces).__name__ == "Image"
+    np.testing.assert_array_equal(rois.data, raw.labels)
+    assert rois.data.max() == raw.n_rois == 20
+    assert traces.data.shape == (20, 18000)
+    np.testing.assert_allclose(traces.scale, [1.0, 1 / 30.0])
+    np.testing.assert_allclose(traces.data, hippocampus_dff().traces, rtol=1e-5, atol=1e-6)
+    assert traces.name == f"{raw.name} dF/F"
+    assert traces.metadata["calcium_forge"]["raw"].kind == "raw"
+    # the screenshot of the main view is not blank
+    shot = viewer.screenshot(canvas_only=True)
+    assert shot.std() > 5
+
+
+def test_infer_spikes_oasis_widget(hippo_viewer, qtbot):
+    viewer = hippo_viewer
+    w = InferSpikesWidget(viewer)
+    qtbot.addWidget(w)
+    w.method.value = "oasis"
+    w.rois.value = "selected"
+    w.selected.value = "0-3, 7"
+    w.run()
+    assert w.running and not w.run_button.enabled and w.cancel_button.enabled
+    wait_task(qtbot, w)
+    assert w.last_error is None, w.last_error
+    assert w.run_button.enabled and not w.cancel_button.enabled
+    (rate,) = _kind(viewer, "rate")
+    (raster,) = _kind(viewer, "raster")
+    (overlay,) = _kind(viewer, "spike_overlay")
+    assert rate.name == "hippocampus (Suite2P) rate (OASIS)"
+    assert rate.data.shape == (5, 18000)
+    np.testing.assert_allclose(rate.scale, [1.0, 1 / 30.0])
+    res = rate.metadata["calcium_forge"]["recording"]
+    assert res.method == "oasis" and res.recording.meta["roi_indices"] == [0, 1, 2, 3, 7]
+    assert np.all(res.rate_hz >= 0) and res.rate_hz.mean() > 0
+    # the raster holds every event once (counts add up) at (roi, time_s)
+    assert int(raster.features["count"].sum()) == sum(len(e) for e in res.events)
+    assert raster.data[:, 1].max() <= 600.0
+    # overlay points sit on ROI centroids, frames within the recording
+    assert overlay.data.shape[1] == 3 and overlay.data[:, 0].max() < 18000
+    np.testing.assert_allclose(overlay.scale, [1 / 30.0, 1.0, 1.0])
+    save_widget_shot(w, "infer_spikes")
+
+
+def test_infer_spikes_wrong_input_notifies(make_napari_viewer, qtbot, notes):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((5, 16, 16)), name="movie")
+    w = InferSpikesWidget(viewer)
+    qtbot.addWidget(w)
+    w.run()  # no traces layer at all
+    assert not w.running
+    assert w.last_error and "no traces layer" in w.last_error
+    assert any("no traces layer" in m for _, m in notes)
+
+
+def test_traces_widget(hippo_viewer, qtbot, tmp_path):
+    viewer = hippo_viewer
+    (traces,) = _kind(viewer, "traces")
+    rec = traces.metadata["calcium_forge"]["recording"]
+    from calcium_forge.inference import infer_spikes
+
+    res = infer_spikes(rec.select([0, 1, 2]), method="oasis")
+    napari_api.add_inference(viewer, res)
+    w = TracesWidget(viewer)
+    qtbot.addWidget(w)
+    assert w.rate_layer.value is not None  # picks the rate layer by itself
+    # click ROI 2 in the Labels layer -> it is shown
+    (rois,) = _kind(viewer, "rois")
+    ys, xs = np.nonzero(rois.data == 3)
+
+    class Click:
+        position = (float(ys[0]), float(xs[0]))
+        view_direction = None
+        dims_displayed = (0, 1)
+
+    w._on_click(rois, Click())
+    assert w.selected == [2]
+    w.stack.value = True
+    w.select_roi(0)
+    assert w.selected == [0, 2]  # stacked, in ROI order
+    axes = [ax for ax in w.figure.axes if ax.get_ylabel().startswith("ROI")]
+    assert len(axes) == 2
+    assert axes[1].get_ylabel().startswith("ROI 2")
+    line = axes[1].lines[0]
+    np.testing.assert_allclose(line.get_ydata(), rec.traces[2])
+    np.testing.assert_allclose(line.get_xdata()[-1], (18000 - 1) / 30.0)
+    # time cursor follows the time slider of a movie layer
+    viewer.add_image(np.zeros((300, 8, 8), np.float32), scale=(1 / 30.0, 1, 1), name="movie")
+    viewer.dims.set_current_step(0, 150)
+    assert w.cursors and w.cursors[0].get_xdata()[0] == pytest.approx(5.0, abs=0.05)
+    png = w.save(tmp_path / "traces.png")
+    svg = w.save(tmp_path / "traces.svg")
+    assert png.read_bytes()[:4] == b"\x89PNG" and b"<svg" in svg.read_bytes()[:500]
+    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+    save_widget_shot(w, "traces")
