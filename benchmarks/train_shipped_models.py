@@ -1,0 +1,145 @@
+"""Train the models shipped in ``calcium_forge/inference/models`` and print their scores.
+
+Models (Cascade ground truth in ../shared/data/ground_truth):
+
+* ``ens2-excitatory``          ENS² on every dataset except the inhibitory ones
+* ``ens2-inhibitory``          ENS² on DS22, DS23, DS25–DS27 (inhibitory datasets present)
+* ``ens2-all-noise-augmented`` ENS² on all datasets, white-noise augmentation ν ∈ [0, 15]
+* ``s2s``                      S2S on all datasets
+
+Example (two processes in parallel, one thread each)::
+
+    python benchmarks/train_shipped_models.py --models ens2-excitatory ens2-inhibitory
+    python benchmarks/train_shipped_models.py --models ens2-all-noise-augmented s2s
+
+Checkpoints go to ``--workdir/<name>/checkpoint.pt`` (pass ``--resume`` to continue).
+The final ``<name>.pt`` + ``<name>.json`` are written to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from calcium_forge.inference.data import INHIBITORY_DATASETS, dataset_folders
+from calcium_forge.inference.registry import MODELS_DIR, save_model
+from calcium_forge.inference.train import default_config, iter_train, load_training_data
+from calcium_forge.progress import drain
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ground_truth"
+
+SHIPPED = {
+    "ens2-excitatory": dict(method="ens2", exclude=INHIBITORY_DATASETS, noise=False),
+    "ens2-inhibitory": dict(method="ens2", include=INHIBITORY_DATASETS, noise=False),
+    "ens2-all-noise-augmented": dict(method="ens2", noise=True),
+    "s2s": dict(method="s2s", noise=False),
+}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ground-truth root folder")
+    ap.add_argument("--models", nargs="+", default=list(SHIPPED), choices=list(SHIPPED))
+    ap.add_argument("--out", type=Path, default=MODELS_DIR, help="where the final models go")
+    ap.add_argument(
+        "--workdir", type=Path, default=Path("/tmp/cf/shipped"), help="checkpoint folder"
+    )
+    ap.add_argument("--iterations", type=int, default=3000, help="ENS² iteration budget")
+    ap.add_argument("--s2s-iterations", type=int, default=5000, help="S2S iteration budget")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resume", action="store_true", help="continue from workdir checkpoints")
+    args = ap.parse_args(argv)
+
+    rows = []
+    for name in args.models:
+        spec = SHIPPED[name]
+        method = spec["method"]
+        iters = args.iterations if method == "ens2" else args.s2s_iterations
+        cfg = default_config(
+            method,
+            iterations=iters,
+            noise_augment=spec["noise"],
+            seed=args.seed,
+            checkpoint_every=250 if method == "ens2" else 270,
+        )
+        folders = dataset_folders(
+            args.data, include=spec.get("include"), exclude=spec.get("exclude")
+        )
+        data = load_training_data(folders, cfg)
+        work = args.workdir / name
+        ck = work / "checkpoint.pt"
+        t0 = time.perf_counter()
+        last = [0.0]
+
+        def log(p, name=name, t0=t0, last=last):
+            now = time.perf_counter()
+            if p.values and ("val_loss" in p.values or now - last[0] > 60):
+                last[0] = now
+                vals = " ".join(f"{k}={v:.5f}" for k, v in p.values.items())
+                print(f"[{name}] it {p.step}/{p.total} {vals} ({now - t0:.0f} s)", flush=True)
+            elif not p.values:
+                print(f"[{name}] {p.message} ({now - t0:.0f} s)", flush=True)
+
+        res = drain(
+            iter_train(
+                data,
+                cfg,
+                out_dir=work,
+                name=name,
+                resume=ck if args.resume and ck.is_file() else None,
+                num_threads=args.threads,
+            ),
+            callback=log,
+        )
+        elapsed = time.perf_counter() - t0
+        card = dict(res.card)
+        card["training"]["wall_time_s"] = round(elapsed, 1)
+        card["training"]["command"] = "python benchmarks/train_shipped_models.py " + " ".join(
+            sys.argv[1:] if argv is None else argv
+        )
+        args.out.mkdir(parents=True, exist_ok=True)
+        save_model(res.network, card, args.out / name)
+        rows.append(
+            (
+                name,
+                method,
+                len(data.datasets),
+                res.iterations_run,
+                res.best_iteration,
+                res.stopped_early,
+                res.val_scores.get("median_corr", float("nan")),
+                elapsed,
+            )
+        )
+        print(
+            json.dumps(
+                {
+                    "model": name,
+                    "iterations": res.iterations_run,
+                    "best_iteration": res.best_iteration,
+                    "stopped_early": res.stopped_early,
+                    "val_median_corr": res.val_scores.get("median_corr"),
+                    "val_per_dataset": res.val_scores.get("per_dataset_median_corr"),
+                    "wall_time_s": round(elapsed, 1),
+                }
+            ),
+            flush=True,
+        )
+
+    print(
+        "\n| model | method | datasets | iterations | best it. | early stop | val median Corr "
+        "| time (s) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]:.3f} | {r[7]:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

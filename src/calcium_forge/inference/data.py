@@ -1,0 +1,584 @@
+"""Paired training data for spike inference: dF/F windows and smoothed spike targets.
+
+Ground truth comes from Cascade-format ``.mat`` files (one neuron per file, one
+or several recordings each). For every recording the dF/F is resampled
+(Fourier) to the model rate, the spike times are counted in bins of that rate
+and smoothed with a Gaussian kernel (ENS²: σ = 25 ms; S2S: an 11-sample window
+with sd 5 samples). Kernels are normalised to unit sum, so targets keep the
+unit *spikes per bin*.
+
+Windows are taken with stride 1, but they are never materialised: a
+:class:`WindowSampler` keeps the concatenated traces and draws random window
+start indices on the fly; windows that touch a NaN stretch are excluded.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidInputError, MissingFileError
+
+__all__ = [
+    "INHIBITORY_DATASETS",
+    "MAD_TO_STD",
+    "PairedData",
+    "PairedTrace",
+    "WindowSampler",
+    "added_noise_std",
+    "bin_spikes",
+    "dataset_folders",
+    "gaussian_kernel_ms",
+    "gaussian_kernel_samples",
+    "load_ground_truth",
+    "noise_level",
+    "smooth_spike_counts",
+    "split_by_neuron",
+]
+
+#: Datasets of inhibitory neurons in the Cascade database (prefix of the folder name).
+INHIBITORY_DATASETS: tuple[str, ...] = ("DS22", "DS23", "DS24", "DS25", "DS26", "DS27")
+
+#: median(|Z1 - Z2|) for independent standard normals Z1, Z2 = √2 · Φ⁻¹(3/4).
+MAD_TO_STD: float = float(np.sqrt(2.0) * 0.6744897501960817)
+
+
+# ---------------------------------------------------------------------------
+# targets
+# ---------------------------------------------------------------------------
+
+
+def gaussian_kernel_ms(sigma_ms: float, fs_hz: float, truncate: float = 4.0) -> np.ndarray:
+    """Unit-sum Gaussian kernel of standard deviation ``sigma_ms`` sampled at ``fs_hz``.
+
+    Parameters
+    ----------
+    sigma_ms : float
+        Standard deviation in milliseconds (ENS²: 25 ms).
+    fs_hz : float
+        Sampling rate of the spike-count bins (Hz).
+    truncate : float
+        Half-width of the kernel in standard deviations.
+
+    Returns
+    -------
+    numpy.ndarray
+        Odd-length float64 kernel summing to 1.
+    """
+    if sigma_ms <= 0 or fs_hz <= 0:
+        raise InvalidInputError(
+            f"sigma_ms and fs_hz must be > 0, got sigma_ms={sigma_ms}, fs_hz={fs_hz}"
+        )
+    sigma = sigma_ms * 1e-3 * fs_hz
+    half = max(1, int(np.ceil(truncate * sigma)))
+    x = np.arange(-half, half + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def gaussian_kernel_samples(width: int, sd: float) -> np.ndarray:
+    """Unit-sum Gaussian window of ``width`` samples and standard deviation ``sd`` samples.
+
+    This is the S2S target kernel (width 11, sd 5), i.e.
+    ``scipy.signal.windows.gaussian(width, sd)`` normalised to sum 1.
+    """
+    if width < 1 or sd <= 0:
+        raise InvalidInputError(f"width must be >= 1 and sd > 0, got width={width}, sd={sd}")
+    x = np.arange(width, dtype=np.float64) - (width - 1) / 2.0
+    k = np.exp(-0.5 * (x / sd) ** 2)
+    return k / k.sum()
+
+
+def bin_spikes(spike_times_s: np.ndarray, n_bins: int, fs_hz: float) -> np.ndarray:
+    """Count spikes in bins centred on the samples ``k / fs_hz`` (k = 0 … n_bins − 1).
+
+    Parameters
+    ----------
+    spike_times_s : numpy.ndarray
+        Spike times in seconds from the first sample.
+    n_bins : int
+        Number of bins (samples of the trace).
+    fs_hz : float
+        Bin rate in Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 spike counts per bin; spikes outside the trace are dropped.
+    """
+    t = np.asarray(spike_times_s, dtype=np.float64).ravel()
+    idx = np.round(t[np.isfinite(t)] * fs_hz).astype(np.int64)
+    idx = idx[(idx >= 0) & (idx < n_bins)]
+    return np.bincount(idx, minlength=n_bins).astype(np.float64)
+
+
+def smooth_spike_counts(counts: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Convolve spike counts with a centred kernel ('same' length, zero outside).
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        Spike counts per bin, last axis = time.
+    kernel : numpy.ndarray
+        Odd-length kernel (e.g. :func:`gaussian_kernel_ms`).
+
+    Returns
+    -------
+    numpy.ndarray
+        Smoothed counts (spikes per bin), same shape as ``counts``.
+    """
+    from scipy.ndimage import convolve1d
+
+    if kernel.ndim != 1 or kernel.size % 2 == 0:
+        raise InvalidInputError(f"kernel must be 1-D of odd length, got shape {kernel.shape}")
+    return convolve1d(np.asarray(counts, dtype=np.float64), kernel, axis=-1, mode="constant")
+
+
+def noise_level(dff: np.ndarray, fs_hz: float) -> float:
+    """Cascade noise level ν = median(|Δ dF/F|) / √fs × 100 of one trace (NaN-aware).
+
+    ``dff`` is dF/F as a fraction; ``fs_hz`` its native sampling rate.
+    """
+    d = np.abs(np.diff(np.asarray(dff, dtype=np.float64)))
+    d = d[np.isfinite(d)]
+    if d.size == 0:
+        return float("nan")
+    return float(np.median(d) / np.sqrt(fs_hz) * 100.0)
+
+
+def added_noise_std(nu_target, nu_present, fs_hz: float):
+    """Std (dF/F per sample) of white noise raising ν from ``nu_present`` to ``nu_target``.
+
+    For white Gaussian noise of std σ sampled at ``fs_hz``, |Δ| is half-normal with
+    scale √2·σ, so median(|Δ|) = √2·Φ⁻¹(3/4)·σ and ν = √2·Φ⁻¹(3/4)·σ/√fs·100, i.e.
+    σ = ν·√fs / (100·√2·Φ⁻¹(3/4)) ≈ ν·√fs / 95.39. Independent noises add in
+    variance, so the noise to add has ν_add = √(ν_target² − ν_present²) (0 when
+    the trace is already noisier than the target, as in ENS²).
+
+    Parameters
+    ----------
+    nu_target, nu_present : float or numpy.ndarray
+        Noise levels in Cascade units (% / √Hz).
+    fs_hz : float
+        Sampling rate of the trace the noise is added to (Hz).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Standard deviation per sample in dF/F (fraction).
+    """
+    nu_add = np.sqrt(np.maximum(np.square(nu_target) - np.square(nu_present), 0.0))
+    return nu_add * np.sqrt(fs_hz) / (100.0 * MAD_TO_STD)
+
+
+def _resample(x: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
+    """Fourier resampling of a 1-D finite trace (scipy.signal.resample)."""
+    from scipy.signal import resample
+
+    n_out = max(1, round(x.size * fs_out_hz / fs_in_hz))
+    if n_out == x.size:
+        return x.astype(np.float64, copy=True)
+    return resample(x.astype(np.float64), n_out)
+
+
+# ---------------------------------------------------------------------------
+# reading ground truth
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _RawRecording:
+    dff: np.ndarray  # (n,) float64, NaN allowed
+    fs_hz: float
+    spike_times_s: np.ndarray  # seconds from the first frame
+
+
+def _read_cascade_mat_scipy(path: Path) -> list[_RawRecording]:
+    """Minimal Cascade reader used only while :mod:`calcium_forge.io` is unavailable."""
+    from scipy.io import loadmat
+
+    ca = loadmat(str(path), squeeze_me=True, struct_as_record=False)["CAttached"]
+    out = []
+    for r in np.atleast_1d(ca):
+        if not {"fluo_mean", "fluo_time"} <= set(r._fieldnames):
+            continue
+        y = np.asarray(r.fluo_mean, dtype=np.float64).ravel()
+        t = np.asarray(r.fluo_time, dtype=np.float64).ravel()[: y.size]
+        fs = 1.0 / float(np.nanmedian(np.diff(t)))
+        k = np.flatnonzero(np.isfinite(t))
+        t0 = t[k[0]] - k[0] / fs
+        ev = np.atleast_1d(np.asarray(r.events_AP, dtype=np.float64)).ravel() * 1e-4
+        out.append(_RawRecording(dff=y, fs_hz=fs, spike_times_s=ev - t0))
+    return out
+
+
+def _read_cascade_mat(path: Path) -> list[_RawRecording]:
+    """Read a Cascade ground-truth ``.mat`` file through :func:`calcium_forge.io.read`."""
+    try:
+        from ..io import read
+    except ImportError:  # foundation reader not installed in this tree yet
+        return _read_cascade_mat_scipy(path)
+
+    recs = read(path)
+    if not isinstance(recs, list):
+        recs = [recs]
+    out = []
+    for r in recs:
+        spikes = r.spike_times[0] if r.spike_times else np.zeros(0)
+        out.append(
+            _RawRecording(
+                dff=np.asarray(r.traces[0], dtype=np.float64),
+                fs_hz=float(r.fs_hz),
+                spike_times_s=np.asarray(spikes, dtype=np.float64),
+            )
+        )
+    return out
+
+
+def dataset_folders(
+    root: str | os.PathLike[str],
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+) -> list[Path]:
+    """Dataset folders (``DSxx-…``) under a ground-truth root, filtered by ``DSxx`` prefix.
+
+    Parameters
+    ----------
+    root : path
+        Folder holding one sub-folder per dataset.
+    include, exclude : iterable of str, optional
+        Dataset ids (``"DS22"``) or full folder names to keep / drop.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Sorted dataset folders that contain at least one ``.mat`` file.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise MissingFileError(
+            f"ground-truth folder {str(root)!r} does not exist; pass the folder that holds the "
+            "DSxx-* dataset folders (e.g. ../shared/data/ground_truth)"
+        )
+
+    def key(p: Path) -> set[str]:
+        return {p.name, p.name.split("-")[0]}
+
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*.mat")))
+    if include is not None:
+        inc = set(include)
+        folders = [p for p in folders if key(p) & inc]
+    if exclude is not None:
+        exc = set(exclude)
+        folders = [p for p in folders if not key(p) & exc]
+    return folders
+
+
+# ---------------------------------------------------------------------------
+# paired data
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class PairedTrace:
+    """One ground-truth recording at the model rate.
+
+    Attributes
+    ----------
+    dff : numpy.ndarray
+        float32 dF/F (fraction) at ``fs_hz``; NaN where the recording has gaps.
+    target : numpy.ndarray
+        float32 smoothed spike counts (spikes per bin) at ``fs_hz``.
+    counts : numpy.ndarray
+        float32 raw spike counts per bin.
+    spike_times_s : numpy.ndarray
+        Spike times in seconds from the first sample.
+    fs_hz : float
+        Model rate (Hz).
+    native_fs_hz : float
+        Frame rate of the original recording (Hz).
+    noise_level : float
+        Cascade ν of the original recording at its native rate.
+    dataset : str
+        Dataset folder name (``DSxx-…``).
+    neuron : str
+        Neuron id (``<dataset>/<file stem>``).
+    """
+
+    dff: np.ndarray
+    target: np.ndarray
+    counts: np.ndarray
+    spike_times_s: np.ndarray
+    fs_hz: float
+    native_fs_hz: float
+    noise_level: float
+    dataset: str
+    neuron: str
+
+    @property
+    def dataset_id(self) -> str:
+        """Short dataset id, e.g. ``"DS22"``."""
+        return self.dataset.split("-")[0]
+
+
+@dataclass
+class PairedData:
+    """A set of paired traces at one model rate, with the recipe that produced them."""
+
+    traces: list[PairedTrace]
+    fs_hz: float
+    kernel: np.ndarray
+    smoothing: dict = field(default_factory=dict)
+
+    @property
+    def datasets(self) -> list[str]:
+        """Sorted dataset folder names present."""
+        return sorted({t.dataset for t in self.traces})
+
+    @property
+    def neurons(self) -> list[str]:
+        """Sorted neuron ids present."""
+        return sorted({t.neuron for t in self.traces})
+
+    @property
+    def duration_s(self) -> float:
+        """Total duration of all traces (s)."""
+        return float(sum(t.dff.size for t in self.traces) / self.fs_hz)
+
+    def select(
+        self,
+        datasets: Iterable[str] | None = None,
+        neurons: Iterable[str] | None = None,
+        exclude_datasets: Iterable[str] | None = None,
+    ) -> PairedData:
+        """Subset by dataset (folder name or ``DSxx``) and/or neuron ids."""
+        out = self.traces
+        if datasets is not None:
+            ds = set(datasets)
+            out = [t for t in out if t.dataset in ds or t.dataset_id in ds]
+        if exclude_datasets is not None:
+            ex = set(exclude_datasets)
+            out = [t for t in out if t.dataset not in ex and t.dataset_id not in ex]
+        if neurons is not None:
+            ns = set(neurons)
+            out = [t for t in out if t.neuron in ns]
+        return PairedData(list(out), self.fs_hz, self.kernel, dict(self.smoothing))
+
+
+def _paired_from_raw(
+    raw: _RawRecording, fs_hz: float, kernel: np.ndarray, dataset: str, neuron: str
+) -> PairedTrace | None:
+    y = raw.dff
+    finite = np.isfinite(y)
+    if finite.sum() < 2:
+        return None
+    nu = noise_level(y, raw.fs_hz)
+    # bridge NaN stretches linearly for the Fourier resampler, then mask them again
+    if not finite.all():
+        k = np.flatnonzero(finite)
+        filled = np.interp(np.arange(y.size), k, y[k])
+    else:
+        filled = y
+    x = _resample(filled, raw.fs_hz, fs_hz)
+    if not finite.all():
+        src = np.minimum(
+            np.floor(np.arange(x.size) * raw.fs_hz / fs_hz + 0.5).astype(np.int64), y.size - 1
+        )
+        # a model-rate sample is missing if any native frame within ±1 frame is missing
+        bad = ~finite
+        bad_wide = bad | np.r_[bad[1:], False] | np.r_[False, bad[:-1]]
+        x[bad_wide[src]] = np.nan
+    counts = bin_spikes(raw.spike_times_s, x.size, fs_hz)
+    target = smooth_spike_counts(counts, kernel)
+    return PairedTrace(
+        dff=x.astype(np.float32),
+        target=target.astype(np.float32),
+        counts=counts.astype(np.float32),
+        spike_times_s=np.asarray(raw.spike_times_s, dtype=np.float64),
+        fs_hz=float(fs_hz),
+        native_fs_hz=float(raw.fs_hz),
+        noise_level=nu,
+        dataset=dataset,
+        neuron=neuron,
+    )
+
+
+def load_ground_truth(
+    root_or_folders: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    fs_hz: float = 60.0,
+    sigma_ms: float | None = 25.0,
+    kernel_samples: tuple[int, float] | None = None,
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+) -> PairedData:
+    """Build paired (dF/F, smoothed spikes) traces at ``fs_hz`` from Cascade ``.mat`` files.
+
+    Parameters
+    ----------
+    root_or_folders : path or sequence of paths
+        A ground-truth root holding ``DSxx-*`` folders, a list of dataset
+        folders, or a list of ``.mat`` files (dataset = parent folder name).
+    fs_hz : float
+        Model rate in Hz (ENS²: 60, S2S: 100).
+    sigma_ms : float or None
+        Gaussian σ of the target kernel in ms (ENS²: 25). Ignored when
+        ``kernel_samples`` is given.
+    kernel_samples : (int, float), optional
+        Gaussian window (width, sd) in samples (S2S: (11, 5)).
+    include, exclude : iterable of str, optional
+        Dataset ids / folder names to keep or drop (only for a root folder).
+
+    Returns
+    -------
+    PairedData
+    """
+    if fs_hz is None or not fs_hz > 0:
+        raise InvalidInputError(f"fs_hz must be > 0, got {fs_hz!r}")
+    if kernel_samples is not None:
+        kernel = gaussian_kernel_samples(int(kernel_samples[0]), float(kernel_samples[1]))
+        smoothing = {
+            "kind": "gaussian_window",
+            "width_samples": int(kernel_samples[0]),
+            "sd_samples": float(kernel_samples[1]),
+        }
+    elif sigma_ms is not None:
+        kernel = gaussian_kernel_ms(sigma_ms, fs_hz)
+        smoothing = {"kind": "gaussian", "sigma_ms": float(sigma_ms)}
+    else:
+        raise InvalidInputError("give sigma_ms (ENS²) or kernel_samples (S2S) for the targets")
+
+    if isinstance(root_or_folders, str | os.PathLike):
+        paths = [Path(root_or_folders)]
+    else:
+        paths = [Path(p) for p in root_or_folders]
+    files: list[Path] = []
+    for p in paths:
+        if p.is_file():
+            files.append(p)
+        elif p.is_dir() and any(p.glob("*.mat")):
+            files += sorted(p.glob("*.mat"))
+        elif p.is_dir():
+            for folder in dataset_folders(p, include=include, exclude=exclude):
+                files += sorted(folder.glob("*.mat"))
+        else:
+            raise MissingFileError(
+                f"ground-truth path {str(p)!r} does not exist; pass a DSxx-* folder, its parent, "
+                "or .mat files"
+            )
+    if not files:
+        raise MissingFileError(f"no .mat ground-truth files found under {[str(p) for p in paths]}")
+
+    traces = []
+    for f in files:
+        dataset = f.parent.name
+        neuron = f"{dataset}/{f.stem}"
+        for raw in _read_cascade_mat(f):
+            t = _paired_from_raw(raw, fs_hz, kernel, dataset, neuron)
+            if t is not None:
+                traces.append(t)
+    return PairedData(traces, float(fs_hz), kernel, smoothing)
+
+
+def split_by_neuron(
+    data: PairedData, val_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[str], list[str]]:
+    """Split neurons into training and validation sets within every dataset.
+
+    Each dataset with at least 3 neurons gives ``max(1, round(val_fraction·n))``
+    of its neurons (chosen with ``seed``) to validation; smaller datasets stay
+    entirely in training.
+
+    Returns
+    -------
+    (list of str, list of str)
+        Training and validation neuron ids.
+    """
+    if not 0 <= val_fraction < 1:
+        raise InvalidInputError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for ds in data.datasets:
+        neurons = sorted({t.neuron for t in data.traces if t.dataset == ds})
+        n_val = max(1, round(val_fraction * len(neurons))) if len(neurons) >= 3 else 0
+        if val_fraction == 0:
+            n_val = 0
+        order = rng.permutation(len(neurons))
+        val += [neurons[i] for i in order[:n_val]]
+        train += [neurons[i] for i in order[n_val:]]
+    return sorted(train), sorted(val)
+
+
+class WindowSampler:
+    """Draw random stride-1 windows (dF/F, target) from paired traces without materialising them.
+
+    Parameters
+    ----------
+    traces : list of PairedTrace
+        Traces at one model rate.
+    window : int
+        Window length in samples.
+
+    Notes
+    -----
+    Every window lies inside one trace and contains no NaN; all such windows
+    are equally likely.
+    """
+
+    def __init__(self, traces: Sequence[PairedTrace], window: int) -> None:
+        if window < 1:
+            raise InvalidInputError(f"window must be >= 1, got {window}")
+        self.window = int(window)
+        xs, ys, seg_start, seg_count, seg_nu = [], [], [], [], []
+        offset = 0
+        for t in traces:
+            finite = np.isfinite(t.dff)
+            d = np.diff(np.concatenate([[0], finite.astype(np.int8), [0]]))
+            for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
+                if b - a >= window:
+                    seg_start.append(offset + a)
+                    seg_count.append(b - a - window + 1)
+                    seg_nu.append(t.noise_level)
+            xs.append(np.nan_to_num(t.dff, nan=0.0))
+            ys.append(t.target)
+            offset += t.dff.size
+        if not seg_count:
+            raise InvalidInputError(
+                f"no NaN-free stretch of at least {window} samples in {len(traces)} trace(s)"
+            )
+        self.x = np.concatenate(xs).astype(np.float32)
+        self.y = np.concatenate(ys).astype(np.float32)
+        self.seg_start = np.asarray(seg_start, dtype=np.int64)
+        self.seg_nu = np.asarray(seg_nu, dtype=np.float64)
+        self.cum = np.cumsum(np.asarray(seg_count, dtype=np.int64))
+        self.n_windows = int(self.cum[-1])
+        self._offsets = np.arange(self.window, dtype=np.int64)
+
+    def starts(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Map window numbers in ``[0, n_windows)`` to (start sample, segment index)."""
+        seg = np.searchsorted(self.cum, index, side="right")
+        before = np.where(seg > 0, self.cum[seg - 1], 0)
+        return self.seg_start[seg] + (index - before), seg
+
+    def sample(
+        self, batch_size: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Draw ``batch_size`` windows uniformly.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+            dF/F windows (B, window) float32, targets (B, window) float32 and
+            the native noise level ν of each window's recording (B,).
+        """
+        idx = rng.integers(0, self.n_windows, size=batch_size)
+        return self.windows(idx)
+
+    def windows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Windows by number (see :meth:`sample`)."""
+        start, seg = self.starts(np.asarray(index, dtype=np.int64))
+        take = start[:, None] + self._offsets
+        return self.x[take], self.y[take], self.seg_nu[seg]
