@@ -92,7 +92,9 @@ def test_failing_input_is_reported_and_others_finish(tmp_path):
     bad = tmp_path / "in" / "broken.npz"
     bad.write_bytes(b"this is not a zip archive")
     out = tmp_path / "out"
-    rep = batch_infer([inputs[0], bad, inputs[1], tmp_path / "nope.npz"], out, client="serial")
+    rep = batch_infer(
+        [inputs[0], bad, inputs[1], tmp_path / "nope.npz"], out, client="serial", **OPTS
+    )
     status = {Path(i.input).name: (i.status, i.stage) for i in rep.items}
     assert status["rec00.npz"][0] == "done" and status["rec01.npz"][0] == "done"
     assert status["broken.npz"] == ("failed", "load")

@@ -16,7 +16,7 @@ from test_distributed_helpers import LoopbackCluster, assert_same_results, make_
 
 pytestmark = pytest.mark.timeout(180)
 
-N_INPUTS = 10
+N_INPUTS = 8
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def cluster(tmp_path):
 @pytest.fixture(scope="module")
 def inputs_and_reference(tmp_path_factory):
     root = tmp_path_factory.mktemp("batch")
-    inputs = make_inputs(root / "in", N_INPUTS, n_rois=12, n_frames=6000, seed=1)
+    inputs = make_inputs(root / "in", N_INPUTS, n_rois=8, n_frames=4000, seed=1)
     ref = root / "serial"
     rep = batch_infer(inputs, ref, client="serial", method="oasis")
     assert rep.ok
