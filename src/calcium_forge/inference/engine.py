@@ -111,10 +111,10 @@ def plan_windows(
     pad = window // 2 if pad is None else int(pad)
     if pad < 0 or pad >= window:
         raise InvalidInputError(f"pad must lie in 0..window-1 ({window - 1}); got {pad}.")
-    if n_samples + 2 * pad < window:
+    if n_samples < window:
         raise InvalidInputError(
-            f"trace of {n_samples} samples is shorter than one window ({window} samples "
-            f"with {pad} samples of padding per side); give a longer trace."
+            f"trace of {n_samples} samples is shorter than one window ({window} samples); "
+            "give a longer trace."
         )
     base = n_samples + 2 * pad - window
     extra = (-base) % stride

@@ -167,10 +167,10 @@ def greedy_spike_counts(
         return GreedyEvents(counts=counts, n_iterations=0, n_fragments=0)
 
     h = kernel.size // 2
-    # Flat layout: fragments separated by 2h zeros (residual 0, mask 0), so a
+    # Flat layout: fragments separated by 3h zeros (residual 0, mask 0), so a
     # kernel centred in one fragment never reaches another one.
     lengths = (stops - starts).astype(np.int64)
-    gap = 2 * h
+    gap = 3 * h  # room for the local correlation update (k* +- 2h, kernel +- h)
     offsets = gap + np.concatenate([[0], np.cumsum(lengths + gap)[:-1]])
     total = int(offsets[-1] + lengths[-1] + gap)
     local = _ragged_arange(lengths)

@@ -1,0 +1,407 @@
+"""Spike-inference metrics of the ENS² and S2S papers.
+
+Definitions (GT = ground truth, PD = prediction; ENS² Equations 4–10):
+
+Spike-rate metrics, on a common grid at ``fs_hz`` (sample ``j`` = bin
+centred on ``j / fs_hz``, as the training targets). The GT rate is the GT
+spike count per bin smoothed with a unit-sum Gaussian of ``sigma_ms``
+(25 ms) times ``fs_hz`` (spikes/s); PD is the predicted rate in spikes/s.
+Integrals are Riemann sums ``∫ f dt = Σ f / fs_hz``; frames where either
+trace is NaN are left out.
+
+* **Corr** — Pearson correlation of GT and PD rates.
+* **Spearman** — rank correlation of GT and PD rates.
+* **vRD** — ``sqrt((1/τ) ∫(GT − PD)² dt / ∫ GT² dt)`` with τ = 25 ms given
+  in seconds (the paper's normalising factor, equal to the smoothing width),
+  so vRD has units of s^-1/2: a prediction of zero everywhere gives
+  ``sqrt(1/τ) ≈ 6.32``.
+* **Error** — ``∫|PD − GT| dt / ∫ GT dt``; **Bias** — ``∫(PD − GT) dt / ∫ GT dt``.
+
+Spike-event metrics, on spike times in seconds:
+
+* **VPD** — Victor–Purpura distance with cost ``q = 1/s`` for shifts (1 per
+  insertion/deletion) divided by the number of GT spikes.
+* **ER** — ``1 − F1``; a PD spike is a true positive when it is matched one
+  to one with a GT spike at most ``match_window_s`` (50 ms) away. The
+  matching maximises the number of pairs (greedy in time order, which is
+  optimal for a tolerance on a line).
+
+S2S protocol (spikefinder, 25 Hz = 40 ms bins): GT counts per 40 ms bin and
+PD counts per bin (the rate integrated over the bin); **corr_25hz**,
+**spearman_25hz**, and **AUC** of the ROC of "bin holds ≥ 1 GT spike"
+scored by the PD count (Mann–Whitney form, ties counted half).
+
+:func:`van_rossum_distance` (exponential kernel, elephant's normalisation)
+and :func:`victor_purpura_distance` operate on spike times and agree with
+``elephant.spike_train_dissimilarity``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError
+
+#: Smoothing of the GT rate and vRD normalising time (ENS²), seconds.
+TAU_S = 0.025
+#: ER match tolerance, seconds.
+MATCH_WINDOW_S = 0.05
+#: Victor–Purpura shift cost, 1/s.
+VP_COST_PER_S = 1.0
+#: Evaluation rate of the S2S / spikefinder protocol, Hz.
+S2S_EVAL_HZ = 25.0
+
+
+# ---------------------------------------------------------------- GT rates
+def bin_spike_times(spike_times_s: np.ndarray, n_bins: int, fs_hz: float) -> np.ndarray:
+    """Spike counts in bins centred on ``j / fs_hz`` (j = 0 … n_bins − 1), float64."""
+    t = np.asarray(spike_times_s, dtype=np.float64).ravel()
+    idx = np.round(t[np.isfinite(t)] * fs_hz).astype(np.int64)
+    idx = idx[(idx >= 0) & (idx < n_bins)]
+    return np.bincount(idx, minlength=n_bins).astype(np.float64)
+
+
+def ground_truth_rate(
+    spike_times_s: np.ndarray, n_bins: int, fs_hz: float, sigma_ms: float = TAU_S * 1e3
+) -> np.ndarray:
+    """GT spike rate in spikes/s: binned counts smoothed with a unit-sum Gaussian.
+
+    Parameters
+    ----------
+    spike_times_s : numpy.ndarray
+        GT spike times, seconds from the first frame.
+    n_bins : int
+        Number of frames.
+    fs_hz : float
+        Frame rate, Hz.
+    sigma_ms : float
+        Gaussian standard deviation, ms (25 ms for ENS²).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (n_bins,) spikes/s.
+    """
+    from ..inference.events import gaussian_kernel, smooth_spike_counts
+
+    counts = bin_spike_times(spike_times_s, n_bins, fs_hz)
+    return smooth_spike_counts(counts, gaussian_kernel(sigma_ms * 1e-3 * fs_hz)) * fs_hz
+
+
+# ---------------------------------------------------------------- rate metrics
+def _finite_pair(gt: np.ndarray, pd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    gt = np.asarray(gt, dtype=np.float64).ravel()
+    pd = np.asarray(pd, dtype=np.float64).ravel()
+    if gt.shape != pd.shape:
+        raise InvalidInputError(
+            f"ground-truth and predicted rates differ in length: {gt.size} vs {pd.size}."
+        )
+    ok = np.isfinite(gt) & np.isfinite(pd)
+    return gt[ok], pd[ok]
+
+
+def pearson(gt: np.ndarray, pd: np.ndarray) -> float:
+    """Pearson correlation (NaN when either trace is constant)."""
+    g, p = _finite_pair(gt, pd)
+    if g.size < 2 or g.std() == 0 or p.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(g, p)[0, 1])
+
+
+def spearman(gt: np.ndarray, pd: np.ndarray) -> float:
+    """Spearman rank correlation (NaN when either trace is constant)."""
+    from scipy.stats import rankdata
+
+    g, p = _finite_pair(gt, pd)
+    if g.size < 2:
+        return float("nan")
+    return pearson(rankdata(g), rankdata(p))
+
+
+def van_rossum_rate_distance(
+    gt_rate: np.ndarray, pd_rate: np.ndarray, fs_hz: float, tau_s: float = TAU_S
+) -> float:
+    """ENS² vRD: ``sqrt((1/τ) ∫(GT − PD)² dt / ∫GT² dt)`` (τ in s; result in s^-1/2)."""
+    g, p = _finite_pair(gt_rate, pd_rate)
+    den = np.sum(g**2) / fs_hz
+    if den == 0:
+        return float("nan")
+    return float(np.sqrt(np.sum((g - p) ** 2) / fs_hz / den / tau_s))
+
+
+def error_and_bias(gt_rate: np.ndarray, pd_rate: np.ndarray) -> tuple[float, float]:
+    """(Error, Bias) = (∫|PD − GT| / ∫GT, ∫(PD − GT) / ∫GT) (dt cancels)."""
+    g, p = _finite_pair(gt_rate, pd_rate)
+    tot = g.sum()
+    if tot == 0:
+        return float("nan"), float("nan")
+    return float(np.abs(p - g).sum() / tot), float((p - g).sum() / tot)
+
+
+# ---------------------------------------------------------------- event metrics
+def victor_purpura_distance(
+    a_s: np.ndarray, b_s: np.ndarray, cost_per_s: float = VP_COST_PER_S
+) -> float:
+    """Victor–Purpura distance between two spike trains (times in s).
+
+    Insert/delete cost 1, shifting by Δt costs ``cost_per_s * |Δt|``. Dynamic
+    programme, one vectorised row per spike of ``a``: with ``A[j] =
+    min(D[i-1, j] + 1, D[i-1, j-1] + q|a_i - b_j|)`` the row is
+    ``D[i, j] = j + cummin(A[k] - k)``.
+    """
+    a = np.sort(np.asarray(a_s, dtype=np.float64).ravel())
+    b = np.sort(np.asarray(b_s, dtype=np.float64).ravel())
+    if a.size == 0 or b.size == 0:
+        return float(a.size + b.size)
+    if a.size < b.size:
+        a, b = b, a
+    m = b.size
+    j = np.arange(m + 1, dtype=np.float64)
+    prev = j.copy()
+    for i, ai in enumerate(a, start=1):
+        cand = np.empty(m + 1)
+        cand[0] = i
+        cand[1:] = np.minimum(prev[1:] + 1.0, prev[:-1] + cost_per_s * np.abs(ai - b))
+        prev = j + np.minimum.accumulate(cand - j)
+    return float(prev[-1])
+
+
+def van_rossum_distance(a_s: np.ndarray, b_s: np.ndarray, tau_s: float = TAU_S) -> float:
+    """Van Rossum distance between spike trains (exponential kernel, elephant's scale).
+
+    ``D² = Σ_ij e^{-|a_i-a_j|/τ} + Σ_ij e^{-|b_i-b_j|/τ} - 2 Σ_ij e^{-|a_i-b_j|/τ}``,
+    i.e. ``(2/τ) ∫ (f - g)² dt`` for the trains filtered with
+    ``e^{-t/τ}``; one spike against none gives 1.
+    """
+
+    def cross(x: np.ndarray, y: np.ndarray) -> float:
+        total = 0.0
+        for s in range(0, x.size, 2048):
+            total += float(np.exp(-np.abs(x[s : s + 2048, None] - y[None, :]) / tau_s).sum())
+        return total
+
+    a = np.asarray(a_s, dtype=np.float64).ravel()
+    b = np.asarray(b_s, dtype=np.float64).ravel()
+    d2 = cross(a, a) + cross(b, b) - 2.0 * cross(a, b)
+    return float(np.sqrt(max(d2, 0.0)))
+
+
+@dataclass
+class EventMatch:
+    """One-to-one matching of predicted to GT spikes within a tolerance.
+
+    Parameters
+    ----------
+    true_positives, false_positives, false_negatives : int
+        Matched PD spikes, unmatched PD spikes, unmatched GT spikes.
+    precision, sensitivity, f1, error_rate : float
+        Derived scores (ER = 1 − F1); NaN where undefined.
+    """
+
+    true_positives: int
+    false_positives: int
+    false_negatives: int
+    precision: float
+    sensitivity: float
+    f1: float
+    error_rate: float
+
+
+def match_events(
+    gt_s: np.ndarray, pd_s: np.ndarray, window_s: float = MATCH_WINDOW_S
+) -> EventMatch:
+    """Match PD to GT spikes one to one with ``|t_pd − t_gt| ≤ window_s``; ER = 1 − F1."""
+    g = np.sort(np.asarray(gt_s, dtype=np.float64).ravel())
+    p = np.sort(np.asarray(pd_s, dtype=np.float64).ravel())
+    i = k = tp = 0
+    eps = 1e-9
+    while i < g.size and k < p.size:
+        d = p[k] - g[i]
+        if abs(d) <= window_s + eps:
+            tp += 1
+            i += 1
+            k += 1
+        elif d < 0:
+            k += 1
+        else:
+            i += 1
+    fp, fn = p.size - tp, g.size - tp
+    prec = tp / p.size if p.size else float("nan")
+    sens = tp / g.size if g.size else float("nan")
+    if tp == 0:
+        f1 = 0.0 if (p.size or g.size) else float("nan")
+    else:
+        f1 = 2 * prec * sens / (prec + sens)
+    return EventMatch(tp, fp, fn, prec, sens, f1, 1.0 - f1)
+
+
+def auc_score(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (Mann–Whitney U / (n_pos n_neg), ties half)."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(labels).astype(bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    ok = np.isfinite(s)
+    y, s = y[ok], s[ok]
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(s)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# ---------------------------------------------------------------- convenience
+@dataclass
+class SpikeMetrics:
+    """All metrics of one neuron (see the module docstring for definitions).
+
+    Parameters
+    ----------
+    corr, spearman, vrd, error, bias : float
+        Spike-rate metrics at ``fs_hz`` (vRD in s^-1/2).
+    vpd : float or None
+        Victor–Purpura distance per GT spike (None without PD events).
+    er : float or None
+        1 − F1 with ``match_window_s`` (None without PD events).
+    precision, sensitivity : float or None
+        Of the event matching.
+    corr_25hz, spearman_25hz, auc_25hz : float
+        S2S / spikefinder protocol at 25 Hz.
+    n_gt_spikes : int
+        GT spikes inside the evaluated span.
+    n_pd_spikes : int or None
+        Predicted events.
+    fs_hz : float
+        Grid of the rate metrics, Hz.
+    """
+
+    corr: float
+    spearman: float
+    vrd: float
+    error: float
+    bias: float
+    vpd: float | None
+    er: float | None
+    precision: float | None
+    sensitivity: float | None
+    corr_25hz: float
+    spearman_25hz: float
+    auc_25hz: float
+    n_gt_spikes: int
+    n_pd_spikes: int | None
+    fs_hz: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The metrics as a plain dict."""
+        return asdict(self)
+
+
+def evaluate_spikes(
+    gt_spike_times: np.ndarray,
+    result_or_rate: Any,
+    fs_hz: float | None = None,
+    pd_spike_times: np.ndarray | None = None,
+    roi: int = 0,
+    sigma_ms: float = TAU_S * 1e3,
+    tau_s: float = TAU_S,
+    match_window_s: float = MATCH_WINDOW_S,
+    vp_cost_per_s: float = VP_COST_PER_S,
+    eval_fs_hz: float | None = None,
+) -> SpikeMetrics:
+    """Evaluate one neuron's inferred rate (and events) against its GT spike times.
+
+    Parameters
+    ----------
+    gt_spike_times : numpy.ndarray
+        GT spike times, s from the first frame.
+    result_or_rate : SpikeInference or numpy.ndarray
+        A result (row ``roi`` is used, with its events) or a 1-D rate in
+        spikes/s at ``fs_hz``. NaN frames are excluded from the rate
+        metrics.
+    fs_hz : float, optional
+        Frame rate of the rate (required for arrays).
+    pd_spike_times : numpy.ndarray, optional
+        Predicted spike times (s); default: the result's events.
+    roi : int
+        Row of a SpikeInference to evaluate.
+    sigma_ms : float
+        Smoothing of the GT rate, ms.
+    tau_s : float
+        vRD normalising time, s.
+    match_window_s : float
+        ER tolerance, s.
+    vp_cost_per_s : float
+        Victor–Purpura shift cost, 1/s.
+    eval_fs_hz : float, optional
+        Re-bin the predicted rate to this grid first (count preserving), e.g.
+        60 Hz as in the ENS² benchmark.
+
+    Returns
+    -------
+    SpikeMetrics
+    """
+    from ..inference.rebin import rebin_rate
+
+    if hasattr(result_or_rate, "rate_hz"):
+        rate = np.asarray(result_or_rate.rate_hz[roi], dtype=np.float64)
+        fs = float(result_or_rate.fs_hz)
+        if pd_spike_times is None and result_or_rate.events is not None:
+            pd_spike_times = result_or_rate.events[roi]
+    else:
+        rate = np.asarray(result_or_rate, dtype=np.float64).ravel()
+        if fs_hz is None or not fs_hz > 0:
+            raise InvalidInputError(f"fs_hz must be > 0 for a rate array; got {fs_hz!r}.")
+        fs = float(fs_hz)
+    gt_t = np.asarray(gt_spike_times, dtype=np.float64).ravel()
+    if eval_fs_hz is not None and not np.isclose(eval_fs_hz, fs):
+        n_new = round(rate.size * eval_fs_hz / fs)
+        nan = np.isnan(rate)
+        new = rebin_rate(np.nan_to_num(rate), fs, eval_fs_hz, n_new)
+        near = np.clip(np.round(np.arange(n_new) * fs / eval_fs_hz).astype(int), 0, rate.size - 1)
+        new[nan[near]] = np.nan
+        rate, fs = new, float(eval_fs_hz)
+    n = rate.size
+    span_end = (n - 0.5) / fs
+    gt_t = gt_t[(gt_t >= -0.5 / fs) & (gt_t < span_end)]
+    gt_rate = ground_truth_rate(gt_t, n, fs, sigma_ms)
+    err, bias = error_and_bias(gt_rate, rate)
+    # S2S protocol at 25 Hz: counts per 40 ms bin
+    n25 = int(np.floor(n * S2S_EVAL_HZ / fs))
+    gt25 = bin_spike_times(gt_t, n25, S2S_EVAL_HZ)
+    pd25 = rebin_rate(np.nan_to_num(rate), fs, S2S_EVAL_HZ, n25) / S2S_EVAL_HZ
+    nan25 = np.isnan(rate)[
+        np.clip(np.round(np.arange(n25) * fs / S2S_EVAL_HZ).astype(int), 0, n - 1)
+    ]
+    pd25[nan25] = np.nan
+    vpd = er = prec = sens = None
+    n_pd = None
+    if pd_spike_times is not None:
+        pd_t = np.asarray(pd_spike_times, dtype=np.float64).ravel()
+        n_pd = int(pd_t.size)
+        vpd = (
+            victor_purpura_distance(gt_t, pd_t, vp_cost_per_s) / gt_t.size
+            if gt_t.size
+            else float("nan")
+        )
+        m = match_events(gt_t, pd_t, match_window_s)
+        er, prec, sens = m.error_rate, m.precision, m.sensitivity
+    return SpikeMetrics(
+        corr=pearson(gt_rate, rate),
+        spearman=spearman(gt_rate, rate),
+        vrd=van_rossum_rate_distance(gt_rate, rate, fs, tau_s),
+        error=err,
+        bias=bias,
+        vpd=vpd,
+        er=er,
+        precision=prec,
+        sensitivity=sens,
+        corr_25hz=pearson(gt25, pd25),
+        spearman_25hz=spearman(gt25, pd25),
+        auc_25hz=auc_score(gt25 > 0, pd25),
+        n_gt_spikes=int(gt_t.size),
+        n_pd_spikes=n_pd,
+        fs_hz=fs,
+    )

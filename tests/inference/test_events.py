@@ -1,0 +1,59 @@
+"""The vectorised ENS² greedy estimator recovers spike counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from calcium_forge.inference.events import (
+    gaussian_kernel,
+    greedy_spike_counts,
+    greedy_spike_counts_reference,
+    smooth_spike_counts,
+)
+
+KERNEL = gaussian_kernel(1.5)  # 25 ms at 60 Hz
+
+
+def test_recovers_counts_of_clean_smoothed_train(rng):
+    n = 6000
+    counts = np.zeros((3, n), dtype=np.int32)
+    for row in counts:
+        idx = rng.choice(np.arange(20, n - 20, 15), size=60, replace=False)
+        row[idx] = rng.integers(1, 4, size=idx.size)  # 1-3 spikes in a bin
+    rate = smooth_spike_counts(counts, KERNEL)
+    got = greedy_spike_counts(rate, KERNEL)
+    np.testing.assert_array_equal(got.counts, counts)
+    times = got.spike_times(60.0)
+    assert [t.size for t in times] == counts.sum(axis=1).tolist()
+    first = np.nonzero(counts[0])[0][0]
+    assert times[0][0] == pytest.approx(first / 60.0)  # bin centre
+
+
+def test_equals_plain_greedy_loop_on_noisy_rate(rng):
+    n = 400
+    c = np.zeros(n)
+    np.add.at(c, rng.integers(5, n - 5, 14), 1)
+    rate = 0.8 * smooth_spike_counts(c, KERNEL) + np.abs(rng.normal(0, 0.03, n))
+    fast = greedy_spike_counts(rate, KERNEL).counts[0]
+    slow = greedy_spike_counts_reference(rate, KERNEL)
+    np.testing.assert_array_equal(fast, slow)
+    assert fast.sum() > 0
+
+
+def test_rate_below_epsilon_gives_no_spikes():
+    rate = np.full(500, 0.005)
+    assert greedy_spike_counts(rate, KERNEL, epsilon=0.01).counts.sum() == 0
+    # a half-spike bump is not worth a spike (adding one raises the MSE)
+    c = np.zeros(500)
+    c[250] = 1
+    assert greedy_spike_counts(0.4 * smooth_spike_counts(c, KERNEL), KERNEL).counts.sum() == 0
+    assert greedy_spike_counts(0.7 * smooth_spike_counts(c, KERNEL), KERNEL).counts.sum() == 1
+
+
+def test_nan_and_edges():
+    rate = np.zeros(100)
+    rate[:3] = smooth_spike_counts(np.eye(1, 100, 0)[0], KERNEL)[:3]  # spike at the edge
+    rate[50] = np.nan
+    got = greedy_spike_counts(rate, KERNEL)
+    assert got.counts[0, 0] == 1 and got.counts.sum() == 1
