@@ -1,0 +1,259 @@
+"""CalciumGAN benchmark: KL divergences, Fréchet distance and memorisation on CPU.
+
+For (a) DG artificial data with known ground truth (20 neurons, 600 s, 30 Hz,
+AR(1) calcium with the paper's decay and noise) and (b) the real Suite2P
+hippocampus recording (20 ROIs x 18,000 frames at 30 Hz, dF/F with the
+maximin baseline), each recording is split in halves: models train on windows
+(T = 256 frames, stride 4) of the FIRST half only and are compared with
+windows of the SECOND half (stride 64). The real-vs-real floor is the first
+half against the second half through the same pipeline. Models:
+CalciumGAN (Phase Shuffle n = 2), CalciumGAN without Phase Shuffle, and the
+DG baseline fitted to the first half; each GAN gets the same wall-clock CPU
+budget on one thread (autoencoder pretraining included).
+
+Usage::
+
+    python benchmarks/calciumgan.py --dataset hippocampus --budget-min 35 --out /tmp/cf/gan_hippo
+    python benchmarks/calciumgan.py --dataset dg --budget-min 35 --out /tmp/cf/gan_dg
+    python benchmarks/calciumgan.py --report /tmp/cf/gan_dg /tmp/cf/gan_hippo
+
+Each run writes ``results.json`` (+ models, figures) into ``--out``; ``--report``
+prints the combined Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+WINDOW = 256
+STRIDE_TRAIN = 4
+STRIDE_EVAL = 64
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def load_dataset(name: str, seed: int = 0):
+    """The benchmark recording (a Recording of dF/F-like traces)."""
+    from calcium_forge.recording import Recording
+
+    if name == "dg":
+        from calcium_forge.synthesis.calcium import CalciumModel, make_dg_dataset
+
+        return make_dg_dataset(
+            20, 600.0, 30.0, calcium=CalciumModel(), rates_hz=(0.2, 2.0), seed=seed
+        )
+    try:
+        from calcium_forge.datasets import hippocampus_dff
+
+        return hippocampus_dff()
+    except ImportError:
+        from calcium_forge.signal import to_dff
+
+        plane = SHARED / "suite2p_hippocampus" / "plane0"
+        f = np.load(plane / "F.npy")
+        fneu = np.load(plane / "Fneu.npy")
+        return to_dff(Recording(f, 30.0, kind="raw", neuropil=fneu, source=str(plane)))
+
+
+def windows(traces: np.ndarray, stride: int) -> np.ndarray:
+    from calcium_forge.synthesis.windows import make_windows
+
+    return make_windows(traces, WINDOW, stride)
+
+
+def run(args) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    from calcium_forge.evaluation.population import evaluate_synthetic
+    from calcium_forge.synthesis.baseline import DGBaseline
+    from calcium_forge.synthesis.calciumgan import GANConfig
+    from calcium_forge.synthesis.train import TrainConfig, iter_train_gan
+    from calcium_forge.synthesis.windows import split_windows
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rec = load_dataset(args.dataset, args.seed)
+    half = rec.n_frames // 2
+    first, second = rec.traces[:, :half], rec.traces[:, half:]
+    ref = windows(second, STRIDE_EVAL)  # held-out reference
+    first_w = windows(first, STRIDE_EVAL)
+    train_w = windows(first, STRIDE_TRAIN)
+    n_syn = len(ref)
+    print(
+        f"{rec!r}: train frames 0-{half}, reference frames {half}-{rec.n_frames}; "
+        f"{len(train_w)} training windows, {n_syn} reference windows",
+        flush=True,
+    )
+    common = dict(fs_hz=rec.fs_hz, window_frames=WINDOW, max_windows=None, seed=args.seed)
+    results: dict = {
+        "dataset": args.dataset,
+        "recording": repr(rec),
+        "window": WINDOW,
+        "budget_min": args.budget_min,
+        "models": {},
+    }
+    t0 = time.perf_counter()
+    floor = evaluate_synthetic(
+        ref, first_w, training=train_w, held_out=ref, names=("second half", "first half"), **common
+    )
+    results["floor"] = floor.summary()
+    results["floor"]["seconds"] = round(time.perf_counter() - t0, 1)
+    floor.save_figures(out / "fig_floor")
+    print("floor", json.dumps(results["floor"]), flush=True)
+
+    split = split_windows(
+        rec,
+        WINDOW,
+        stride=STRIDE_TRAIN,
+        held_out_fraction=0.5,
+        per_neuron_scaling=args.per_neuron_scaling,
+    )
+
+    def evaluate(name: str, syn: np.ndarray, extra: dict) -> None:
+        rep = evaluate_synthetic(
+            ref,
+            syn,
+            training=train_w,
+            held_out=ref,
+            names=("real (held-out half)", name),
+            **common,
+        )
+        s = rep.summary()
+        s.update(extra)
+        results["models"][name] = s
+        rep.save_figures(out / f"fig_{name}")
+        (out / f"report_{name}.md").write_text(rep.to_markdown())
+        print(name, json.dumps(s), flush=True)
+        (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+
+    # DG baseline
+    t = time.perf_counter()
+    dg = DGBaseline.fit(first, fs_hz=rec.fs_hz)
+    fit_s = time.perf_counter() - t
+    evaluate(
+        "DG baseline",
+        dg.sample_windows(n_syn, WINDOW, seed=args.seed + 1),
+        {"train_seconds": round(fit_s, 1), "steps": 0},
+    )
+
+    for name, ps in (("CalciumGAN", 2), ("CalciumGAN no PS", 0)):
+        if args.skip_no_ps and ps == 0:
+            continue
+        cfg = GANConfig.cpu(n_neurons=rec.n_rois, window=WINDOW)
+        cfg.phase_shuffle = ps
+        tcfg = TrainConfig(
+            steps=args.max_steps,
+            batch_size=args.batch_size,
+            pretrain_steps=args.pretrain_steps,
+            time_budget_s=args.budget_min * 60.0,
+            checkpoint_every=500,
+            seed=args.seed,
+            num_threads=1,
+        )
+        model_dir = out / name.replace(" ", "_")
+        gen = iter_train_gan(
+            split, cfg, tcfg, out_dir=model_dir, progress_every=100, name=f"{args.dataset}"
+        )
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                res = stop.value
+                break
+            print(
+                f"  [{name}] {p.message} {p.step}/{p.total} "
+                + " ".join(f"{k}={v:.4g}" for k, v in p.values.items()),
+                flush=True,
+            )
+        model = res.model
+        syn = model.sample_windows(n_syn, seed=args.seed + 2)
+        evaluate(
+            name,
+            syn,
+            {
+                "train_seconds": round(res.seconds, 1),
+                "steps": res.steps_done,
+                "pretrain_steps": args.pretrain_steps,
+            },
+        )
+        if args.save_model and ps > 0:
+            model.card.update(
+                {
+                    "name": args.dataset,
+                    "data": results["recording"],
+                    "training_frames": [0, half],
+                    "window_frames": WINDOW,
+                    "window_stride": STRIDE_TRAIN,
+                    "steps": res.steps_done,
+                    "train_seconds": round(res.seconds, 1),
+                    "cpu_budget": f"{args.budget_min} min, 1 thread",
+                    "scores_vs_held_out_half": results["models"][name],
+                    "real_vs_real_floor": results["floor"],
+                    "benchmark": "python benchmarks/calciumgan.py " + " ".join(sys.argv[1:]),
+                }
+            )
+            target = Path(args.save_model)
+            model.save(target)
+            print("saved", target, target.stat().st_size, "bytes", flush=True)
+    results["total_seconds"] = round(time.perf_counter() - t0, 1)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+
+
+def report(dirs: list[str]) -> str:
+    rows = [
+        "| data | model | CPU budget (steps) | KL rate pooled (floor) | KL rate per-neuron "
+        "mean / max (floor) | KL corr (floor) | KL vRD pooled (floor) | KL vRD per-neuron "
+        "(floor) | Fréchet (floor) | memorisation (copy frac.) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for d in dirs:
+        r = json.loads((Path(d) / "results.json").read_text())
+        f = r["floor"]
+        for name, s in r["models"].items():
+            budget = (
+                f"fit {s['train_seconds']:.0f} s"
+                if s.get("steps", 0) == 0
+                else f"{s['train_seconds'] / 60:.0f} min ({s['steps']} steps)"
+            )
+            rows.append(
+                f"| {r['dataset']} | {name} | {budget} "
+                f"| {s['kl_rate']:.3f} ({f['kl_rate']:.3f}) "
+                f"| {s['kl_rate_per_neuron_mean']:.3f} / {s['kl_rate_per_neuron_max']:.2f} "
+                f"({f['kl_rate_per_neuron_mean']:.3f} / {f['kl_rate_per_neuron_max']:.2f}) "
+                f"| {s['kl_corr']:.3f} ({f['kl_corr']:.3f}) "
+                f"| {s['kl_vrd']:.3f} ({f['kl_vrd']:.3f}) "
+                f"| {s['kl_vrd_per_neuron_mean']:.3f} ({f['kl_vrd_per_neuron_mean']:.3f}) "
+                f"| {s['frechet']:.2f} ({f['frechet']:.2f}) "
+                f"| {s['memorisation_score']:.2f} ({s['copy_fraction']:.2f}) |"
+            )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--dataset", choices=["dg", "hippocampus"], default="hippocampus")
+    ap.add_argument("--budget-min", type=float, default=30.0, help="wall minutes per GAN")
+    ap.add_argument("--max-steps", type=int, default=100000)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--pretrain-steps", type=int, default=300)
+    ap.add_argument("--per-neuron-scaling", action="store_true")
+    ap.add_argument("--skip-no-ps", action="store_true")
+    ap.add_argument("--save-model", default=None, help="write the CalciumGAN (PS on) here")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="/tmp/cf/gan_bench")
+    ap.add_argument("--report", nargs="+", default=None, help="print the table of these runs")
+    args = ap.parse_args()
+    if args.report:
+        print(report(args.report))
+        return
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
