@@ -151,11 +151,69 @@ def _register_convert(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _register_infer(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "infer",
+        help="infer spike rates and events from a recording (ENS², S2S or OASIS)",
+        description="Read INPUT (Suite2P folder, Cascade .mat, .npz/.npy/.csv, .nwb), infer "
+        "spikes and write a SpikeInference to OUT (.npz, .csv or .nwb). Raw fluorescence is "
+        "converted to dF/F first (neuropil 0.7, maximin baseline). Inputs holding several "
+        "recordings write OUT_<k> for each.",
+    )
+    p.add_argument("input", metavar="INPUT")
+    p.add_argument("--out", required=True, metavar="OUT", help="output file (.npz, .csv, .nwb)")
+    p.add_argument("--method", default="ens2", choices=["ens2", "s2s", "oasis"])
+    p.add_argument("--fs", type=float, default=None, metavar="HZ", help="frame rate in Hz")
+    p.add_argument(
+        "--model", default=None, metavar="NAME|PATH", help="shipped model name or model file"
+    )
+    p.add_argument(
+        "--mode",
+        default="exact",
+        choices=["exact", "fast"],
+        help="ENS²: stride-1 windows as in the paper (exact) or strided (fast)",
+    )
+    p.add_argument("--no-events", action="store_true", help="rates only, no spike events")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def run(args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from .inference import infer_spikes
+        from .io import read, write
+
+        result = read(args.input, **({} if args.fs is None else {"fs_hz": args.fs}))
+        recs = result if isinstance(result, list) else [result]
+        out = Path(args.out)
+        for k, rec in enumerate(recs):
+            res = infer_spikes(
+                rec,
+                method=args.method,
+                model=args.model,
+                events=not args.no_events,
+                mode=args.mode,
+                progress_bar=not args.no_progress,
+                num_threads=args.threads,
+            )
+            target = out if len(recs) == 1 else out.with_name(f"{out.stem}_{k}{out.suffix}")
+            write(res, target)
+            n_ev = "" if res.events is None else f", {sum(e.size for e in res.events)} events"
+            print(
+                f"wrote {target} ({res.n_rois} ROI(s) x {res.n_frames} frames at "
+                f"{res.fs_hz:.6g} Hz, {args.method}{n_ev})"
+            )
+        return 0
+
+    p.set_defaults(func=run)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _register_version,
     _register_info,
     _register_convert,
     _register_batch_infer,
+    _register_infer,
 ]
 
 
