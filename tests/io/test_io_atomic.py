@@ -1,0 +1,67 @@
+"""Atomic writes: the target appears only when the write succeeded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from calcium_forge import Recording, write
+from calcium_forge.errors import MissingFileError
+from calcium_forge.io.atomic import atomic_path
+
+
+def test_success_renames_onto_target(tmp_path):
+    target = tmp_path / "out.npz"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path and tmp.suffix == ".npz" and not tmp.exists()
+        np.savez(tmp, x=np.arange(3))
+    assert target.is_file() and list(tmp_path.iterdir()) == [target]
+    np.testing.assert_array_equal(np.load(target)["x"], np.arange(3))
+
+
+def test_exception_leaves_nothing_and_keeps_old_file(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half-written")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_missing_folder(tmp_path):
+    with (
+        pytest.raises(MissingFileError, match="does not exist"),
+        atomic_path(tmp_path / "nope" / "x.npz"),
+    ):
+        pass
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".csv", ".nwb"])
+def test_failed_write_leaves_no_file(tmp_path, monkeypatch, suffix):
+    """A writer that dies half way (here: numpy/pynwb raising) leaves no file behind."""
+    rec = Recording(traces=np.ones((2, 50)), fs_hz=10.0)
+    target = tmp_path / f"rec{suffix}"
+
+    def boom(*args, **kwargs):
+        # write something first, like a real writer interrupted half way
+        path = args[0] if not hasattr(args[0], "write") else None
+        if path is not None:
+            with open(str(path) if str(path).endswith(suffix) else f"{path}{suffix}", "wb") as fh:
+                fh.write(b"partial")
+        raise OSError("No space left on device")
+
+    if suffix == ".npz":
+        monkeypatch.setattr(np, "savez_compressed", boom)
+    elif suffix == ".csv":
+        monkeypatch.setattr(np, "savetxt", lambda *a, **k: (_ for _ in ()).throw(OSError("full")))
+    else:
+        pynwb = pytest.importorskip("pynwb")
+
+        def bad_write(self, *a, **k):
+            raise OSError("No space left on device")
+
+        monkeypatch.setattr(pynwb.NWBHDF5IO, "write", bad_write)
+    with pytest.raises(OSError):
+        write(rec, target)
+    assert list(tmp_path.iterdir()) == []
