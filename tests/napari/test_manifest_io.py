@@ -186,3 +186,49 @@ def test_suite2p_reader_on_shared_data(make_napari_viewer, suite2p_plane0, n_pla
     raw = read(suite2p_plane0, fs_hz=fs)
     np.testing.assert_allclose(traces.data, to_dff(raw).traces, rtol=1e-5, atol=1e-6)
     assert traces.metadata["calcium_forge"]["raw"].neuropil is not None
+
+
+def test_tiff_reader_is_lazy_with_time_scale(make_napari_viewer, tmp_path, rng):
+    import tifffile
+
+    movie = rng.integers(0, 1000, size=(40, 24, 32)).astype(np.uint16)
+    path = tmp_path / "movie.tif"
+    tifffile.imwrite(path, movie, imagej=True, metadata={"axes": "TYX", "finterval": 1 / 15.0})
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="calcium-forge")
+    (layer,) = viewer.layers
+    assert type(layer).__name__ == "Image"
+    assert not isinstance(layer.data, np.ndarray)  # lazy (zarr/dask), not loaded
+    assert layer.data.shape == (40, 24, 32)
+    np.testing.assert_allclose(layer.scale, [1 / 15.0, 1.0, 1.0])
+    np.testing.assert_array_equal(np.asarray(layer.data[7]), movie[7])
+    info = layer.metadata["calcium_forge"]
+    assert info["kind"] == "stack" and info["fs_hz"] == pytest.approx(15.0)
+    assert info["recording"].source == str(path)
+
+
+def test_nwb_writer_and_reader(make_napari_viewer, tmp_path, rng):
+    pytest.importorskip("pynwb")
+    from calcium_forge import napari_api
+
+    viewer = make_napari_viewer()
+    rec = _recording(rng)
+    layers = napari_api.add_recording(viewer, rec)
+    traces = next(ly for ly in layers if ly.metadata["calcium_forge"]["kind"] == "traces")
+    viewer.layers.selection = {traces}
+    out = viewer.layers.save(str(tmp_path / "toy.nwb"), selected=True, plugin="calcium-forge")
+    assert out == [str(tmp_path / "toy.nwb")]
+    n = len(viewer.layers)
+    viewer.open(str(tmp_path / "toy.nwb"), plugin="calcium-forge")
+    back = next(ly for ly in viewer.layers[n:] if ly.metadata["calcium_forge"]["kind"] == "traces")
+    np.testing.assert_allclose(back.data, rec.traces, rtol=1e-6)
+    np.testing.assert_allclose(back.scale, [1.0, 1 / 30.0])
+
+
+def test_writer_refuses_a_movie_with_a_notification(make_napari_viewer, tmp_path, notes):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((5, 8, 8), np.float32), name="movie")
+    viewer.layers.selection = {viewer.layers[0]}
+    out = viewer.layers.save(str(tmp_path / "x.npz"), selected=True, plugin="calcium-forge")
+    assert not out and not (tmp_path / "x.npz").exists()
+    assert any("movie" in m and "traces" in m for _, m in notes), notes

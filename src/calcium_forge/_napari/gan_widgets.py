@@ -9,7 +9,8 @@
 * Sample: ``model`` (a shipped model, one trained in this session, or
   "file"), ``model_file``, ``mode`` (windows | frames), ``n``, ``seed``.
   Adds ``<model> synthetic dF/F`` (Image) and its raster (Points, OASIS events).
-* Compare: ``real_layer``, ``synthetic_layer`` -> the SynthesisReport table
+* Compare: ``real_layer``, ``synthetic_layer``, ``max_windows``, ``seed`` -> the
+  SynthesisReport table
   (KL of firing rate / correlation / van Rossum, Fréchet, spectral distance)
   and histograms real vs synthetic.
 """
@@ -233,11 +234,13 @@ class SampleGANWidget(TaskWidget):
 
 
 # ------------------------------------------------------------------- compare
-def _evaluate(real: Any, synthetic: Any) -> Generator[Progress, None, Any]:
+def _evaluate(
+    real: Any, synthetic: Any, max_windows: int, seed: int
+) -> Generator[Progress, None, Any]:
     from ..evaluation.population import evaluate_synthetic
 
     yield Progress(0, 1, "population statistics (OASIS, elephant)")
-    report = evaluate_synthetic(real, synthetic)
+    report = evaluate_synthetic(real, synthetic, max_windows=max_windows, seed=seed)
     yield Progress(1, 1, "done")
     return report
 
@@ -252,7 +255,11 @@ class CompareWidget(TaskWidget):
         self.synthetic_layer = layer_combo(
             self.viewer, "synthetic_layer", "synthetic", ("synthetic_traces",), "image"
         )
-        return [self.real_layer, self.synthetic_layer]
+        self.max_windows = SpinBox(
+            name="max_windows", label="max windows", value=300, min=2, max=100_000
+        )
+        self.seed = SpinBox(name="seed", value=0, min=0, max=2**31 - 1)
+        return [self.real_layer, self.synthetic_layer, self.max_windows, self.seed]
 
     def extra_setup(self) -> None:
         self.table = QTableWidget(0, 2)
@@ -271,7 +278,8 @@ class CompareWidget(TaskWidget):
                 f"layer {self.synthetic_layer.value.name!r} has {synth.n_rois}; compare data with "
                 "the same neurons (sample a model trained on the real layer)."
             )
-        return Task(_evaluate(real, synth), self.show_report, title="Compare real vs synthetic")
+        gen = _evaluate(real, synth, int(self.max_windows.value), int(self.seed.value))
+        return Task(gen, self.show_report, title="Compare real vs synthetic")
 
     def show_report(self, report: Any) -> None:
         """Fill the table and the histograms from a SynthesisReport."""

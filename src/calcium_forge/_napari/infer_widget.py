@@ -6,7 +6,8 @@ overrides ``model``), ``fs_hz`` (frame rate, Hz; 0 = from the layer),
 ``neuropil_coeff`` (used when the layer keeps raw F + neuropil), ``rois``
 (all | iscell | selected) and ``selected`` (indices for "selected"),
 ``events`` (also estimate spike times), ``mode`` (exact | fast, ENS²). The
-work runs in a thread with a progress bar and Cancel; the result adds ``<name> rate (<method>)`` (Image),
+work runs in a thread with a progress bar and Cancel; the result adds
+``<name> rate (<method>)`` (Image),
 ``<name> spikes (<method>)`` (raster Points) and, when the recording has
 ROIs, ``<name> spike overlay (<method>)`` (Points on the movie/mean image).
 """

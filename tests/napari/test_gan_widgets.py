@@ -1,0 +1,166 @@
+"""Train/Sample CalciumGAN, Compare, Synthetic movie, Train spike model under xvfb (tiny budgets)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _helpers import save_widget_shot, wait_task
+
+from calcium_forge import napari_api
+
+
+def _kind(viewer, kind):
+    return [ly for ly in viewer.layers if ly.metadata.get("calcium_forge", {}).get("kind") == kind]
+
+
+@pytest.fixture
+def small_real(make_napari_viewer):
+    """A viewer with 6 ROIs x 3,000 frames of the shipped hippocampus dF/F."""
+    from calcium_forge.datasets import hippocampus_dff
+
+    rec = hippocampus_dff().select(np.arange(6))
+    rec = type(rec)(
+        traces=rec.traces[:, :3000],
+        fs_hz=rec.fs_hz,
+        labels=rec.labels,
+        iscell=rec.iscell,
+        meta={"name": "hippo6"},
+    )
+    viewer = make_napari_viewer()
+    napari_api.add_recording(viewer, rec)
+    return viewer, rec
+
+
+def test_train_sample_compare_gan(small_real, qtbot, tmp_path):
+    from calcium_forge._napari.gan_widgets import (
+        SESSION_MODELS,
+        CompareWidget,
+        SampleGANWidget,
+        TrainGANWidget,
+    )
+
+    viewer, rec = small_real
+    train = TrainGANWidget(viewer)
+    qtbot.addWidget(train)
+    train.window.value = 64
+    train.steps.value = 4
+    train.batch_size.value = 8
+    train.checkpoint_dir.value = str(tmp_path / "gan")
+    train.run()
+    assert not train.params.enabled  # form disabled while running
+    wait_task(qtbot, train)
+    assert train.last_error is None, train.last_error
+    assert train.trained.steps_done == 4
+    assert (tmp_path / "gan" / "checkpoint.pt").is_file()
+    assert "hippo6-gan" in SESSION_MODELS
+    assert train.history.get("loss_d"), "live losses were not recorded"
+    save_widget_shot(train, "train_calciumgan")
+
+    # resume for 2 more steps from the checkpoint
+    train.resume.value = True
+    train.steps.value = 6
+    train.run()
+    wait_task(qtbot, train)
+    assert train.last_error is None, train.last_error
+    assert train.trained.steps_done == 6
+
+    sample = SampleGANWidget(viewer)
+    qtbot.addWidget(sample)
+    sample.model.reset_choices()
+    sample.model.value = SESSION_MODELS["hippo6-gan"]
+    sample.mode.value = "windows"
+    sample.n.value = 3
+    sample.run()
+    wait_task(qtbot, sample)
+    assert sample.last_error is None, sample.last_error
+    (syn,) = _kind(viewer, "synthetic_traces")
+    assert syn.data.shape == (6, 3 * 64)
+    np.testing.assert_allclose(syn.scale, [1.0, 1 / rec.fs_hz])
+    assert np.isfinite(syn.data).all()
+    rasters = [
+        ly for ly in _kind(viewer, "raster") if ly.metadata["calcium_forge"].get("synthetic")
+    ]
+    assert len(rasters) == 1
+    save_widget_shot(sample, "sample_calciumgan")
+
+    compare = CompareWidget(viewer)
+    qtbot.addWidget(compare)
+    compare.max_windows.value = 10
+    compare.run()
+    wait_task(qtbot, compare)
+    assert compare.last_error is None, compare.last_error
+    summary = compare.report.summary()
+    assert compare.table.rowCount() == len(summary)
+    assert compare.table.item(0, 0).text() == "kl_rate"
+    assert float(compare.table.item(0, 1).text()) == pytest.approx(summary["kl_rate"], rel=1e-3)
+    save_widget_shot(compare, "compare_real_synthetic")
+
+
+def test_compare_refuses_mismatched_layers(small_real, qtbot, notes):
+    from calcium_forge._napari.gan_widgets import CompareWidget
+    from calcium_forge.recording import Recording
+
+    viewer, rec = small_real
+    other = Recording(traces=np.zeros((3, 500), np.float32), fs_hz=30.0, meta={"name": "x"})
+    napari_api.add_synthetic(viewer, other)
+    w = CompareWidget(viewer)
+    qtbot.addWidget(w)
+    w.run()
+    assert not w.running and "6 ROIs" in w.last_error and "3" in w.last_error
+    assert any("6 ROIs" in m for _, m in notes)
+
+
+def test_synthetic_stack_sample_and_movie_widget(make_napari_viewer, qtbot):
+    from calcium_forge._napari.movie_widget import SyntheticMovieWidget
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("calcium-forge", "synthetic_stack")
+    (movie,) = _kind(viewer, "synthetic_movie")
+    (rois,) = _kind(viewer, "rois")
+    (traces,) = _kind(viewer, "traces")
+    assert movie.data.ndim == 3 and movie.data.shape[1:] == rois.data.shape
+    rec = traces.metadata["calcium_forge"]["recording"]
+    np.testing.assert_allclose(movie.scale, [1 / rec.fs_hz, 1, 1])
+    assert rec.spike_times is not None and rois.data.max() == rec.n_rois
+    assert len(_kind(viewer, "spike_overlay")) == 1
+    shot = viewer.screenshot(canvas_only=True)
+    assert shot.std() > 5
+
+    w = SyntheticMovieWidget(viewer)
+    qtbot.addWidget(w)
+    w.rois_layer.value = rois
+    w.traces_layer.value = traces
+    w.n_frames.value = 50
+    w.run()
+    wait_task(qtbot, w)
+    assert w.last_error is None, w.last_error
+    movies = _kind(viewer, "synthetic_movie")
+    assert len(movies) == 2
+    new = movies[-1]
+    assert new.data.shape == (50, *rois.data.shape)
+    # active cells are brighter than the background
+    frame = np.asarray(new.data).mean(axis=0)
+    assert frame[rois.data > 0].mean() > frame[rois.data == 0].mean()
+    save_widget_shot(w, "synthetic_movie")
+
+
+def test_train_spike_model_widget(make_napari_viewer, qtbot, ground_truth_dir, tmp_path):
+    from calcium_forge._napari.train_spikes_widget import TrainSpikeModelWidget
+
+    viewer = make_napari_viewer()
+    w = TrainSpikeModelWidget(viewer)
+    qtbot.addWidget(w)
+    folder = sorted(p for p in ground_truth_dir.iterdir() if p.is_dir())[0]
+    w.ground_truth.value = str(folder)
+    w.iterations.value = 3
+    w.batch_size.value = 32
+    w.out_dir.value = str(tmp_path / "model")
+    w.name.value = "tiny"
+    w.run()
+    wait_task(qtbot, w, 300_000)
+    assert w.last_error is None, w.last_error
+    assert w.trained.iterations_run == 3
+    assert w.trained.model_path is not None and w.trained.model_path.is_file()
+    labels = [w.table.item(r, 0).text() for r in range(w.table.rowCount())]
+    assert "median corr (val)" in labels
+    save_widget_shot(w, "train_spike_model")
