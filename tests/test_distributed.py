@@ -154,3 +154,24 @@ def test_cli_batch_infer_local_cluster(tmp_path, capsys):
          "--scheduler", "serial", "--no-progress"]
     )  # fmt: skip
     assert code == 0 and "3 skipped" in capsys.readouterr().out
+
+
+def test_streamed_inference_equals_in_memory(tmp_path):
+    from calcium_forge.distributed import infer_spikes_streamed
+    from calcium_forge.inference import infer_spikes
+    from calcium_forge.io import read, read_result
+
+    make_inputs(tmp_path, 1, n_rois=7, n_frames=900)
+    dff = read(tmp_path / "rec00.npz").traces
+    np.save(tmp_path / "dff.npy", dff)
+    ref = infer_spikes(dff, fs_hz=30.0, method="oasis")
+    res = infer_spikes_streamed(
+        tmp_path / "dff.npy", tmp_path / "out.npz", fs_hz=30.0, roi_block=3, method="oasis"
+    )
+    assert (res.n_rois, res.n_frames, res.roi_block) == (7, 900, 3)
+    back = read_result(tmp_path / "out.npz")
+    np.testing.assert_array_equal(back.rate_hz, ref.rate_hz)
+    assert [e.tolist() for e in back.events] == [e.tolist() for e in ref.events]
+    assert res.n_events == sum(len(e) for e in ref.events) > 0
+    assert back.method == "oasis" and back.fs_hz == 30.0
+    assert [p.name for p in tmp_path.iterdir() if ".tmp" in p.name] == []

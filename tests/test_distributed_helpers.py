@@ -31,9 +31,9 @@ def make_inputs(folder: Path, n: int, n_rois: int = 6, n_frames: int = 3000, see
 
 def read_rates(path: Path):
     """(rate_hz, events) of a batch output."""
-    from calcium_forge.io.traces import read_result_npz
+    from calcium_forge.io import read_result
 
-    res = read_result_npz(path)
+    res = read_result(path)
     return res.rate_hz, res.events
 
 

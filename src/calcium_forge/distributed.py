@@ -35,6 +35,7 @@ from typing import Any, Literal
 from ._distributed.cluster import open_client
 from ._distributed.inputs import expand_inputs, fingerprint, output_names, sha256_of
 from ._distributed.manifest import MANIFEST_NAME, Manifest
+from ._distributed.stream import StreamedInference, iter_infer_spikes_streamed
 from ._distributed.task import (
     DEFAULT_OPTIONS,
     PARTIAL_DIR,
@@ -46,7 +47,16 @@ from ._distributed.task import (
 from .errors import InvalidInputError
 from .progress import Progress, drain
 
-__all__ = ["STAGES", "BatchItem", "BatchReport", "batch_infer", "iter_batch_infer"]
+__all__ = [
+    "STAGES",
+    "BatchItem",
+    "BatchReport",
+    "StreamedInference",
+    "batch_infer",
+    "infer_spikes_streamed",
+    "iter_batch_infer",
+    "iter_infer_spikes_streamed",
+]
 
 Status = Literal["done", "skipped", "failed"]
 _METHODS = ("ens2", "s2s", "oasis")
@@ -503,3 +513,56 @@ def batch_infer(
         **options,
     )
     return drain(gen, progress_bar=progress_bar, desc="batch-infer")
+
+
+def infer_spikes_streamed(
+    traces: Any,
+    out_path: str | os.PathLike,
+    fs_hz: float,
+    *,
+    roi_block: int = 100,
+    method: str = "ens2",
+    model: Any = None,
+    events: bool = True,
+    mode: str = "exact",
+    progress_bar: bool = False,
+    **infer_options: Any,
+) -> StreamedInference:
+    """Infer spikes for a recording larger than RAM, ``roi_block`` ROIs at a time.
+
+    Parameters
+    ----------
+    traces : path or array-like
+        dF/F (fraction), (n_rois, n_frames): a ``.npy`` file (read block by
+        block with plain reads) or an array-like supporting row slices (zarr,
+        h5py dataset, memmap).
+    out_path : path
+        Output calcium-forge ``.npz`` (SpikeInference without the input
+        recording), written as a stream through a temporary file.
+    fs_hz : float
+        Frame rate in Hz.
+    roi_block : int
+        ROIs per block; peak memory grows with it (one block of input, its
+        rates, and the engine's working memory).
+    method, model, events, mode, **infer_options
+        As in :func:`calcium_forge.inference.infer_spikes`.
+    progress_bar : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    StreamedInference
+        Where the result is and its size; the arrays are not returned.
+    """
+    gen = iter_infer_spikes_streamed(
+        traces,
+        out_path,
+        fs_hz,
+        roi_block=roi_block,
+        method=method,
+        model=model,
+        events=events,
+        mode=mode,
+        **infer_options,
+    )
+    return drain(gen, progress_bar=progress_bar, desc=f"{method} streamed inference")

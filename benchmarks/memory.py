@@ -1,0 +1,218 @@
+"""Peak memory of spike inference on a large recording (default 2,000 ROIs x 1 h at 30 Hz).
+
+Each configuration runs in a fresh Python process, which reports its own peak
+resident set size (``ru_maxrss``) and an RSS trace sampled every 0.2 s:
+
+* ``in-memory``: :func:`calcium_forge.infer_spikes` on a float32 array held in
+  RAM (input 864 MB for the default size) -- what the engine does today;
+* ``streamed``: :func:`calcium_forge.distributed.infer_spikes_streamed`, which
+  reads ROI blocks from a ``.npy`` file and appends the rates to an output
+  ``.npy`` file, so neither the input nor the output is ever fully in RAM.
+
+The recording is synthetic dF/F (Poisson spikes * exponential kernel + noise,
+seeded). ENS² and S2S need a trained model; with ``--untrained`` a randomly
+initialised network of the shipped architecture is used instead -- memory and
+speed do not depend on the weights (the rates do, and are not looked at here).
+
+Run (from the repository root)::
+
+    python benchmarks/memory.py --method s2s --untrained                  # 2000 x 1 h
+    python benchmarks/memory.py --method ens2 --mode fast --n-rois 200 --minutes 10
+
+Prints one table row per variant: peak RSS (MB), RSS before inference, input
+and output sizes, wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def synthetic_dff(n_rois: int, n_frames: int, fs_hz: float, seed: int, out=None) -> np.ndarray:
+    """Poisson spikes (0.5 Hz) * exp. kernel (0.6 s) * 0.4 + N(0, 0.05) noise, float32.
+
+    Filled block by block into ``out`` (an array or memmap of shape (n_rois, n_frames)).
+    """
+    rng = np.random.default_rng(seed)
+    if out is None:
+        out = np.empty((n_rois, n_frames), dtype=np.float32)
+    kernel = np.exp(-np.arange(int(3 * fs_hz)) / (0.6 * fs_hz)).astype(np.float32)
+    block = 50
+    from scipy.signal import fftconvolve
+
+    for r0 in range(0, n_rois, block):
+        r1 = min(n_rois, r0 + block)
+        spikes = rng.poisson(0.5 / fs_hz, size=(r1 - r0, n_frames)).astype(np.float32)
+        calcium = fftconvolve(spikes, kernel[None, :], axes=1)[:, :n_frames]
+        noise = rng.normal(0, 0.05, size=spikes.shape).astype(np.float32)
+        out[r0:r1] = 0.4 * calcium + noise
+    return out
+
+
+def _model(method: str, untrained: bool):
+    if method == "oasis" or not untrained:
+        return None
+    from calcium_forge.inference.networks import ENS2UNet, S2SNet
+    from calcium_forge.inference.registry import LoadedModel
+
+    net, fs, window = (ENS2UNet(), 60.0, 96) if method == "ens2" else (S2SNet(), 100.0, 100)
+    card = {"name": f"untrained-{method}", "method": method, "fs_hz": fs, "window": window}
+    return LoadedModel(net.eval(), card, method, fs, window, name=card["name"])
+
+
+def child(args: argparse.Namespace) -> None:
+    """Run one configuration in this process and print a JSON line."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+    t_start = time.perf_counter()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append((time.perf_counter() - t_start, _rss_mb()))
+            stop.wait(0.2)
+
+    threading.Thread(target=sample, daemon=True).start()
+    n_frames = round(args.minutes * 60 * args.fs_hz)
+    model = _model(args.method, args.untrained)
+    import calcium_forge.inference  # noqa: F401  (imports counted in the baseline)
+
+    baseline_mb = _rss_mb()
+    t0 = time.perf_counter()
+    kw = dict(method=args.method, model=model, mode=args.mode, events=True)
+    kw["max_memory_mb"] = args.max_memory_mb
+    if args.variant == "in-memory":
+        traces = synthetic_dff(args.n_rois, n_frames, args.fs_hz, args.seed)
+        before_mb = _rss_mb()
+        t0 = time.perf_counter()
+        from calcium_forge.inference import infer_spikes
+
+        res = infer_spikes(traces, fs_hz=args.fs_hz, **kw)
+        out_bytes = res.rate_hz.nbytes
+        n_events = sum(len(e) for e in res.events)
+    else:
+        from calcium_forge.distributed import infer_spikes_streamed
+
+        work = Path(args.workdir)
+        src = work / "dff.npy"
+        mm = np.lib.format.open_memmap(src, mode="w+", dtype=np.float32,
+                                       shape=(args.n_rois, n_frames))  # fmt: skip
+        synthetic_dff(args.n_rois, n_frames, args.fs_hz, args.seed, out=mm)
+        mm.flush()
+        del mm
+        before_mb = _rss_mb()
+        t0 = time.perf_counter()
+        res = infer_spikes_streamed(
+            src, work / "rate.npz", fs_hz=args.fs_hz, roi_block=args.roi_block, **kw
+        )
+        out_bytes = (work / "rate.npz").stat().st_size
+        n_events = res.n_events
+    wall = time.perf_counter() - t0
+    stop.set()
+    print(
+        json.dumps(
+            {
+                "variant": args.variant,
+                "method": args.method,
+                "mode": args.mode,
+                "n_rois": args.n_rois,
+                "n_frames": n_frames,
+                "peak_rss_mb": round(_peak_mb(), 1),
+                "baseline_rss_mb": round(baseline_mb, 1),
+                "rss_before_inference_mb": round(before_mb, 1),
+                "input_mb": round(args.n_rois * n_frames * 4 / 2**20, 1),
+                "output_mb": round(out_bytes / 2**20, 1),
+                "wall_s": round(wall, 1),
+                "n_events": int(n_events),
+                "rss_trace_mb": [round(m) for _, m in samples[:: max(1, len(samples) // 40)]],
+            }
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--method", default="s2s", choices=["ens2", "s2s", "oasis"])
+    p.add_argument("--mode", default="fast", choices=["exact", "fast"])
+    p.add_argument(
+        "--untrained",
+        action="store_true",
+        help="random network of the shipped architecture (no trained model needed)",
+    )
+    p.add_argument("--n-rois", type=int, default=2000)
+    p.add_argument("--minutes", type=float, default=60.0)
+    p.add_argument("--fs-hz", type=float, default=30.0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--max-memory-mb", type=float, default=512.0)
+    p.add_argument("--roi-block", type=int, default=100, help="ROIs per block (streamed)")
+    p.add_argument("--variants", default="in-memory,streamed")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--variant", default="in-memory", help=argparse.SUPPRESS)
+    p.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        child(args)
+        return 0
+    rows = []
+    for variant in args.variants.split(","):
+        with tempfile.TemporaryDirectory(prefix="cf-memory-") as work:
+            cmd = [sys.executable, __file__, "--child", "--variant", variant, "--workdir", work]
+            for k in ("method", "mode", "n_rois", "minutes", "fs_hz", "threads",
+                      "max_memory_mb", "roi_block", "seed"):  # fmt: skip
+                cmd += [f"--{k.replace('_', '-')}", str(getattr(args, k))]
+            if args.untrained:
+                cmd.append("--untrained")
+            env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                print(f"{variant}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
+                continue
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    if rows:
+        r0 = rows[0]
+        print(
+            f"\n{r0['n_rois']} ROIs x {r0['n_frames']} frames ({args.minutes:g} min at "
+            f"{args.fs_hz:g} Hz), method={args.method}"
+            + (f" mode={args.mode}" if args.method == "ens2" else "")
+            + (" (untrained network)" if args.untrained and args.method != "oasis" else "")
+        )
+        print(f"{'variant':<10} {'peak RSS MB':>12} {'before inf. MB':>15} {'input MB':>9} "
+              f"{'output MB':>10} {'wall s':>8}")  # fmt: skip
+        for r in rows:
+            print(
+                f"{r['variant']:<10} {r['peak_rss_mb']:>12.0f} "
+                f"{r['rss_before_inference_mb']:>15.0f} {r['input_mb']:>9.0f} "
+                f"{r['output_mb']:>10.0f} {r['wall_s']:>8.1f}"
+            )
+    return 0 if len(rows) == len(args.variants.split(",")) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Spike inference over a recording too large for RAM: ROI blocks in, ROI blocks out.
+
+The input dF/F is read ``roi_block`` rows at a time (plain file reads from a
+``.npy``, so the page cache does not count in the process's RSS; or slices of
+any array-like: zarr, h5py, memmap); each block goes through
+:func:`calcium_forge.inference.infer_spikes` (ROIs are independent for every
+method, so the result equals one call on the whole array); the rates are
+appended to the ``rate_hz`` member of a calcium-forge ``.npz`` written as a
+stream. Peak memory is one block plus the engine's working memory,
+independent of the number of ROIs and of the output size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zipfile
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError
+from ..progress import Progress
+
+
+@dataclass
+class StreamedInference:
+    """Summary of :func:`infer_spikes_streamed` (the arrays stay on disk).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The calcium-forge ``.npz`` written (read it with
+        :func:`calcium_forge.io.read_result` or ``numpy.load(mmap_mode=...)``
+        is not possible for zip members; use ``io.read_result``).
+    n_rois, n_frames : int
+        Shape of ``rate_hz``.
+    fs_hz : float
+        Frame rate (Hz) of the input and of the rates.
+    method : str
+        Inference method.
+    n_events : int
+        Total number of spike events (0 when events were not requested).
+    roi_block : int
+        ROIs per block.
+    seconds : float
+        Wall time, seconds.
+    meta : dict
+        Model card and per-stage timings.
+    """
+
+    path: Path
+    n_rois: int
+    n_frames: int
+    fs_hz: float
+    method: str
+    n_events: int
+    roi_block: int
+    seconds: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class _NpyRows:
+    """Read row blocks of a C-ordered 2-D ``.npy`` with plain reads (no mmap, no full load)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            self.offset = fh.tell()
+        if len(shape) != 2 or fortran or dtype.hasobject:
+            raise InvalidInputError(
+                f"{path}: streamed inference needs a C-ordered 2-D numeric array (n_rois, "
+                f"n_frames); got shape {shape}, fortran_order={fortran}, dtype={dtype}."
+            )
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.dtype = dtype
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        r0, r1, _ = rows.indices(self.shape[0])
+        n = self.shape[1]
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset + r0 * n * self.dtype.itemsize)
+            block = np.fromfile(fh, dtype=self.dtype, count=(r1 - r0) * n)
+        return block.reshape(r1 - r0, n)
+
+
+def _open_traces(traces: Any) -> Any:
+    if isinstance(traces, str | os.PathLike):
+        path = Path(traces)
+        if not path.is_file():
+            from ..errors import MissingFileError
+
+            raise MissingFileError(f"traces file {path} does not exist.")
+        if path.suffix != ".npy":
+            raise InvalidInputError(
+                f"{path}: streamed inference reads a .npy (n_rois, n_frames) dF/F array, or "
+                "any array-like you open yourself (zarr, h5py); convert the file first."
+            )
+        return _NpyRows(path)
+    if not (hasattr(traces, "shape") and hasattr(traces, "__getitem__")) or len(traces.shape) != 2:
+        raise InvalidInputError(
+            f"traces must be a .npy path or a 2-D array-like (n_rois, n_frames); got "
+            f"{type(traces).__name__} with shape {getattr(traces, 'shape', None)}."
+        )
+    return traces
+
+
+def _member(zf: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
+    with zf.open(f"{name}.npy", "w", force_zip64=True) as fh:
+        np.lib.format.write_array(fh, np.asanyarray(array), allow_pickle=False)
+
+
+def iter_infer_spikes_streamed(
+    traces: Any,
+    out_path: str | os.PathLike,
+    fs_hz: float,
+    *,
+    roi_block: int = 100,
+    method: str = "ens2",
+    model: Any = None,
+    events: bool = True,
+    mode: str = "exact",
+    **infer_options: Any,
+) -> Generator[Progress, None, StreamedInference]:
+    """Generator version of :func:`infer_spikes_streamed`; yields one Progress per block."""
+    from .. import __version__
+    from ..inference import infer_spikes
+    from ..io.atomic import atomic_path
+
+    src = _open_traces(traces)
+    n_rois, n_frames = (int(s) for s in src.shape)
+    if roi_block < 1:
+        raise InvalidInputError(f"roi_block must be >= 1; got {roi_block}.")
+    out = Path(out_path)
+    if out.suffix != ".npz":
+        raise InvalidInputError(f"out_path must end in .npz; got {out}.")
+    if method in ("ens2", "s2s") and (model is None or isinstance(model, str | os.PathLike)):
+        from ..inference.registry import load_model
+
+        model = load_model(model if model is not None else {"ens2": "ens2-excitatory",
+                                                             "s2s": "s2s"}[method])  # fmt: skip
+    t_start = time.perf_counter()
+    flat: list[np.ndarray] = []
+    counts: list[int] = []
+    card: dict[str, Any] = {}
+    block_meta: list[dict[str, Any]] = []
+    rate_header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                   "fortran_order": False, "shape": (n_rois, n_frames)}  # fmt: skip
+    with atomic_path(out) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            with zf.open("rate_hz.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array_header_2_0(fh, rate_header)
+                for r0 in range(0, n_rois, roi_block):
+                    r1 = min(n_rois, r0 + roi_block)
+                    block = np.ascontiguousarray(src[r0:r1], dtype=np.float32)
+                    res = infer_spikes(
+                        block, fs_hz=fs_hz, method=method, model=model, events=events,
+                        mode=mode, **infer_options,
+                    )  # fmt: skip
+                    fh.write(np.ascontiguousarray(res.rate_hz, dtype=np.float32).tobytes())
+                    if events:
+                        flat.extend(res.events)
+                        counts.extend(len(e) for e in res.events)
+                    card = res.model_card
+                    block_meta.append({"rois": [r0, r1], "timing": res.meta.get("timing")})
+                    del block, res
+                    yield Progress(r1, n_rois, f"{method} streamed inference", {"rois": r1})
+            meta = {"streamed": {"roi_block": roi_block, "blocks": block_meta}, "mode": mode}
+            scalars = {
+                "cf_format": np.str_("calcium-forge"),
+                "cf_format_version": np.int64(1),
+                "cf_package_version": np.str_(__version__),
+                "cf_object": np.str_("SpikeInference"),
+                "fs_hz": np.float64(fs_hz),
+                "method": np.str_(method),
+                "model_card_json": np.str_(json.dumps(card, default=str)),
+                "meta_json": np.str_(json.dumps(meta, default=str)),
+            }
+            for name, value in scalars.items():
+                _member(zf, name, np.asarray(value))
+            if events:
+                offsets = np.zeros(n_rois + 1, dtype=np.int64)
+                offsets[1:] = np.cumsum(counts)
+                ev = np.concatenate(flat) if flat else np.zeros(0, np.float64)
+                _member(zf, "events_flat", ev.astype(np.float64))
+                _member(zf, "events_offsets", offsets)
+    return StreamedInference(
+        path=out,
+        n_rois=n_rois,
+        n_frames=n_frames,
+        fs_hz=float(fs_hz),
+        method=method,
+        n_events=int(sum(counts)),
+        roi_block=int(roi_block),
+        seconds=time.perf_counter() - t_start,
+        meta={"model_card": card, **meta},
+    )
