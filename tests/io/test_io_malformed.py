@@ -194,3 +194,17 @@ def test_npy_without_fs(tmp_path):
 def test_error_classes_are_builtin_compatible():
     assert issubclass(FileFormatError, ValueError)
     assert issubclass(MissingFileError, FileNotFoundError)
+
+
+def test_fs_option_contradicting_stored_times(tmp_path, cascade_struct):
+    p = write_cascade_mat(tmp_path / "gt.mat", [cascade_struct])
+    assert read(p, fs_hz=20.0).fs_hz == pytest.approx(20.0)  # agrees: accepted
+    _raises(
+        InvalidInputError,
+        r"gt\.mat.*stores its frame rate \(20 Hz\).*fs_hz=30",
+        read,
+        p,
+        fs_hz=30.0,
+    )
+    npz = write(read(p), tmp_path / "gt.npz")
+    _raises(InvalidInputError, r"gt\.npz.*contradicts", read, npz, fs_hz=31.0)

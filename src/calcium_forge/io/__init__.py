@@ -127,8 +127,11 @@ def read(path: str | os.PathLike[str], **options: Any) -> Recording | list[Recor
     path : str or os.PathLike
         File or folder (see the module table).
     **options
-        ``fs_hz`` (frame rate in Hz, for formats that do not store it or to
-        override it); ``events_outside`` (Cascade: ``"drop"`` or ``"error"``);
+        ``fs_hz`` (frame rate in Hz): required for formats that do not store it
+        (.npy, CSV without header, Suite2P without ops); overrides the rate of
+        Suite2P ops, CSV headers and plain .npz; must agree with the rate of
+        files that tie it to spike/frame times (Cascade, calcium-forge .npz,
+        NWB); ``events_outside`` (Cascade: ``"drop"`` or ``"error"``);
         ``kind`` (``.npy``).
 
     Returns
@@ -152,14 +155,12 @@ def read(path: str | os.PathLike[str], **options: Any) -> Recording | list[Recor
 
             return read_suite2p(path, fs_hz=fs_hz, **options)
         if fmt == "cascade":
+            from ._common import check_fs_matches
             from .cascade import read_cascade
 
             recs = read_cascade(path, **options)
-            if fs_hz is not None:
-                raise InvalidInputError(
-                    f"{path}: Cascade files store their frame times; fs_hz={fs_hz!r} cannot "
-                    "be applied. Resample with calcium_forge.signal.resample instead."
-                )
+            for rec in recs:
+                check_fs_matches(rec.fs_hz, fs_hz, f"{path} (fs_hz option)")
             return recs[0] if len(recs) == 1 else recs
         if fmt == "npz":
             from .traces import read_npz

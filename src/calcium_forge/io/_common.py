@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 
-__all__ = ["check_fs", "json_dumps", "json_safe", "require_finite"]
+__all__ = ["check_fs", "check_fs_matches", "json_dumps", "json_safe", "require_finite"]
 
 
 def check_fs(fs_hz: Any, where: str, fix: str = "") -> float:
@@ -43,6 +43,25 @@ def check_fs(fs_hz: Any, where: str, fix: str = "") -> float:
             f"Pass the acquisition frame rate, e.g. fs_hz=30.0. {fix}".rstrip()
         )
     return fs
+
+
+def check_fs_matches(stored_hz: float, given_hz: float | None, where: str) -> None:
+    """Refuse an ``fs_hz`` option that contradicts a rate the file stores with its times.
+
+    Formats whose frame times are tied to other timed data (Cascade spike
+    times, calcium-forge ``.npz`` and NWB files) cannot take a different frame
+    rate: that would shift every spike. ``given_hz`` equal to the stored rate
+    (within 0.1 %) or None is accepted.
+    """
+    if given_hz is None:
+        return
+    given = check_fs(given_hz, where)
+    if abs(given - stored_hz) > 1e-3 * stored_hz:
+        raise InvalidInputError(
+            f"{where}: the file stores its frame rate ({stored_hz:.6g} Hz) together with its "
+            f"frame/spike times; fs_hz={given_hz!r} contradicts it. Drop the fs_hz option, or "
+            "resample the traces with calcium_forge.signal.resample."
+        )
 
 
 def require_finite(array: np.ndarray, what: str, where: str, allow_nan: bool = False) -> None:

@@ -31,7 +31,7 @@ from .._version import __version__
 from ..errors import FileFormatError, InvalidInputError, require
 from ..recording import Recording
 from ..results import SpikeInference
-from ._common import check_fs, json_safe
+from ._common import check_fs, check_fs_matches, json_safe
 from .atomic import atomic_path
 
 __all__ = ["read_nwb", "write_nwb"]
@@ -246,8 +246,8 @@ def read_nwb(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
     path : str or os.PathLike
         ``.nwb`` file (HDF5).
     fs_hz : float, optional
-        Frame rate override (Hz); by default the series' ``rate`` (or its
-        timestamps).
+        Frame rate (Hz), only for series without ``rate``/timestamps; a value
+        contradicting the stored rate raises.
 
     Returns
     -------
@@ -301,6 +301,8 @@ def read_nwb(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
             fs_file = 1.0 / float(np.median(np.diff(ts)))
         else:
             fs_file = None
+        if fs_file is not None:
+            check_fs_matches(fs_file, fs_hz, f"{path} (fs_hz option)")
         if fs_hz is None and fs_file is None:
             raise InvalidInputError(
                 f"{path}: series {series.name!r} has neither rate nor timestamps; pass fs_hz."

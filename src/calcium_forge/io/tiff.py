@@ -134,18 +134,20 @@ def frame_rate_from_metadata(tif: Any) -> tuple[float | None, str | None, dict[s
         si_text = "\n".join(f"{k} = {v}" for k, v in frame_data.items())
     si_text += "\n" + _text_metadata(tif)
     rates = dict(_SI_RATE.findall(si_text))
+    m_si3 = _SI3_RATE.search(si_text)
     m = _SI_SLICES.search(si_text)
     if m:
         extra["n_planes"] = int(m.group(1))
     m = _SI_CHANNELS.search(si_text)
     if m:
         extra["n_channels"] = len(re.findall(r"\d+", m.group(1)))
+    if rates or m_si3 or "n_planes" in extra or "n_channels" in extra:
+        extra["scanimage"] = True
     if rates:
         key = "scanVolumeRate" if "scanVolumeRate" in rates else "scanFrameRate"
         return float(rates[key]), f"ScanImage SI.hRoiManager.{key}", extra
-    m = _SI3_RATE.search(si_text)
-    if m:
-        return float(m.group(1)), "ScanImage state.acq.frameRate", extra
+    if m_si3:
+        return float(m_si3.group(1)), "ScanImage state.acq.frameRate", extra
     ij = tif.imagej_metadata if getattr(tif, "is_imagej", False) else None
     if ij:
         if ij.get("finterval"):
@@ -167,6 +169,84 @@ def _lazy(zarr_array: Any, feature: str) -> Any:
 
     da = require("dask.array", "distributed", feature)
     return da.from_zarr(zarr_array)
+
+
+def _select_tyx(
+    zarr_array: Any,
+    axes: str,
+    shape: tuple[int, ...],
+    file_axes: str,
+    path: Path,
+    channel: int,
+    plane: int,
+    meta: dict[str, Any],
+) -> Any:
+    """Reduce a series to (T, Y, X): select channel/plane, drop singleton axes."""
+    index: list[Any] = []
+    keep_axes = ""
+    for ax, n in zip(axes, shape, strict=True):
+        if ax in "YX":
+            index.append(slice(None))
+            keep_axes += ax
+        elif ax in ("C", "Z"):
+            which = channel if ax == "C" else plane
+            meta["n_channels" if ax == "C" else "n_planes"] = n
+            if not 0 <= which < n:
+                raise InvalidInputError(
+                    f"{path}: {'channel' if ax == 'C' else 'plane'}={which} but the file has "
+                    f"{n} along axis {ax} (0..{n - 1})."
+                )
+            index.append(which)
+        elif n == 1:
+            index.append(0)
+        else:
+            index.append(slice(None))
+            keep_axes += "T"
+    if keep_axes.count("T") > 1:
+        raise FileFormatError(
+            f"{path}: cannot tell which axis is time among {file_axes} {shape}; expected "
+            "one non-spatial axis (T) besides channels (C) and planes (Z)."
+        )
+    if "T" not in keep_axes:
+        raise FileFormatError(
+            f"{path}: this is a single 2-D image (axes {file_axes}, shape {shape}), but a "
+            "stack of frames (T, Y, X) is needed."
+        )
+    if any(not isinstance(i, slice) for i in index):
+        return _lazy(zarr_array, f"Selecting a channel/plane of {path} lazily")[tuple(index)]
+    return zarr_array
+
+
+def _scanimage_pages(
+    zarr_array: Any, path: Path, n_ch: int, n_pl: int, channel: int, plane: int
+) -> Any:
+    """ScanImage order: pages are (volume, slice, channel); keep one plane and channel.
+
+    tifffile's own interpretation of the axes is ignored: the pages are taken in
+    acquisition order and de-interleaved with ``numSlices`` and ``channelSave``
+    from the ScanImage metadata.
+    """
+    if not (0 <= channel < n_ch and 0 <= plane < n_pl):
+        raise InvalidInputError(
+            f"{path}: channel={channel}, plane={plane} out of range for {n_ch} channel(s), "
+            f"{n_pl} plane(s) (ScanImage metadata)."
+        )
+    ny, nx = int(zarr_array.shape[-2]), int(zarr_array.shape[-1])
+    flat = zarr_array
+    if zarr_array.ndim != 3:
+        flat = _lazy(zarr_array, f"Reading ScanImage file {path}").reshape(-1, ny, nx)
+    n_pages = int(flat.shape[0])
+    per_volume = n_ch * n_pl
+    if per_volume == 1:
+        return flat
+    if n_pages % per_volume:
+        raise FileFormatError(
+            f"{path}: ScanImage metadata announce {n_pl} plane(s) x {n_ch} channel(s) but the "
+            f"file has {n_pages} pages, not a multiple of {per_volume}. The file is incomplete."
+        )
+    if flat is zarr_array:
+        flat = _lazy(zarr_array, f"De-interleaving ScanImage file {path}")
+    return flat.reshape((n_pages // per_volume, n_pl, n_ch, ny, nx))[:, plane, channel]
 
 
 def _check_complete(tif: Any, series: Any, path: Path) -> None:
@@ -285,64 +365,14 @@ def read_tiff_stack(
         ) from exc
     if hasattr(zarr_array, "keys") and not hasattr(zarr_array, "shape"):  # multiscale group
         zarr_array = zarr_array["0"]
-    data: Any = zarr_array
 
     meta: dict[str, Any] = {"reader": "tiff", "kind": kind, "axes": series.axes}
-    # reduce to (T, Y, X): select channel/plane, squeeze singleton axes
-    index: list[Any] = []
-    keep_axes = ""
-    for ax, n in zip(axes, shape, strict=True):
-        if ax in "YX":
-            index.append(slice(None))
-            keep_axes += ax
-        elif ax == "C" or ax == "Z":
-            which = channel if ax == "C" else plane
-            meta["n_channels" if ax == "C" else "n_planes"] = n
-            if not 0 <= which < n:
-                raise InvalidInputError(
-                    f"{path}: {'channel' if ax == 'C' else 'plane'}={which} but the file has "
-                    f"{n} along axis {ax} (0..{n - 1})."
-                )
-            index.append(which)
-        elif n == 1:
-            index.append(0)
-        else:
-            index.append(slice(None))
-            keep_axes += "T"
-    if keep_axes.count("T") > 1:
-        raise FileFormatError(
-            f"{path}: cannot tell which axis is time among {series.axes} {shape}; expected "
-            "one non-spatial axis (T) besides channels (C) and planes (Z)."
-        )
-    if "T" not in keep_axes:
-        raise FileFormatError(
-            f"{path}: this is a single 2-D image (axes {series.axes}, shape {shape}), but a "
-            "stack of frames (T, Y, X) is needed."
-        )
-    needs_index = any(not isinstance(i, slice) for i in index)
-    if needs_index:
-        data = _lazy(zarr_array, f"Selecting a channel/plane of {path} lazily")[tuple(index)]
-    # ScanImage interleaves channels and slices page by page in a flat series
     n_ch, n_pl = int(extra.get("n_channels", 1)), int(extra.get("n_planes", 1))
-    if not is_imagej and data.ndim == 3 and (n_ch > 1 or n_pl > 1):
-        n_pages = int(data.shape[0])
-        per_volume = n_ch * n_pl
-        if n_pages % per_volume:
-            raise FileFormatError(
-                f"{path}: ScanImage metadata announce {n_pl} plane(s) x {n_ch} channel(s) but "
-                f"the file has {n_pages} pages, not a multiple of {per_volume}. The file is "
-                "incomplete."
-            )
-        if not (0 <= channel < n_ch and 0 <= plane < n_pl):
-            raise InvalidInputError(
-                f"{path}: channel={channel}, plane={plane} out of range for {n_ch} channel(s), "
-                f"{n_pl} plane(s)."
-            )
-        if data is zarr_array:
-            data = _lazy(zarr_array, f"De-interleaving ScanImage file {path}")
-        data = data.reshape((n_pages // per_volume, n_pl, n_ch, *data.shape[1:]))
-        data = data[:, plane, channel]
+    if extra.get("scanimage") and not is_imagej:
+        data = _scanimage_pages(zarr_array, path, n_ch, n_pl, channel, plane)
         meta.update(n_channels=n_ch, n_planes=n_pl, interleaved="scanimage")
+    else:
+        data = _select_tyx(zarr_array, axes, shape, series.axes, path, channel, plane, meta)
     meta["channel"] = channel
     meta["plane"] = plane
     if fs_hz is not None:

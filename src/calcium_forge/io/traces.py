@@ -40,7 +40,7 @@ from .._version import __version__
 from ..errors import FileFormatError, InvalidInputError
 from ..recording import Recording
 from ..results import SpikeInference
-from ._common import check_fs, json_dumps, require_finite
+from ._common import check_fs, check_fs_matches, json_dumps, require_finite
 from .atomic import atomic_path
 from .safe_pickle import load_npy
 
@@ -268,6 +268,7 @@ def read_npz(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
     z = _open_npz(path)
     if _is_ours(z):
         _check_version(z, path)
+        check_fs_matches(float(z["fs_hz"]), fs_hz, f"{path} (fs_hz option)")
         try:
             if str(z.get("cf_object")) == "SpikeInference":
                 res = read_result_npz(path)
