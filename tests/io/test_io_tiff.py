@@ -64,11 +64,17 @@ def test_scanimage_metadata_rate_and_deinterleave(tmp_path, rng):
         "SI.hRoiManager.scanFrameRate = 60\nSI.hRoiManager.scanVolumeRate = 30\n"
         "SI.hStackManager.numSlices = 2\nSI.hChannels.channelSave = [1;2]\n"
     )
-    p = tmp_path / "si.tif"
-    tifffile.imwrite(p, vol.reshape(-1, 8, 9), description=desc, metadata=None)
     from calcium_forge.io.tiff import read_tiff_stack
 
-    stack = read_tiff_stack(p, channel=1, plane=0)
-    assert stack.fs_hz == 30.0 and stack.shape == (12, 8, 9)
-    assert stack.meta["fs_hz_source"] == "ScanImage SI.hRoiManager.scanVolumeRate"
-    np.testing.assert_array_equal(np.asarray(stack.data[5]), vol[5, 0, 1])
+    # ScanImage >= 5 writes the non-varying frame data into the Software tag of every
+    # frame (tifffile then flags the file as ScanImage); older files use the description
+    for where in ("software", "description"):
+        p = tmp_path / f"si_{where}.tif"
+        tifffile.imwrite(p, vol.reshape(-1, 8, 9), metadata=None, **{where: desc})
+        stack = read_tiff_stack(p, channel=1, plane=0)
+        assert stack.fs_hz == 30.0 and stack.shape == (12, 8, 9)
+        assert stack.meta["fs_hz_source"] == "ScanImage SI.hRoiManager.scanVolumeRate"
+        np.testing.assert_array_equal(np.asarray(stack.data[5]), vol[5, 0, 1])
+        np.testing.assert_array_equal(np.asarray(read_stack(p).data[11]), vol[11, 0, 0])
+    assert stack.meta["kind"] != "scanimage"
+    assert read_stack(tmp_path / "si_software.tif").meta["kind"] == "scanimage"
