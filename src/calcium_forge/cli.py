@@ -61,12 +61,30 @@ def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
         help="worker processes of the local cluster (default: CPU count)",
     )
     p.add_argument("--threads-per-worker", type=int, default=1)
+    p.add_argument(
+        "--resources",
+        default=None,
+        metavar="NAME=N[,NAME=N]",
+        help="dask worker resources per task, e.g. GPU=1 (workers started with --resources)",
+    )
     p.add_argument("--no-resume", action="store_true", help="recompute finished inputs too")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def run(args: argparse.Namespace) -> int:
         from .distributed import batch_infer
+        from .errors import InvalidInputError
 
+        resources = None
+        if args.resources:
+            try:
+                resources = {
+                    k.strip(): float(v)
+                    for k, v in (i.split("=") for i in args.resources.split(","))
+                }
+            except ValueError:
+                raise InvalidInputError(
+                    f"--resources must look like GPU=1 or GPU=1,MEM=4; got {args.resources!r}."
+                ) from None
         report = batch_infer(
             args.inputs,
             args.out,
@@ -74,6 +92,7 @@ def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
             n_workers=args.workers,
             threads_per_worker=args.threads_per_worker,
             resume=not args.no_resume,
+            resources=resources,
             progress_bar=not args.no_progress,
             method=args.method,
             model=args.model,

@@ -251,6 +251,7 @@ def iter_batch_infer(
     threads_per_worker: int = 1,
     resume: bool = True,
     verify: bool = True,
+    resources: dict[str, float] | None = None,
     **options: Any,
 ) -> Generator[Progress, None, BatchReport]:
     """Generator version of :func:`batch_infer`: yields one Progress per finished input."""
@@ -296,7 +297,9 @@ def iter_batch_infer(
             continue
         todo.append((key, output, name))
 
-    with open_client(client, n_workers=n_workers, threads_per_worker=threads_per_worker) as handle:
+    with open_client(
+        client, n_workers=n_workers, threads_per_worker=threads_per_worker, resources=resources
+    ) as handle:
         n_conn = handle.n_workers
         _clean_partial(out)
         manifest.runs.append(
@@ -405,6 +408,7 @@ def iter_batch_infer(
                         opts,
                         key=f"calcium-forge-batch-{name}-{uuid.uuid4().hex[:8]}",
                         pure=False,
+                        resources=resources,
                     )
                     futures.append(fut)
                     fut_key[fut.key] = key
@@ -462,6 +466,7 @@ def batch_infer(
     threads_per_worker: int = 1,
     resume: bool = True,
     verify: bool = True,
+    resources: dict[str, float] | None = None,
     progress_bar: bool = False,
     **options: Any,
 ) -> BatchReport:
@@ -488,6 +493,9 @@ def batch_infer(
         unchanged input and an intact output (default True).
     verify : bool
         On resume, re-hash outputs and redo those whose checksum changed.
+    resources : dict, optional
+        dask worker resources each task needs, e.g. ``{"GPU": 1}`` so that a
+        worker started with ``--resources GPU=1`` runs one task at a time.
     progress_bar : bool
         Show a tqdm bar (one step per input).
     **options
@@ -510,6 +518,7 @@ def batch_infer(
         threads_per_worker=threads_per_worker,
         resume=resume,
         verify=verify,
+        resources=resources,
         **options,
     )
     return drain(gen, progress_bar=progress_bar, desc="batch-infer")

@@ -40,6 +40,7 @@ def open_client(
     n_workers: int | None = None,
     threads_per_worker: int = 1,
     memory_limit: str | float | None = "auto",
+    resources: dict[str, float] | None = None,
 ) -> Iterator[ClientHandle]:
     """Yield a :class:`ClientHandle`; close what this function created on exit.
 
@@ -58,6 +59,9 @@ def open_client(
         code, so one thread per process is the default.
     memory_limit : str or float or None
         Per-worker memory limit of the LocalCluster (dask syntax, e.g. ``"4GB"``).
+    resources : dict, optional
+        Resources each LocalCluster worker declares (so that tasks asking for
+        them can run), e.g. ``{"GPU": 1}``.
     """
     if scheduler == "serial":
         yield ClientHandle(None, "serial")
@@ -77,6 +81,7 @@ def open_client(
             host="127.0.0.1",
             dashboard_address=None,
             memory_limit=memory_limit,
+            **({"resources": dict(resources)} if resources else {}),
         )
         client = distributed.Client(cluster)
         try:
