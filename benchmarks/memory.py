@@ -105,17 +105,32 @@ def child(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     kw = dict(method=args.method, model=model, mode=args.mode, events=True)
     kw["max_memory_mb"] = args.max_memory_mb
+    t_log = [0.0]
+
+    def log(p) -> None:  # progress on stderr, at most every 30 s
+        now = time.perf_counter()
+        if now - t_log[0] > 30 or p.step == p.total:
+            t_log[0] = now
+            print(
+                f"[{args.variant}] {p.step}/{p.total} ROIs, {now - t0:.0f} s, "
+                f"RSS {_rss_mb():.0f} MB",
+                file=sys.stderr,
+                flush=True,
+            )
+
     if args.variant == "in-memory":
         traces = synthetic_dff(args.n_rois, n_frames, args.fs_hz, args.seed)
         before_mb = _rss_mb()
         t0 = time.perf_counter()
-        from calcium_forge.inference import infer_spikes
+        from calcium_forge.inference import iter_infer_spikes
+        from calcium_forge.progress import drain
 
-        res = infer_spikes(traces, fs_hz=args.fs_hz, **kw)
+        res = drain(iter_infer_spikes(traces, args.fs_hz, **kw), callback=log)
         out_bytes = res.rate_hz.nbytes
         n_events = sum(len(e) for e in res.events)
     else:
-        from calcium_forge.distributed import infer_spikes_streamed
+        from calcium_forge.distributed import iter_infer_spikes_streamed
+        from calcium_forge.progress import drain
 
         work = Path(args.workdir)
         src = work / "dff.npy"
@@ -126,9 +141,10 @@ def child(args: argparse.Namespace) -> None:
         del mm
         before_mb = _rss_mb()
         t0 = time.perf_counter()
-        res = infer_spikes_streamed(
+        gen = iter_infer_spikes_streamed(
             src, work / "rate.npz", fs_hz=args.fs_hz, roi_block=args.roi_block, **kw
         )
+        res = drain(gen, callback=log)
         out_bytes = (work / "rate.npz").stat().st_size
         n_events = res.n_events
     wall = time.perf_counter() - t0
@@ -188,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.untrained:
                 cmd.append("--untrained")
             env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
             if proc.returncode != 0:
-                print(f"{variant}: FAILED\n{proc.stderr[-2000:]}", file=sys.stderr)
+                print(f"{variant}: FAILED (exit code {proc.returncode})", file=sys.stderr)
                 continue
             row = json.loads(proc.stdout.strip().splitlines()[-1])
             rows.append(row)
