@@ -51,3 +51,34 @@ def test_convert_unknown_output(tmp_path, capsys):
     np.save(tmp_path / "t.npy", np.ones((1, 5)))
     assert main(["convert", str(tmp_path / "t.npy"), str(tmp_path / "t.xlsx"), "--fs", "3"]) == 1
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_info_damaged_file_and_tiff(tmp_path, capsys, rng):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04garbage")
+    assert main(["info", str(bad)]) == 1
+    assert "bad.npz" in capsys.readouterr().err
+    import tifffile
+
+    tif = tmp_path / "movie.tif"
+    tifffile.imwrite(
+        tif,
+        rng.integers(0, 9, (12, 8, 10), dtype=np.uint16),
+        imagej=True,
+        metadata={"axes": "TYX", "finterval": 0.05},
+    )
+    assert main(["info", str(tif)]) == 0
+    out = capsys.readouterr().out
+    assert "reader: tiff" in out and "12 frames of 8 x 10" in out and "20 Hz" in out
+
+
+def test_write_rejects_unknown_option(tmp_path):
+    import pytest
+
+    from calcium_forge import Recording, write
+    from calcium_forge.errors import InvalidInputError
+
+    rec = Recording(traces=np.ones((1, 3)), fs_hz=1.0)
+    with pytest.raises(InvalidInputError, match="option not understood by the npz writer"):
+        write(rec, tmp_path / "x.npz", compress=False)
+    assert not (tmp_path / "x.npz").exists()

@@ -261,14 +261,21 @@ def write(obj: Recording | SpikeInference, path: str | os.PathLike[str], **optio
         raise InvalidInputError(
             f"write({str(p)!r}): expected a Recording or SpikeInference; got {type(obj).__name__}."
         )
-    if fmt == "npz":
-        from .traces import write_npz
+    try:
+        if fmt == "npz":
+            from .traces import write_npz
 
-        return write_npz(obj, p, **options)
-    if fmt == "csv":
-        from .traces import write_csv
+            return write_npz(obj, p, **options)
+        if fmt == "csv":
+            from .traces import write_csv
 
-        return write_csv(obj, p, **options)
-    from .nwb import write_nwb
+            return write_csv(obj, p, **options)
+        from .nwb import write_nwb
 
-    return write_nwb(obj, p, **options)
+        return write_nwb(obj, p, **options)
+    except TypeError as exc:
+        if "unexpected keyword" in str(exc):
+            raise InvalidInputError(
+                f"write({str(p)!r}): option not understood by the {fmt} writer: {exc}."
+            ) from exc
+        raise

@@ -119,9 +119,10 @@ def describe(path: str | os.PathLike[str], fs_hz: float | None = None) -> str:
         return "\n".join(lines)
     options = {} if fs_hz is None else {"fs_hz": fs_hz}
     if fmt == "npz":
-        with np.load(p, allow_pickle=False) as z:
-            is_result = "cf_object" in z.files and str(z["cf_object"]) == "SpikeInference"
-        if is_result:
+        from .traces import _open_npz
+
+        z = _open_npz(p)
+        if "cf_object" in z and str(z["cf_object"]) == "SpikeInference":
             res = read_result(p)
             n_ev = None if res.events is None else int(sum(e.size for e in res.events))
             lines.append(
