@@ -141,7 +141,7 @@ def table(rows: list[dict]) -> str:
     return head + "\n".join(lines)
 
 
-def accuracy(threads: int, max_neurons: int) -> None:
+def accuracy(threads: int, max_neurons: int, model_name: str = "ens2-excitatory") -> None:
     """Median Corr of exact vs fast ENS² on the Cascade ground truth (shipped model)."""
     import torch
 
@@ -151,10 +151,11 @@ def accuracy(threads: int, max_neurons: int) -> None:
     from calcium_forge.inference.registry import list_models, load_model
     from calcium_forge.io import read
 
-    if "ens2-excitatory" not in list_models():
-        print("no shipped ens2-excitatory model yet; --accuracy needs it")
+    if model_name == "ens2-excitatory" and model_name not in list_models():
+        print("no shipped ens2-excitatory model yet; pass --model PATH (e.g. a checkpoint)")
         return
-    model = load_model("ens2-excitatory")
+    model = load_model(model_name)
+    print(f"model: {model_name} ({model.card.get('iterations', '?')} iterations)")
     root = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ground_truth"
     root = Path(os.environ.get("CALCIUM_FORGE_SHARED_DATA", root.parent)) / "ground_truth"
     rows = []
@@ -192,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--table-only", action="store_true", help="print the table of --json")
     ap.add_argument("--accuracy", action="store_true", help="fast-vs-exact Corr on ground truth")
     ap.add_argument("--max-neurons", type=int, default=2, help="--accuracy: neurons per dataset")
+    ap.add_argument("--model", default="ens2-excitatory", help="--accuracy: model name or path")
     ap.add_argument("--child", nargs=2, metavar=("METHOD", "N_ROIS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -199,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(r))
         return 0
     if args.accuracy:
-        accuracy(args.threads, args.max_neurons)
+        accuracy(args.threads, args.max_neurons, args.model)
         return 0
     path = Path(args.json)
     if not args.table_only:

@@ -215,3 +215,15 @@ def test_cli_infer_writes_result(tmp_path, rng, capsys):
     # errors come back as one line and exit code 1
     assert main(["infer", str(src), "--out", str(out2), "--model", "nope"]) == 1
     assert "neither a shipped model" in capsys.readouterr().err
+
+
+def test_event_kernel_follows_model_card():
+    from calcium_forge.inference.api import _event_kernel
+    from calcium_forge.inference.events import gaussian_kernel
+
+    s2s = {"target_smoothing": {"kind": "gaussian_window", "width_samples": 11, "sd_samples": 5}}
+    k = _event_kernel(s2s, "s2s", 100.0)
+    assert k.size == 11 and k.sum() == pytest.approx(1.0) and k[5] == k.max()
+    ens2 = {"target_smoothing": {"kind": "gaussian", "sigma_ms": 25.0}}
+    np.testing.assert_allclose(_event_kernel(ens2, "ens2", 60.0), gaussian_kernel(1.5))
+    np.testing.assert_allclose(_event_kernel({}, "ens2", 60.0), gaussian_kernel(1.5))

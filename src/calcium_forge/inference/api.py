@@ -133,7 +133,7 @@ def _event_kernel(card: dict, method: str, fs_model_hz: float) -> np.ndarray:
     """The target smoothing kernel of a model (from its card, else the paper's)."""
     from .events import gaussian_kernel
 
-    sm = card.get("smoothing") or card.get("target") or {}
+    sm = card.get("target_smoothing") or card.get("smoothing") or {}
     if isinstance(sm, dict):
         if sm.get("kind") == "gaussian_window" and "width_samples" in sm:
             width, sd = int(sm["width_samples"]), float(sm["sd_samples"])
