@@ -166,3 +166,55 @@ def test_content_not_extension_decides(tmp_path, full_recording):
     path = write(full_recording, tmp_path / "r.npz")
     renamed = path.rename(tmp_path / "r.dat")
     assert read(renamed).n_rois == 3
+
+
+def test_third_party_nwb_image_masks_and_timestamps(tmp_path, rng):
+    """An NWB file written directly with pynwb: image_mask ROIs, timestamps instead of rate."""
+    pynwb = pytest.importorskip("pynwb")
+    from datetime import UTC, datetime
+
+    from pynwb.ophys import DfOverF, ImageSegmentation, OpticalChannel, RoiResponseSeries
+
+    nwb = pynwb.NWBFile(
+        session_description="x",
+        identifier="id1",
+        session_start_time=datetime(2020, 1, 1, tzinfo=UTC),
+    )
+    device = nwb.create_device(name="scope")
+    plane = nwb.create_imaging_plane(
+        name="plane",
+        optical_channel=OpticalChannel(name="ch", description="g", emission_lambda=510.0),
+        imaging_rate=15.0,
+        description="p",
+        device=device,
+        excitation_lambda=920.0,
+        indicator="GCaMP6s",
+        location="V1",
+    )
+    mod = nwb.create_processing_module(name="ophys", description="o")
+    seg = ImageSegmentation()
+    mod.add(seg)
+    ps = seg.create_plane_segmentation(name="ps", description="d", imaging_plane=plane)
+    m0 = np.zeros((6, 7))
+    m0[1:3, 1:3] = 1.0
+    m1 = np.zeros((6, 7))
+    m1[2:5, 2:6] = 0.5  # overlaps ROI 0 at (2, 2): ROI 0 has the larger weight there
+    ps.add_roi(image_mask=m0)
+    ps.add_roi(image_mask=m1)
+    region = ps.create_roi_table_region(region=[0, 1], description="all")
+    data = rng.standard_normal((300, 2)).astype(np.float32)
+    dff = DfOverF()
+    dff.add_roi_response_series(
+        RoiResponseSeries(
+            name="dff", data=data, rois=region, unit="n/a", timestamps=np.arange(300) / 15.0
+        )
+    )
+    mod.add(dff)
+    path = tmp_path / "third.nwb"
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    rec = read(path)
+    assert rec.kind == "dff" and rec.fs_hz == pytest.approx(15.0)
+    np.testing.assert_array_equal(rec.traces, data.T)
+    assert rec.labels.shape == (6, 7)
+    assert rec.labels[2, 2] == 1 and rec.labels[4, 5] == 2 and rec.labels[0, 0] == 0
