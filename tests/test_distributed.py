@@ -175,3 +175,45 @@ def test_streamed_inference_equals_in_memory(tmp_path):
     assert res.n_events == sum(len(e) for e in ref.events) > 0
     assert back.method == "oasis" and back.fs_hz == 30.0
     assert [p.name for p in tmp_path.iterdir() if ".tmp" in p.name] == []
+
+
+def _suite2p_plane(folder: Path, n_rois: int = 3, n_frames: int = 900) -> Path:
+    """A minimal Suite2P plane folder (raw F + Fneu, no ops: the frame rate is unknown)."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    F = (100 + rng.gamma(2, 20, size=(n_rois, n_frames))).astype(np.float32)
+    np.save(folder / "F.npy", F)
+    np.save(folder / "Fneu.npy", (0.5 * F).astype(np.float32))
+    np.save(folder / "iscell.npy", np.ones((n_rois, 2), np.float32))
+    stat = [
+        {"ypix": np.array([i, i]), "xpix": np.array([0, 1]), "lam": np.ones(2, np.float32)}
+        for i in range(n_rois)
+    ]
+    np.save(folder / "stat.npy", np.array(stat, dtype=object), allow_pickle=True)
+    return folder
+
+
+def test_raw_suite2p_folder_and_fs_fallback(tmp_path):
+    from calcium_forge import Recording
+    from calcium_forge.io import write
+
+    plane = _suite2p_plane(tmp_path / "s1" / "suite2p" / "plane0")
+    rng = np.random.default_rng(0)
+    own_rate = write(
+        Recording(rng.normal(0, 0.05, (2, 450)).astype(np.float32), fs_hz=15.0),
+        tmp_path / "own_rate.npz",
+    )
+    out = tmp_path / "out"
+    # without fs_hz the Suite2P folder (no ops.npy) cannot be read: reported, not raised
+    rep = batch_infer([tmp_path / "s1", own_rate], out, client="serial", **OPTS)
+    assert [(i.status, i.stage) for i in rep.items] == [("failed", "load"), ("done", None)]
+    assert "frame rate" in rep.items[0].error
+    # fs_hz is the fallback for inputs that do not store a rate; files keep their own
+    rep = batch_infer([tmp_path / "s1", own_rate], out, client="serial", fs_hz=30.0, **OPTS)
+    assert [i.status for i in rep.items] == ["done", "done"]
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["items"][str(plane)]["fs_hz"] == 30.0
+    assert man["items"][str(own_rate)]["fs_hz"] == 15.0
+    assert man["items"][str(plane)]["timings_s"]["preprocess"] > 0  # raw -> dF/F
+    rate, _ = read_rates(out / "plane0.npz")
+    assert rate.shape == (3, 900) and np.isfinite(rate).all()

@@ -198,9 +198,15 @@ def run_one(input_path: str, out_dir: str, name: str, options: dict[str, Any]) -
         stage = "load"
         t0 = time.perf_counter()
         from .. import io as cf_io
+        from ..errors import CalciumForgeError
 
-        read_kw = {} if options.get("fs_hz") is None else {"fs_hz": float(options["fs_hz"])}
-        rec = _single_recording(cf_io.read(path, **read_kw), path)
+        try:  # files that store their frame rate keep it; fs_hz is the fallback
+            obj = cf_io.read(path)
+        except CalciumForgeError:
+            if options.get("fs_hz") is None:
+                raise
+            obj = cf_io.read(path, fs_hz=float(options["fs_hz"]))
+        rec = _single_recording(obj, path)
         res.n_rois, res.n_frames, res.fs_hz = rec.n_rois, rec.n_frames, rec.fs_hz
         res.timings_s[stage] = time.perf_counter() - t0
 
