@@ -141,3 +141,21 @@ def test_struct_without_imaging_is_skipped(tmp_path, cascade_struct):
     assert rec.meta["skipped_structs"] == [0] and rec.meta["struct_index"] == 1
     with pytest.raises(CalciumForgeError, match="none has both fluo_time and fluo_mean"):
         read(write_cascade_mat(tmp_path / "ephys.mat", [ephys_only]))
+
+
+def test_whole_database_reads(ground_truth_dir):
+    """All files of the 23 datasets read; spikes inside; NaN never dropped."""
+    n_files = n_recs = n_spikes = n_outside = 0
+    for path in sorted(ground_truth_dir.glob("DS*/*.mat")):
+        n_files += 1
+        for rec in read_cascade(path):
+            n_recs += 1
+            st = rec.spike_times[0]
+            assert np.all((st >= 0) & (st < rec.duration_s)), path
+            n_spikes += st.size
+            n_outside += len(rec.meta["events_outside_s"])
+            if rec.meta["events_clock"] == "first_frame":
+                assert rec.meta["first_frame_time_s"] > 1.0
+    assert n_files >= 23 and n_recs > n_files
+    # only a small fraction of the spikes lie outside the imaged intervals
+    assert n_outside < 0.02 * (n_spikes + n_outside)
