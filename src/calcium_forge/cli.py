@@ -227,8 +227,42 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _register_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run the main job on the bundled sample data (headless): dF/F, ENS² + OASIS "
+        "spike inference, a ground-truth check, CalciumGAN sampling and evaluation, a "
+        "synthetic movie; writes outputs and figures",
+    )
+    p.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
+    p.add_argument("--quick", action="store_true", help="smaller ground-truth set and movie")
+    p.add_argument("--mode", choices=["exact", "fast"], default="exact", help="ENS² engine mode")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random step")
+
+    def run(args: argparse.Namespace) -> int:
+        from .demo import run_demo
+
+        res = run_demo(
+            args.out, quick=args.quick, mode=args.mode, seed=args.seed, progress_bar=True
+        )
+        print(f"calcium-forge demo: {len(res.files)} files written to {res.out_dir}")
+        for method, m in res.spike_metrics.items():
+            print(f"  ground truth, {method}: median Corr {m['corr']:.3f}, ER {m['er']:.3f}")
+        s = res.synthesis
+        if s:
+            print(
+                f"  CalciumGAN vs real: KL rate {s['kl_rate']:.3f}, KL corr {s['kl_corr']:.3f}, "
+                f"KL van Rossum {s['kl_vrd']:.3f}"
+            )
+        print(f"  summary: {res.out_dir / 'summary.md'}")
+        return 0
+
+    p.set_defaults(func=run)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _register_version,
+    _register_demo,
     _register_info,
     _register_convert,
     _register_batch_infer,
