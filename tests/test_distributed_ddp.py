@@ -78,15 +78,19 @@ def test_two_gloo_processes_give_the_losses_of_one(tmp_path):
         "--nnodes", "1", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
         "-m", "calcium_forge.ddp", "train-gan", str(data), "--out", str(out),
         "--steps", str(steps), "--batch-size", str(batch), "--window", str(window),
-        "--seed", "0", "--threads", "1",
+        "--seed", "0", "--threads", "1", "--checkpoint-every", "2",
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=200, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "on 2 process(es) (gloo)" in proc.stdout
     # rank 0 alone wrote the model and the log
     written = sorted(p.name for p in out.iterdir())
-    assert "model.pt" in written and "train_log.json" in written
+    assert "model.pt" in written and "train_log.json" in written and "checkpoint.pt" in written
     assert not [n for n in written if ".tmp" in n]
+    from calcium_forge.synthesis.train import load_checkpoint
+
+    ckpt = load_checkpoint(out / "checkpoint.pt")
+    assert ckpt["step"] == steps and ckpt["world_size"] == 2
     log = json.loads((out / "train_log.json").read_text())
     for key in ("loss_d", "loss_g", "wasserstein", "gp"):
         np.testing.assert_allclose(log["history"][key], one.history[key], rtol=1e-3, atol=1e-4)
@@ -103,3 +107,24 @@ def test_two_gloo_processes_give_the_losses_of_one(tmp_path):
     p1 = torch.cat([p.detach().flatten() for p in one.model.generator.parameters()])
     p2 = torch.cat([p.detach().flatten() for p in two.generator.parameters()])
     assert float((p1 - p2).norm()) < 0.2 * float((p1 - p0).norm())
+
+
+def test_checkpoint_resume_continues_the_same_run(tmp_path):
+    pytest.importorskip("torch")
+    from calcium_forge import Recording
+    from calcium_forge.ddp import train_gan_ddp
+    from calcium_forge.synthesis.calciumgan import GANConfig
+    from calcium_forge.synthesis.train import TrainConfig
+
+    rng = np.random.default_rng(1)
+    rec = Recording(np.cumsum(rng.normal(0, 0.1, (3, 900)), axis=1).astype(np.float32), 30.0)
+    cfg = GANConfig.cpu(n_neurons=3, window=64)
+    full = train_gan_ddp(rec, cfg, TrainConfig(steps=4, batch_size=4, num_threads=1))
+    part = tmp_path / "part"
+    train_gan_ddp(rec, cfg, TrainConfig(steps=2, batch_size=4, num_threads=1), out_dir=part)
+    resumed = train_gan_ddp(
+        rec, cfg, TrainConfig(steps=4, batch_size=4, num_threads=1), resume=part / "checkpoint.pt"
+    )
+    assert resumed.steps_done == 4
+    for key in ("loss_d", "loss_g", "gp"):
+        np.testing.assert_allclose(resumed.history[key], full.history[key], rtol=1e-6)

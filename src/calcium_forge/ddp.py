@@ -15,7 +15,8 @@ gradients of the per-rank mean losses, which equals the gradient of the
 global mean. So N processes follow, up to floating-point summation order, the
 trajectory of one process with the same global batch.
 
-Only rank 0 writes checkpoints, the model and logs.
+Only rank 0 writes checkpoints (the one-process trainer's format, so either
+trainer can resume the other's), the model and logs.
 
 Example (shell)::
 
@@ -303,7 +304,7 @@ class DDPTrainResult:
         Per generator step: ``step``, ``loss_d``, ``loss_g``, ``wasserstein``,
         ``gp`` (averaged over ranks = the global-batch values).
     steps_done : int
-        Generator steps completed.
+        Generator steps completed (including those before a resume).
     world_size : int
         Processes that trained.
     model_path : pathlib.Path or None
@@ -327,6 +328,7 @@ def iter_train_gan_ddp(
     *,
     ctx: DistContext | None = None,
     out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
     progress_every: int = 10,
     name: str = "model",
 ) -> Generator[Progress, None, DDPTrainResult]:
@@ -336,7 +338,13 @@ def iter_train_gan_ddp(
 
     from .recording import Recording
     from .synthesis.calciumgan import CalciumGAN, GANConfig, build_critic, build_generator
-    from .synthesis.train import TrainConfig, gradient_penalty
+    from .synthesis.train import (
+        CHECKPOINT_FORMAT,
+        TrainConfig,
+        _fingerprint,
+        gradient_penalty,
+        load_checkpoint,
+    )
     from .synthesis.windows import WindowSplit, split_windows
 
     ctx = ctx or init_distributed()
@@ -391,12 +399,60 @@ def iter_train_gan_ddp(
     opt_d = torch.optim.Adam(critic_m.parameters(), lr=tcfg.lr, betas=tcfg.betas)
     train_t = torch.from_numpy(np.ascontiguousarray(split.train)).to(device)
     n_train = int(train_t.shape[0])
-    history: dict[str, list] = {"step": [], "loss_d": [], "loss_g": [], "wasserstein": [], "gp": []}
+    history: dict[str, list] = {
+        "step": [], "loss_d": [], "loss_g": [], "wasserstein": [], "gp": [], "pretrain_loss": [],
+    }  # fmt: skip
+    step = 0
+    if resume is not None:  # every rank loads the same checkpoint
+        ckpt = load_checkpoint(resume)
+        if ckpt["data_fingerprint"] != _fingerprint(split.train):
+            raise InvalidInputError(
+                f"checkpoint {ckpt['_path']} was written for different training windows; "
+                "resume with the same data and window options."
+            )
+        gen.load_state_dict(ckpt["generator"])
+        critic.load_state_dict(ckpt["critic"])
+        opt_g.load_state_dict(ckpt["opt_g"])
+        opt_d.load_state_dict(ckpt["opt_d"])
+        history = {k: list(v) for k, v in ckpt["history"].items()}
+        step = int(ckpt["step"])
+        if "rng_ddp" in ckpt:
+            rnd.gen.set_state(ckpt["rng_ddp"])
+
+    def save_checkpoint(interrupted: bool = False) -> None:
+        """Rank 0 writes ``checkpoint.pt`` in the format of :mod:`calcium_forge.synthesis.train`."""
+        if out is None or not ctx.is_main:
+            return
+        from .io.atomic import atomic_path
+
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "step": step,
+            "pretrained": True,
+            "interrupted": interrupted,
+            "gan_config": cfg.to_dict(),
+            "train_config": tcfg.to_dict(),
+            "scaling": split.scaling.to_dict(),
+            "fs_hz": float(split.fs_hz),
+            "data_fingerprint": _fingerprint(split.train),
+            "generator": gen.state_dict(),
+            "critic": critic.state_dict(),
+            "opt_g": opt_g.state_dict(),
+            "opt_d": opt_d.state_dict(),
+            "history": history,
+            "rng_torch": torch.get_rng_state(),
+            "rng_ddp": rnd.gen.get_state(),
+            "world_size": ctx.world_size,
+        }
+        with atomic_path(out / "checkpoint.pt") as tmp:
+            torch.save(state, tmp)
+
     t_start = time.perf_counter()
     gen_m.train()
     critic_m.train()
     try:
-        for step in range(1, tcfg.steps + 1):
+        while step < tcfg.steps:
+            step += 1
             sums = np.zeros(3)
             for _ in range(tcfg.n_critic):
                 real = train_t[rnd.randint(n_train, tcfg.batch_size).to(device)]
@@ -425,6 +481,8 @@ def iter_train_gan_ddp(
             history["loss_g"].append(float(loss_g_m))
             history["wasserstein"].append(float(w_m))
             history["gp"].append(float(gp_m))
+            if tcfg.checkpoint_every and step % tcfg.checkpoint_every == 0:
+                save_checkpoint()
             if step % progress_every == 0 or step == tcfg.steps:
                 yield Progress(
                     step,
@@ -432,9 +490,13 @@ def iter_train_gan_ddp(
                     f"WGAN-GP (DDP x{ctx.world_size})",
                     {"loss_d": float(loss_d_m), "loss_g": float(loss_g_m)},
                 )
+    except KeyboardInterrupt:
+        save_checkpoint(interrupted=True)
+        raise
     finally:
         if tcfg.num_threads:
             torch.set_num_threads(old_threads)
+    save_checkpoint()
     gen.eval()
     critic.eval()
     model = CalciumGAN(
@@ -483,6 +545,7 @@ def train_gan_ddp(
     *,
     ctx: DistContext | None = None,
     out_dir: str | Path | None = None,
+    resume: str | Path | None = None,
     progress_bar: bool = False,
     name: str = "model",
 ) -> DDPTrainResult:
@@ -501,7 +564,11 @@ def train_gan_ddp(
         From :func:`init_distributed` (called when omitted; single process
         outside torchrun).
     out_dir : path, optional
-        Rank 0 writes ``model.pt`` and ``train_log.json`` here.
+        Rank 0 writes ``checkpoint.pt`` (every ``checkpoint_every`` steps, at
+        the end and on Ctrl-C; the format of :mod:`calcium_forge.synthesis.train`),
+        ``model.pt`` and ``train_log.json`` here.
+    resume : path, optional
+        A ``checkpoint.pt`` (DDP or one-process) to continue from, read by every rank.
     progress_bar : bool
         Show a tqdm bar (rank 0 only).
     name : str
@@ -512,7 +579,9 @@ def train_gan_ddp(
     DDPTrainResult
     """
     ctx = ctx or init_distributed()
-    gen = iter_train_gan_ddp(data, gan_config, train_config, ctx=ctx, out_dir=out_dir, name=name)
+    gen = iter_train_gan_ddp(
+        data, gan_config, train_config, ctx=ctx, out_dir=out_dir, resume=resume, name=name
+    )
     return drain(gen, progress_bar=progress_bar and ctx.is_main, desc="CalciumGAN (DDP)")
 
 
@@ -533,6 +602,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     t.add_argument("--window", type=int, default=256)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    t.add_argument("--checkpoint-every", type=int, default=0, help="generator steps")
+    t.add_argument("--resume", default=None, help="checkpoint.pt to continue from")
     return p.parse_args(argv)
 
 
@@ -550,9 +621,15 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] | None = None
             rec = rec[0]
         cfg = GANConfig.cpu(n_neurons=rec.n_rois, window=args.window)
         tcfg = TrainConfig(
-            steps=args.steps, batch_size=args.batch_size, seed=args.seed, num_threads=args.threads
+            steps=args.steps,
+            batch_size=args.batch_size,
+            seed=args.seed,
+            num_threads=args.threads,
+            checkpoint_every=args.checkpoint_every,
         )
-        res = train_gan_ddp(rec, cfg, tcfg, ctx=ctx, out_dir=args.out, progress_bar=True)
+        res = train_gan_ddp(
+            rec, cfg, tcfg, ctx=ctx, out_dir=args.out, resume=args.resume, progress_bar=True
+        )
         if ctx.is_main:
             (log or print)(
                 f"trained {res.steps_done} steps on {ctx.world_size} process(es) "
