@@ -101,30 +101,41 @@ def _as_traces(data: Any, fs_hz: float | None) -> tuple[np.ndarray, float, Recor
     return arr.astype(np.float32, copy=False), fs, None
 
 
-def _check_rois(traces: np.ndarray) -> np.ndarray:
-    """Refuse all-NaN, infinite and constant ROIs; return the NaN mask."""
+def _check_rois(traces: np.ndarray, rows_per_chunk: int = 64) -> np.ndarray:
+    """Refuse all-NaN, infinite and constant ROIs; return the NaN mask.
+
+    Works on blocks of ROIs so that the temporaries stay small for large inputs.
+    """
     if traces.shape[1] == 0 or traces.shape[0] == 0:
         raise InvalidInputError(f"data has no frames or no ROIs (shape {traces.shape}).")
-    if np.isinf(traces).any():
-        rows = np.unique(np.nonzero(np.isinf(traces))[0])[:5].tolist()
+    nan = np.empty(traces.shape, dtype=bool)
+    inf_rows: list[int] = []
+    all_nan: list[int] = []
+    const: list[int] = []
+    for r0 in range(0, traces.shape[0], rows_per_chunk):
+        block = traces[r0 : r0 + rows_per_chunk]
+        np.isnan(block, out=nan[r0 : r0 + rows_per_chunk])
+        bnan = nan[r0 : r0 + rows_per_chunk]
+        inf_rows += (r0 + np.nonzero(np.isinf(block).any(axis=1))[0]).tolist()
+        all_nan += (r0 + np.nonzero(bnan.all(axis=1))[0]).tolist()
+        with np.errstate(all="ignore"):
+            hi = np.max(np.where(bnan, -np.inf, block), axis=1)
+            lo = np.min(np.where(bnan, np.inf, block), axis=1)
+        const += (r0 + np.nonzero((hi == lo) & ~bnan.all(axis=1))[0]).tolist()
+    if inf_rows:
         raise InvalidInputError(
-            f"dF/F contains infinite values (ROIs {rows}); replace them with NaN (gaps)."
+            f"dF/F contains infinite values (ROIs {inf_rows[:5]}); replace them with NaN (gaps)."
         )
-    nan = np.isnan(traces)
-    all_nan = np.nonzero(nan.all(axis=1))[0]
-    if all_nan.size:
+    if all_nan:
         raise InvalidInputError(
-            f"ROI(s) {all_nan[:10].tolist()} are entirely NaN; drop them "
+            f"ROI(s) {all_nan[:10]} are entirely NaN; drop them "
             "(e.g. recording.select(...)) before inferring spikes."
         )
-    with np.errstate(all="ignore"):
-        spread = np.nanmax(traces, axis=1) - np.nanmin(traces, axis=1)
-    const = np.nonzero(spread == 0)[0]
-    if const.size:
+    if const:
+        value = float(np.nanmax(traces[const[0]]))
         raise InvalidInputError(
-            f"ROI(s) {const[:10].tolist()} have a constant dF/F trace (value "
-            f"{float(np.nanmax(traces[const[0]])):g}); there is nothing to infer. Drop them or "
-            "check the trace extraction."
+            f"ROI(s) {const[:10]} have a constant dF/F trace (value {value:g}); there is "
+            "nothing to infer. Drop them or check the trace extraction."
         )
     return nan
 
