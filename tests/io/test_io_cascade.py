@@ -159,3 +159,16 @@ def test_whole_database_reads(ground_truth_dir):
     assert n_files >= 23 and n_recs > n_files
     # only a small fraction of the spikes lie outside the imaged intervals
     assert n_outside < 0.02 * (n_spikes + n_outside)
+
+
+def test_spikes_counted_from_first_frame_when_fluo_time_is_offset(tmp_path, cascade_struct):
+    """DS21-like file: fluo_time starts at 200 s but events_AP count from the first frame."""
+    s = dict(cascade_struct, fluo_time=cascade_struct["fluo_time"] + 200.0)
+    rec = read(write_cascade_mat(tmp_path / "offset.mat", [s]))
+    assert rec.meta["events_clock"] == "first_frame"
+    np.testing.assert_allclose(rec.spike_times[0], np.sort(s["events_AP"] * 1e-4), atol=1e-9)
+    # same offset, but spikes on the fluo_time clock: kept on that clock
+    s2 = dict(s, events_AP=s["events_AP"] + 200.0e4)
+    rec2 = read(write_cascade_mat(tmp_path / "clock.mat", [s2]))
+    assert rec2.meta["events_clock"] == "fluo_time"
+    np.testing.assert_allclose(rec2.spike_times[0], rec.spike_times[0] - 0.05, atol=1e-6)

@@ -33,6 +33,7 @@ behaviour, reported in ``Recording.meta``):
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,8 @@ def _spike_rise(y: np.ndarray, fs_hz: float, rel_s: np.ndarray) -> float:
         return -np.inf
     after = np.arange(1, n_after + 1)
     before = np.arange(-5, 0)
-    with np.errstate(invalid="ignore"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows
         post = np.nanmean(y[k[:, None] + after], axis=1)
         rise = post - np.nanmean(y[k[:, None] + before], axis=1)
     rise = rise[np.isfinite(rise)]
