@@ -151,9 +151,10 @@ def test_cli_batch_infer_local_cluster(tmp_path, capsys):
     assert_same_results(out, ref, [p.stem for p in inputs])
     code = main(
         ["batch-infer", *map(str, inputs), "--out", str(out), "--method", "oasis",
-         "--scheduler", "serial", "--no-progress"]
+         "--scheduler", "local", "--no-progress"]
     )  # fmt: skip
-    assert code == 0 and "3 skipped" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert code == 0 and "3 skipped" in text and "nothing to run" in text
 
 
 def test_streamed_inference_equals_in_memory(tmp_path):

@@ -297,8 +297,12 @@ def iter_batch_infer(
             continue
         todo.append((key, output, name))
 
+    # nothing to compute (all finished or unusable): do not start or contact a cluster
     with open_client(
-        client, n_workers=n_workers, threads_per_worker=threads_per_worker, resources=resources
+        client if todo else "serial",
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        resources=resources,
     ) as handle:
         n_conn = handle.n_workers
         _clean_partial(out)
@@ -441,7 +445,7 @@ def iter_batch_infer(
         manifest_path=out / MANIFEST_NAME,
         items=[items[str(s.path)] for s in specs],
         options=opts,
-        scheduler=handle.description,
+        scheduler=handle.description if todo else "no scheduler (nothing to run)",
         n_workers=n_conn,
         wall_s=wall_s,
         discarded_attempts=discarded,
