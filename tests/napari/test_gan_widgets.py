@@ -1,4 +1,4 @@
-"""Train/Sample CalciumGAN, Compare, Synthetic movie, Train spike model under xvfb (tiny budgets)."""
+"""GAN, Compare, Synthetic movie and Train spike model widgets under xvfb (tiny budgets)."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def test_compare_refuses_mismatched_layers(small_real, qtbot, notes):
     from calcium_forge._napari.gan_widgets import CompareWidget
     from calcium_forge.recording import Recording
 
-    viewer, rec = small_real
+    viewer, _ = small_real
     other = Recording(traces=np.zeros((3, 500), np.float32), fs_hz=30.0, meta={"name": "x"})
     napari_api.add_synthetic(viewer, other)
     w = CompareWidget(viewer)
@@ -145,13 +145,23 @@ def test_synthetic_stack_sample_and_movie_widget(make_napari_viewer, qtbot):
 
 
 def test_train_spike_model_widget(make_napari_viewer, qtbot, ground_truth_dir, tmp_path):
+    """Train from layers with ground truth: Cascade .mat layers + synthetic spikes."""
     from calcium_forge._napari.train_spikes_widget import TrainSpikeModelWidget
+    from calcium_forge.synthesis.movie import make_synthetic_stack
 
     viewer = make_napari_viewer()
+    folder = min(
+        (p for p in ground_truth_dir.iterdir() if p.is_dir()),
+        key=lambda p: sum(f.stat().st_size for f in p.glob("*.mat")),
+    )
+    for mat in sorted(folder.glob("*.mat"))[:2]:
+        viewer.open(str(mat), plugin="calcium-forge")
+    synth = make_synthetic_stack(shape=(32, 32), n_cells=3, n_frames=900, seed=3).recording
+    synth.meta["name"] = "dg"
+    napari_api.add_recording(viewer, synth)
     w = TrainSpikeModelWidget(viewer)
     qtbot.addWidget(w)
-    folder = sorted(p for p in ground_truth_dir.iterdir() if p.is_dir())[0]
-    w.ground_truth.value = str(folder)
+    w.source.value = "layers with ground truth"
     w.iterations.value = 3
     w.batch_size.value = 32
     w.out_dir.value = str(tmp_path / "model")
@@ -159,8 +169,48 @@ def test_train_spike_model_widget(make_napari_viewer, qtbot, ground_truth_dir, t
     w.run()
     wait_task(qtbot, w, 300_000)
     assert w.last_error is None, w.last_error
-    assert w.trained.iterations_run == 3
-    assert w.trained.model_path is not None and w.trained.model_path.is_file()
+    result = w.trained
+    assert result.iterations_run == 3
+    assert result.model_path is not None and result.model_path.is_file()
+    neurons = set(result.train_neurons) | set(result.val_neurons)
+    assert {"dg/roi0", "dg/roi1", "dg/roi2"} <= neurons and len(neurons) >= 5
+    assert len(result.val_neurons) == 1  # datasets with >= 3 neurons give one to validation
     labels = [w.table.item(r, 0).text() for r in range(w.table.rowCount())]
     assert "median corr (val)" in labels
     save_widget_shot(w, "train_spike_model")
+
+
+def test_train_spike_model_without_data_notifies(make_napari_viewer, qtbot, notes):
+    from calcium_forge._napari.train_spikes_widget import TrainSpikeModelWidget
+
+    w = TrainSpikeModelWidget(make_napari_viewer())
+    qtbot.addWidget(w)
+    w.source.value = "layers with ground truth"
+    w.run()
+    assert not w.running and "no open traces layer has ground-truth" in w.last_error
+    assert any("ground-truth" in m for _, m in notes)
+
+
+def test_cancel_stops_training_and_keeps_checkpoint(small_real, qtbot, tmp_path):
+    from calcium_forge._napari.gan_widgets import TrainGANWidget
+
+    viewer, _ = small_real
+    n_layers = len(viewer.layers)
+    w = TrainGANWidget(viewer)
+    qtbot.addWidget(w)
+    w.window.value = 64
+    w.steps.value = 200  # far more than we let it run
+    w.batch_size.value = 4
+    w.checkpoint_dir.value = str(tmp_path / "run")
+    w.run()
+    # checkpoints every 20 steps; wait for the first one, then cancel
+    qtbot.waitUntil(lambda: (tmp_path / "run" / "checkpoint.pt").is_file(), timeout=120_000)
+    w.cancel()
+    wait_task(qtbot, w)
+    assert w.status.text() == "Cancelled."
+    assert w.last_error is None
+    assert w.last_progress.step < 200
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+    assert not (tmp_path / "run" / "model.pt").exists()  # training did not finish
+    assert w.run_button.enabled and w.params.enabled
+    assert len(viewer.layers) == n_layers
