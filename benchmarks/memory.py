@@ -6,8 +6,9 @@ resident set size (``ru_maxrss``) and an RSS trace sampled every 0.2 s:
 * ``in-memory``: :func:`calcium_forge.infer_spikes` on a float32 array held in
   RAM (input 864 MB for the default size) -- what the engine does today;
 * ``streamed``: :func:`calcium_forge.distributed.infer_spikes_streamed`, which
-  reads ROI blocks from a ``.npy`` file and appends the rates to an output
-  ``.npy`` file, so neither the input nor the output is ever fully in RAM.
+  reads ROI blocks from a ``.npy`` file (written beforehand by the parent
+  process) and appends the rates to the output ``.npz`` as a stream, so
+  neither the input nor the output is ever fully in RAM.
 
 The recording is synthetic dF/F (Poisson spikes * exponential kernel + noise,
 seeded). ENS² and S2S need a trained model; with ``--untrained`` a randomly
@@ -133,12 +134,7 @@ def child(args: argparse.Namespace) -> None:
         from calcium_forge.progress import drain
 
         work = Path(args.workdir)
-        src = work / "dff.npy"
-        mm = np.lib.format.open_memmap(src, mode="w+", dtype=np.float32,
-                                       shape=(args.n_rois, n_frames))  # fmt: skip
-        synthetic_dff(args.n_rois, n_frames, args.fs_hz, args.seed, out=mm)
-        mm.flush()
-        del mm
+        src = work / "dff.npy"  # written by the parent, so that its pages never count here
         before_mb = _rss_mb()
         t0 = time.perf_counter()
         gen = iter_infer_spikes_streamed(
@@ -197,6 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for variant in args.variants.split(","):
         with tempfile.TemporaryDirectory(prefix="cf-memory-") as work:
+            if variant == "streamed":
+                n_frames = round(args.minutes * 60 * args.fs_hz)
+                mm = np.lib.format.open_memmap(
+                    Path(work) / "dff.npy", mode="w+", dtype=np.float32,
+                    shape=(args.n_rois, n_frames),
+                )  # fmt: skip
+                synthetic_dff(args.n_rois, n_frames, args.fs_hz, args.seed, out=mm)
+                mm.flush()
+                del mm
             cmd = [sys.executable, __file__, "--child", "--variant", variant, "--workdir", work]
             for k in ("method", "mode", "n_rois", "minutes", "fs_hz", "threads",
                       "max_memory_mb", "roi_block", "seed"):  # fmt: skip
