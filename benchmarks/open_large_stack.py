@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/open_large_stack.py [--gb 4] [--path /tmp/cf_large_stack.tif] [--keep]
+    python benchmarks/open_large_stack.py [--gb 4] [--flavor shaped|scanimage] [--keep]
 
 Writes a BigTIFF of 512 x 512 uint16 frames (frames are generated and
 written one chunk at a time, never the whole movie in RAM), then, in a fresh
@@ -46,14 +46,16 @@ t0 = time.perf_counter()
 stack = read_stack(sys.argv[1])
 t_open = time.perf_counter() - t0
 t0 = time.perf_counter()
-idx = [0, stack.n_frames // 3, stack.n_frames // 2, stack.n_frames - 1] + list(range(100, 106))
+n = stack.n_frames
+idx = [i % n for i in [0, n // 3, n // 2, -1, *range(100, 106)]]
 frames = [stack.frame(i) for i in idx]
 t_read = time.perf_counter() - t0
 t0 = time.perf_counter()
 stack2 = read_stack(sys.argv[1])
 t_open_warm = time.perf_counter() - t0
 peak = vm_hwm_mb()
-print(json.dumps({"shape": stack.shape, "dtype": str(stack.dtype), "fs_hz": stack.fs_hz,
+print(json.dumps({"kind": stack.meta["kind"], "shape": stack.shape, "dtype": str(stack.dtype),
+                  "fs_hz": stack.fs_hz,
                   "open_s": t_open, "open_again_s": t_open_warm, "read_10_frames_s": t_read,
                   "import_s": t_import,
                   "rss_after_import_mb": rss_before, "peak_rss_mb": peak,
@@ -61,8 +63,12 @@ print(json.dumps({"shape": stack.shape, "dtype": str(stack.dtype), "fs_hz": stac
 """
 
 
-def write_stack(path: Path, n_frames: int, seed: int = 0) -> None:
-    """Write ``n_frames`` 512 x 512 uint16 frames as a BigTIFF, chunk by chunk."""
+def write_stack(path: Path, n_frames: int, flavor: str = "shaped", seed: int = 0) -> None:
+    """Write ``n_frames`` 512 x 512 uint16 frames as a BigTIFF, chunk by chunk.
+
+    ``flavor`` "shaped": tifffile's own shape metadata (the reader parses one IFD);
+    "scanimage": ScanImage-style Software tag and no shape metadata.
+    """
     import tifffile
 
     rng = np.random.default_rng(seed)
@@ -74,31 +80,32 @@ def write_stack(path: Path, n_frames: int, seed: int = 0) -> None:
             noise = rng.integers(0, 50, size=(n, *FRAME_SHAPE), dtype=np.uint16)
             yield from base + noise
 
+    if flavor == "scanimage":
+        # like ScanImage >= 5: frame data as "SI.key = value" lines in the Software tag,
+        # no tifffile shape metadata, so every page's IFD has to be walked
+        kwargs = {"metadata": None, "software": "SI.hRoiManager.scanFrameRate = 30.0\n"}
+    else:
+        kwargs = {"metadata": {"axes": "TYX"}, "description": "SI.hRoiManager.scanFrameRate = 30"}
     tifffile.imwrite(
-        path,
-        frames(),
-        shape=(n_frames, *FRAME_SHAPE),
-        dtype=np.uint16,
-        bigtiff=True,
-        metadata={"axes": "TYX"},
-        description="SI.hRoiManager.scanFrameRate = 30.0",
+        path, frames(), shape=(n_frames, *FRAME_SHAPE), dtype=np.uint16, bigtiff=True, **kwargs
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gb", type=float, default=4.0, help="stack size in GB (1e9 bytes)")
-    parser.add_argument("--path", default="/tmp/cf_large_stack.tif")
+    parser.add_argument("--path", default=None, help="default /tmp/cf_large_stack_<flavor>.tif")
     parser.add_argument("--keep", action="store_true", help="keep the TIFF afterwards")
+    parser.add_argument("--flavor", choices=["shaped", "scanimage"], default="shaped")
     args = parser.parse_args()
-    path = Path(args.path)
+    path = Path(args.path or f"/tmp/cf_large_stack_{args.flavor}.tif")
     n_frames = int(args.gb * 1e9 / (FRAME_SHAPE[0] * FRAME_SHAPE[1] * 2))
     if (
         not path.exists()
         or path.stat().st_size < 0.99 * n_frames * FRAME_SHAPE[0] * FRAME_SHAPE[1] * 2
     ):
         t0 = time.perf_counter()
-        write_stack(path, n_frames)
+        write_stack(path, n_frames, args.flavor)
         print(
             f"wrote {path}: {n_frames} frames of {FRAME_SHAPE}, "
             f"{path.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - t0:.1f} s"
@@ -112,7 +119,8 @@ def main() -> None:
         res = json.loads(out.stdout.strip().splitlines()[-1])
         results.append(res)
         print(
-            f"run {run + 1}: shape {tuple(res['shape'])} {res['dtype']}, fs {res['fs_hz']} Hz | "
+            f"run {run + 1}: {res['kind']} series, shape {tuple(res['shape'])} {res['dtype']}, "
+            f"fs {res['fs_hz']} Hz | "
             f"open {res['open_s']:.3f} s (incl. first-time imports of tifffile/zarr; "
             f"2nd open {res['open_again_s']:.3f} s) | "
             f"read 10 frames {res['read_10_frames_s']:.3f} s | "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calcium_forge import read
+from calcium_forge import read, write
 from calcium_forge.errors import InvalidInputError
 from calcium_forge.io.suite2p import labels_from_stat
 
@@ -75,9 +75,20 @@ def test_ops_v0_folder(plane_factory):
 def test_suite2p_1x_settings_folder(plane_factory):
     plane = plane_factory("plane0", ops={"fs": 7.5}, settings_style=True)
     rec = read(plane)
-    assert rec.fs_hz == 7.5
+    assert rec.fs_hz == 7.5 and rec.meta["fs_hz_source"] == "settings.npy fs"
     assert rec.mean_image.shape == rec.labels.shape == (40, 50)
     assert {"settings.npy", "db.npy", "reg_outputs.npy"} <= set(rec.meta["suite2p_files"])
+
+
+def test_ops_with_datetime_like_suite2p_1_1(plane_factory):
+    """suite2p 1.1 stores date_proc as a timezone-aware datetime in ops.npy."""
+    from datetime import UTC, datetime
+
+    plane = plane_factory("plane0", ops={"fs": 30.0, "date_proc": datetime.now(UTC)})
+    rec = read(plane)
+    assert rec.fs_hz == 30.0 and isinstance(rec.meta["suite2p_ops"]["date_proc"], datetime)
+    write(rec, plane.parent / "r.npz")  # datetimes in meta are stored as ISO strings
+    assert isinstance(read(plane.parent / "r.npz").meta["suite2p_ops"]["date_proc"], str)
 
 
 def test_folder_of_planes_and_parent(plane_factory, tmp_path):

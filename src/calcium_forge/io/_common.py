@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from pathlib import Path
@@ -119,6 +120,8 @@ def json_safe(obj: Any, max_array_size: int = 10_000) -> Any:
         return obj
     if isinstance(obj, (Path, os.PathLike)):
         return str(obj)
+    if isinstance(obj, (datetime.date, datetime.time)):
+        return obj.isoformat()
     if isinstance(obj, complex):
         return [obj.real, obj.imag]
     return repr(obj)

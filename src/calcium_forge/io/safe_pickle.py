@@ -6,7 +6,9 @@ arrays, i.e. pickles. ``numpy.load(allow_pickle=True)`` would execute any
 callable a crafted file names. Here only the globals needed to rebuild numpy
 arrays, dtypes and scalars and builtin containers are resolved; any other
 global makes :class:`~calcium_forge.errors.UnsafePickleError` raise *before*
-anything is called, so nothing from the file runs.
+anything is called, so nothing from the file runs. The allow-list was checked
+against the pickles of a real suite2p 1.1 run (``ops.npy`` holds a
+``datetime.datetime`` with a ``datetime.timezone``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
         ("builtins", "slice"),
         ("builtins", "range"),
         ("collections", "OrderedDict"),
+        # plain value types (suite2p 1.x stores date_proc as a timezone-aware datetime)
+        ("datetime", "datetime"),
+        ("datetime", "date"),
+        ("datetime", "time"),
+        ("datetime", "timedelta"),
+        ("datetime", "timezone"),
         ("__builtin__", "set"),
         ("__builtin__", "frozenset"),
     }

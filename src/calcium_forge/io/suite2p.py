@@ -10,6 +10,7 @@ plane. Pickled files go through :mod:`calcium_forge.io.safe_pickle`.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from pathlib import Path
@@ -109,18 +110,24 @@ def _load_dict(path: Path) -> dict[str, Any]:
     return obj
 
 
-def _load_ops(folder: Path) -> tuple[dict[str, Any], list[str]]:
-    """Merge ops.npy or db/settings/reg_outputs/detect_outputs the way suite2p's GUI does."""
-    used: list[str] = []
+def _load_ops(folder: Path) -> tuple[dict[str, Any], list[str], dict[str, str]]:
+    """Merge ops.npy or db/settings/reg_outputs/detect_outputs the way suite2p's GUI does.
+
+    Returns the merged dict, the files used and, per key, the file it came from.
+    """
     if (folder / "ops.npy").is_file():
-        used.append("ops.npy")
-        return _load_dict(folder / "ops.npy"), used
+        ops = _load_dict(folder / "ops.npy")
+        return ops, ["ops.npy"], dict.fromkeys(ops, "ops.npy")
     ops: dict[str, Any] = {}
+    used: list[str] = []
+    origin: dict[str, str] = {}
     for name in ("db.npy", "settings.npy", "reg_outputs.npy", "detect_outputs.npy"):
         if (folder / name).is_file():
             used.append(name)
-            ops.update(_load_dict(folder / name))
-    return ops, used
+            part = _load_dict(folder / name)
+            ops.update(part)
+            origin.update(dict.fromkeys(part, name))
+    return ops, used, origin
 
 
 def labels_from_stat(
@@ -274,12 +281,12 @@ def read_suite2p_plane(path: str | os.PathLike[str], fs_hz: float | None = None)
         iscell = ic.astype(bool)
         files.append("iscell.npy")
 
-    ops, ops_files = _load_ops(folder)
+    ops, ops_files, origin = _load_ops(folder)
     files += ops_files
     meta["suite2p_ops"] = {
         k: (v.item() if isinstance(v, np.generic) else v)
         for k, v in ops.items()
-        if k in _OPS_KEEP and (np.isscalar(v) or isinstance(v, (str, list, tuple)))
+        if k in _OPS_KEEP and (np.isscalar(v) or isinstance(v, (str, list, tuple, datetime.date)))
     }
 
     shape = None
@@ -316,8 +323,8 @@ def read_suite2p_plane(path: str | os.PathLike[str], fs_hz: float | None = None)
         if "fs" in ops:
             meta["fs_hz_in_ops"] = float(ops["fs"])
     elif "fs" in ops:
-        fs = check_fs(ops["fs"], f"{folder / ops_files[-1]} (fs)")
-        meta["fs_hz_source"] = f"{ops_files[0]} fs"
+        fs = check_fs(ops["fs"], f"{folder / origin['fs']} (fs)")
+        meta["fs_hz_source"] = f"{origin['fs']} fs"
     else:
         raise InvalidInputError(
             f"{folder}: the Suite2P folder has no ops.npy/settings.npy, so the frame rate is "
