@@ -57,7 +57,7 @@ class DGBaseline:
         cls,
         data: Recording | np.ndarray,
         fs_hz: float | None = None,
-        spike_threshold_sn: float = 3.0,
+        spike_threshold_sn: float = 1.0,
     ) -> DGBaseline:
         """Fit to a Recording (or (N, L) traces with ``fs_hz``).
 
