@@ -1,7 +1,8 @@
 """Lazy TIFF stacks (multi-page, ImageJ hyperstack, OME-TIFF, ScanImage) via tifffile.
 
 The pixel data are never read when a stack is opened: tifffile exposes the
-first series as a zarr store (``tifffile.imread(path, aszarr=True)``) and
+first series as a zarr store (``TiffFile.aszarr``, the store behind
+``tifffile.imread(path, aszarr=True)``, built from the IFDs parsed once) and
 ``Stack.data`` is the zarr array (indexing it reads only the frames asked
 for). When a channel/plane must be selected or ScanImage pages
 de-interleaved, the zarr array is wrapped in a dask array so that this stays
@@ -343,6 +344,8 @@ def read_tiff_stack(
         found_fs, fs_source, extra = frame_rate_from_metadata(tif)
         kind = series.kind
         is_imagej = bool(getattr(tif, "is_imagej", False))
+        # the zarr store reuses the parsed IFDs (tifffile reopens the file on read)
+        store = tif.aszarr(series=0)
     finally:
         tif.close()
         logger.removeHandler(problems)
@@ -354,7 +357,6 @@ def read_tiff_stack(
             "of frames (T, Y, X) is needed. Pass the multi-page TIFF of the movie."
         )
 
-    store = tifffile.imread(path, aszarr=True)
     import zarr
 
     try:
