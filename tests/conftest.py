@@ -43,3 +43,18 @@ def suite2p_plane0() -> Path:
 def rng() -> np.random.Generator:
     """A seeded random generator."""
     return np.random.default_rng(0)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the Qt tests (tests/napari) last.
+
+    suite2p's opencv segfaults when imported after a Qt viewer exists in the same
+    process (DESIGN.md §4); keeping every napari test after the headless ones lets
+    the headless tests import suite2p safely.
+    """
+    napari_dir = Path(__file__).parent / "napari"
+
+    def is_qt(item: pytest.Item) -> bool:
+        return napari_dir in Path(str(item.fspath)).parents
+
+    items.sort(key=is_qt)  # stable: keeps the order within each group
