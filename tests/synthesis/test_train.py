@@ -133,3 +133,11 @@ def test_short_training_moves_samples_toward_the_data():
     assert err_after < 0.4 * err_before, (before, after)
     w = np.array(res.history["wasserstein"])
     assert np.isfinite(w).all()
+
+
+def test_bf16_autocast_on_cpu_trains():
+    res = train_gan(
+        _rec(), _cfg(), TrainConfig(steps=2, batch_size=4, mixed_precision=True, pretrain_steps=1)
+    )
+    assert np.isfinite(res.history["loss_d"]).all() and np.isfinite(res.history["gp"]).all()
+    assert res.model.sample(1).traces.dtype == np.float32

@@ -181,7 +181,7 @@ def _make_modules():
                     f"PhaseShuffle: shift {pad} >= sequence length {length}; lower phase_shuffle."
                 )
             xp = F.pad(x, (pad, pad), mode="reflect")
-            out = torch.empty_like(x)
+            out = torch.empty(x.shape, dtype=xp.dtype, device=x.device)
             for k in shifts.unique().tolist():
                 idx = (shifts == k).nonzero(as_tuple=True)[0]
                 # output[t] = input[t - k] (reflected beyond the ends)
