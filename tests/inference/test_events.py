@@ -57,3 +57,13 @@ def test_nan_and_edges():
     rate[50] = np.nan
     got = greedy_spike_counts(rate, KERNEL)
     assert got.counts[0, 0] == 1 and got.counts.sum() == 1
+
+
+def test_fragment_groups_bound_memory_without_changing_results(rng):
+    c = (rng.random((4, 5000)) < 0.03) * rng.integers(1, 3, (4, 5000))
+    rate = smooth_spike_counts(c, KERNEL) + np.abs(rng.normal(0, 0.02, (4, 5000)))
+    whole = greedy_spike_counts(rate, KERNEL).counts
+    for max_flat in (1, 300):
+        np.testing.assert_array_equal(
+            greedy_spike_counts(rate, KERNEL, max_flat_bins=max_flat).counts, whole
+        )

@@ -27,6 +27,7 @@ Spike times are the centres of the chosen bins: bin ``k`` covers
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,6 +129,7 @@ def greedy_spike_counts(
     kernel: np.ndarray,
     epsilon: float = DEFAULT_EPSILON_PER_BIN,
     max_iterations: int = 100_000,
+    max_flat_bins: int = 1 << 20,
 ) -> GreedyEvents:
     """ENS² greedy spike events from a rate (spikes per bin), vectorised.
 
@@ -144,6 +146,11 @@ def greedy_spike_counts(
         never receive spikes and separate fragments (the paper's ε).
     max_iterations : int
         Safety cap on greedy iterations.
+    max_flat_bins : int
+        Fragments are processed in groups whose flat layout (fragments plus
+        separating gaps) has at most this many bins (one fragment longer than
+        that forms a group of its own): memory stays bounded (~15 float64
+        arrays of this size) for any number of ROIs and any duration.
 
     Returns
     -------
@@ -167,6 +174,29 @@ def greedy_spike_counts(
         return GreedyEvents(counts=counts, n_iterations=0, n_fragments=0)
 
     h = kernel.size // 2
+    lengths = (stops - starts).astype(np.int64)
+    # group consecutive fragments so that each group's flat layout stays small
+    sizes = lengths + 3 * h
+    group = np.floor_divide(np.cumsum(sizes) - sizes, max(int(max_flat_bins), 1))
+    cuts = np.concatenate([[0], np.nonzero(np.diff(group))[0] + 1, [n_frag]])
+    n_iter = 0
+    for a, b in itertools.pairwise(cuts):
+        it = _greedy_core(rate, rows[a:b], starts[a:b], stops[a:b], kernel, counts, max_iterations)
+        n_iter = max(n_iter, it)
+    return GreedyEvents(counts=counts, n_iterations=int(n_iter), n_fragments=n_frag)
+
+
+def _greedy_core(
+    rate: np.ndarray,
+    rows: np.ndarray,
+    starts: np.ndarray,
+    stops: np.ndarray,
+    kernel: np.ndarray,
+    counts: np.ndarray,
+    max_iterations: int,
+) -> int:
+    """Greedy estimation on a group of fragments; writes into ``counts``; returns iterations."""
+    h = kernel.size // 2
     # Flat layout: fragments separated by 3h zeros (residual 0, mask 0), so a
     # kernel centred in one fragment never reaches another one.
     lengths = (stops - starts).astype(np.int64)
@@ -186,7 +216,7 @@ def greedy_spike_counts(
     norm2 = np.correlate(mask, kernel**2, mode="same")
     placed = np.zeros(total, dtype=np.int32)
 
-    active = np.arange(n_frag)
+    active = np.arange(rows.size)
     offs = np.arange(-h, h + 1)
     offs2 = np.arange(-2 * h, 2 * h + 1)
     n_iter = 0
@@ -215,7 +245,7 @@ def greedy_spike_counts(
         active = active[improve]
 
     counts[src_row, src_col] = placed[flat_idx]
-    return GreedyEvents(counts=counts, n_iterations=int(n_iter), n_fragments=n_frag)
+    return n_iter
 
 
 def _ragged_arange(lengths: np.ndarray) -> np.ndarray:
