@@ -28,6 +28,7 @@ recording__<key>          SpikeInference: its input Recording (keys above)
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -357,6 +358,35 @@ def read_npy(
 _HEADER_RE = re.compile(r"(\w+)\s*=\s*([^;,\s]+)")
 
 
+def _parse_csv_rows(text: str, path: Path) -> np.ndarray:
+    """Slow, precise CSV parsing: raises FileFormatError naming the bad line/column."""
+    rows: list[tuple[int, list[str]]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        fields = re.split(r"\s*[,;\t]\s*|\s+", stripped)
+        rows.append((lineno, [f for f in fields if f != ""]))
+    expected = len(rows[0][1])
+    bad = [(ln, len(r)) for ln, r in rows if len(r) != expected][:5]
+    if bad:
+        raise FileFormatError(
+            f"{path}: ragged CSV: line {rows[0][0]} has {expected} values but "
+            + ", ".join(f"line {ln} has {n}" for ln, n in bad)
+            + ". Every row (one ROI) needs one value per frame."
+        )
+    for ln, r in rows:
+        for col, v in enumerate(r, start=1):
+            try:
+                float(v)
+            except ValueError:
+                raise FileFormatError(
+                    f"{path}: line {ln}, column {col}: {v!r} is not a number. The CSV must "
+                    "hold only numbers (one row per ROI); put headers in '#' comment lines."
+                ) from None
+    return np.array([[float(v) for v in r] for _, r in rows], dtype=np.float64)
+
+
 def read_csv(path: str | os.PathLike[str], fs_hz: float | None = None) -> Recording:
     """Read a CSV of traces: one row per ROI, one column per frame.
 
@@ -377,40 +407,22 @@ def read_csv(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
     except UnicodeDecodeError as exc:
         raise FileFormatError(f"{path}: not a UTF-8 text file ({exc}).") from exc
     header: dict[str, str] = {}
-    rows: list[tuple[int, list[str]]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    first_data = None
+    for line in text.splitlines():
         stripped = line.strip()
-        if not stripped:
-            continue
         if stripped.startswith("#"):
             header.update(dict(_HEADER_RE.findall(stripped)))
-            continue
-        fields = re.split(r"\s*[,;\t]\s*|\s+", stripped)
-        rows.append((lineno, [f for f in fields if f != ""]))
-    if not rows:
+        elif stripped and first_data is None:
+            first_data = stripped
+    if first_data is None:
         raise FileFormatError(f"{path}: the CSV holds no data rows.")
-    lengths = {len(r) for _, r in rows}
-    if len(lengths) > 1:
-        expected = len(rows[0][1])
-        bad = [(ln, len(r)) for ln, r in rows if len(r) != expected][:5]
-        raise FileFormatError(
-            f"{path}: ragged CSV: line {rows[0][0]} has {expected} values but "
-            + ", ".join(f"line {ln} has {n}" for ln, n in bad)
-            + ". Every row (one ROI) needs one value per frame."
+    delimiter = next((d for d in (",", ";", "\t") if d in first_data), None)
+    try:  # fast C parser; on any problem the line-by-line parser below says what is wrong
+        traces = np.loadtxt(
+            io.StringIO(text), comments="#", delimiter=delimiter, dtype=np.float64, ndmin=2
         )
-    try:
-        traces = np.array([[float(v) for v in r] for _, r in rows], dtype=np.float64)
     except ValueError:
-        for ln, r in rows:
-            for col, v in enumerate(r, start=1):
-                try:
-                    float(v)
-                except ValueError:
-                    raise FileFormatError(
-                        f"{path}: line {ln}, column {col}: {v!r} is not a number. The CSV must "
-                        "hold only numbers (one row per ROI); put headers in '#' comment lines."
-                    ) from None
-        raise
+        traces = _parse_csv_rows(text, path)
     require_finite(traces, "the CSV values", str(path), allow_nan=True)
     if fs_hz is None and "fs_hz" not in header:
         raise InvalidInputError(
