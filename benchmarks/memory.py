@@ -1,7 +1,7 @@
 """Peak memory of spike inference on a large recording (default 2,000 ROIs x 1 h at 30 Hz).
 
 Each configuration runs in a fresh Python process, which reports its own peak
-resident set size (``ru_maxrss``) and an RSS trace sampled every 0.2 s:
+resident set size (``VmHWM``) and an RSS trace sampled every 0.2 s:
 
 * ``in-memory``: :func:`calcium_forge.infer_spikes` on a float32 array held in
   RAM (input 864 MB for the default size) -- what the engine does today;
@@ -15,10 +15,17 @@ seeded). ENS² and S2S need a trained model; with ``--untrained`` a randomly
 initialised network of the shipped architecture is used instead -- memory and
 speed do not depend on the weights (the rates do, and are not looked at here).
 
+With ``--extract-gb G`` it measures per-ROI trace extraction instead: a
+BigTIFF of G GB (512 x 512 uint16 frames, written chunk by chunk, never in
+RAM) is opened lazily with :func:`calcium_forge.io.read_stack` and
+:func:`calcium_forge.extraction.extract_traces` averages ``--n-rois`` disk
+ROIs and their neuropil annuli chunk by chunk, in a fresh process.
+
 Run (from the repository root)::
 
     python benchmarks/memory.py --method s2s --untrained                  # 2000 x 1 h
     python benchmarks/memory.py --method ens2 --mode fast --n-rois 200 --minutes 10
+    python benchmarks/memory.py --extract-gb 4 --n-rois 500
 
 Prints one table row per variant: peak RSS (MB), RSS before inference, input
 and output sizes, wall time.
@@ -46,9 +53,16 @@ def _rss_mb() -> float:
 
 
 def _peak_mb() -> float:
-    import resource
+    """Peak RSS of this process (VmHWM), MB.
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    Not ``ru_maxrss``: on Linux that survives ``exec`` and starts at the parent's
+    RSS at ``fork``, so a child would inherit the parent's high-water mark.
+    """
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    raise RuntimeError("VmHWM not found in /proc/self/status (Linux only)")
 
 
 def synthetic_dff(n_rois: int, n_frames: int, fs_hz: float, seed: int, out=None) -> np.ndarray:
@@ -81,6 +95,67 @@ def _model(method: str, untrained: bool):
     net, fs, window = (ENS2UNet(), 60.0, 96) if method == "ens2" else (S2SNet(), 100.0, 100)
     card = {"name": f"untrained-{method}", "method": method, "fs_hz": fs, "window": window}
     return LoadedModel(net.eval(), card, method, fs, window, name=card["name"])
+
+
+def write_tiff(path: Path, n_frames: int, seed: int = 0) -> None:
+    """A BigTIFF of ``n_frames`` 512 x 512 uint16 frames, written 256 frames at a time."""
+    import tifffile
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(100, 400, size=(512, 512), dtype=np.uint16)
+
+    def frames():
+        for start in range(0, n_frames, 256):
+            n = min(256, n_frames - start)
+            yield from base + rng.integers(0, 50, size=(n, 512, 512), dtype=np.uint16)
+
+    tifffile.imwrite(path, frames(), shape=(n_frames, 512, 512), dtype=np.uint16, bigtiff=True)
+
+
+def disk_labels(n_rois: int, shape=(512, 512), radius_px: int = 4, seed: int = 0) -> np.ndarray:
+    """int32 label image with ``n_rois`` non-overlapping disks on a jittered grid."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros(shape, np.int32)
+    side = int(np.ceil(np.sqrt(n_rois)))
+    step = min(shape) // (side + 1)
+    yy, xx = np.mgrid[-radius_px : radius_px + 1, -radius_px : radius_px + 1]
+    disk = yy**2 + xx**2 <= radius_px**2
+    for i in range(n_rois):
+        cy = step * (1 + i // side) + rng.integers(-2, 3)
+        cx = step * (1 + i % side) + rng.integers(-2, 3)
+        sub = labels[cy - radius_px : cy + radius_px + 1, cx - radius_px : cx + radius_px + 1]
+        sub[disk & (sub == 0)] = i + 1
+    return labels
+
+
+def child_extract(args: argparse.Namespace) -> None:
+    """Extract traces from the TIFF in this process and print a JSON line."""
+    from calcium_forge.extraction import extract_traces
+    from calcium_forge.io import read_stack
+
+    labels = disk_labels(args.n_rois)
+    baseline_mb = _rss_mb()
+    t0 = time.perf_counter()
+    stack = read_stack(Path(args.workdir) / "movie.tif", fs_hz=args.fs_hz)
+    rec = extract_traces(stack, labels, neuropil=True)
+    wall = time.perf_counter() - t0
+    n_frames = rec.n_frames
+    print(
+        json.dumps(
+            {
+                "variant": "extract",
+                "n_rois": rec.n_rois,
+                "n_frames": n_frames,
+                "stack_gb": round(n_frames * 512 * 512 * 2 / 1e9, 2),
+                "peak_rss_mb": round(_peak_mb(), 1),
+                "baseline_rss_mb": round(baseline_mb, 1),
+                "output_mb": round((rec.traces.nbytes + rec.neuropil.nbytes) / 2**20, 1),
+                "chunk_frames": rec.meta["extraction"]["chunk_frames"],
+                "wall_s": round(wall, 1),
+                "frames_per_s": round(n_frames / wall, 1),
+            }
+        )
+    )
 
 
 def child(args: argparse.Namespace) -> None:
@@ -183,12 +258,41 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--roi-block", type=int, default=100, help="ROIs per block (streamed)")
     p.add_argument("--variants", default="in-memory,streamed")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--extract-gb",
+        type=float,
+        default=None,
+        help="measure trace extraction from a lazy TIFF of this size (GB)",
+    )
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--variant", default="in-memory", help=argparse.SUPPRESS)
     p.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
-        child(args)
+        (child_extract if args.variant == "extract" else child)(args)
+        return 0
+    if args.extract_gb:
+        with tempfile.TemporaryDirectory(prefix="cf-extract-") as work:
+            n_frames = int(args.extract_gb * 1e9 / (512 * 512 * 2))
+            t0 = time.perf_counter()
+            write_tiff(Path(work) / "movie.tif", n_frames, args.seed)
+            print(f"wrote {n_frames} frames ({args.extract_gb:g} GB) in "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
+            cmd = [sys.executable, __file__, "--child", "--variant", "extract", "--workdir", work,
+                   "--n-rois", str(args.n_rois), "--fs-hz", str(args.fs_hz)]  # fmt: skip
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+            if proc.returncode != 0:
+                print("extract: FAILED", file=sys.stderr)
+                return 1
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(json.dumps(row))
+            print(
+                f"\nextract_traces from a lazily opened {row['stack_gb']} GB TIFF "
+                f"({row['n_frames']} frames 512 x 512 uint16), {row['n_rois']} ROIs + neuropil: "
+                f"peak RSS {row['peak_rss_mb']:.0f} MB (after imports {row['baseline_rss_mb']:.0f}"
+                f" MB), {row['wall_s']:.1f} s ({row['frames_per_s']:.0f} frames/s), chunks of "
+                f"{row['chunk_frames']} frames"
+            )
         return 0
     rows = []
     for variant in args.variants.split(","):

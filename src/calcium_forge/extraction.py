@@ -205,15 +205,23 @@ def iter_extract_traces(
     traces = np.empty((masks.n_rois, n_frames), dtype=np.float32)
     npil = None if masks.neuropil is None else np.empty_like(traces)
     total = np.zeros(ny * nx, dtype=np.float64)
+    # only the pixels some ROI or annulus uses are converted to float32 and projected
+    used = masks.roi.indices if npil is None else np.union1d(masks.roi.indices,
+                                                             masks.neuropil.indices)  # fmt: skip
+    used = np.unique(used)
+    w_roi = masks.roi[:, used].tocsr()
+    w_npil = None if npil is None else masks.neuropil[:, used].tocsr()
     n_chunks = -(-n_frames // chunk_frames)
     for k, t0 in enumerate(range(0, n_frames, chunk_frames)):
         t1 = min(t0 + chunk_frames, n_frames)
-        block = np.asarray(movie[t0:t1], dtype=np.float32).reshape(t1 - t0, ny * nx)
-        traces[:, t0:t1] = masks.roi @ block.T
-        if npil is not None:
-            npil[:, t0:t1] = masks.neuropil @ block.T
-        total += block.sum(axis=0, dtype=np.float64)
-        del block
+        flat = np.asarray(movie[t0:t1]).reshape(t1 - t0, ny * nx)  # native dtype
+        total += flat.sum(axis=0, dtype=np.float64)
+        sub = flat.T[used].astype(np.float32)  # (n_used, n) C-ordered
+        del flat
+        traces[:, t0:t1] = w_roi @ sub
+        if w_npil is not None:
+            npil[:, t0:t1] = w_npil @ sub
+        del sub
         yield Progress(k + 1, n_chunks, f"frames {t1}/{n_frames}")
     return Recording(
         traces=traces,
@@ -265,7 +273,9 @@ def extract_traces(
     chunk_frames : int, optional
         Frames read per chunk; by default as many as fit in ``max_chunk_mb``.
     max_chunk_mb : float
-        Size of one float32 chunk in MiB when ``chunk_frames`` is not given.
+        Size of one chunk of frames as float32, in MiB, when ``chunk_frames`` is
+        not given (the chunk is read in the movie's dtype; only the pixels of
+        ROIs and annuli are converted to float32).
     progress_bar : bool
         Show a tqdm bar.
 
