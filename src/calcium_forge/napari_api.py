@@ -11,8 +11,8 @@ Scripts use these instead of private imports::
 
 :func:`layer_data` is the pure converter behind them: it returns napari
 layer-data tuples ``(data, kwargs, layer_type)`` and needs no viewer (nor Qt).
-This module imports napari only inside the ``add_*`` functions' callers'
-viewer objects; importing it is cheap.
+Importing this module imports neither napari nor Qt; the ``add_*`` functions
+only call ``viewer.add_<layer_type>``.
 """
 
 from __future__ import annotations
@@ -127,8 +127,28 @@ def add_movie(
     labels: Any = None,
     name: str = "synthetic movie",
     recording: Any = None,
+    events: list | None = None,
 ) -> list[Any]:
-    """Add a (synthetic) movie (n_frames, Y, X) with time scale 1/fs_hz s and its ROIs."""
+    """Add a (synthetic) movie (n_frames, Y, X) with time scale 1/fs_hz s, its ROIs and spikes.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        Where to add the layers.
+    movie : array-like
+        (n_frames, Y, X) frames; may be lazy.
+    fs_hz : float
+        Frame rate, Hz (the time axis is in seconds).
+    labels : numpy.ndarray, optional
+        ROI label image (Y, X) -> a Labels layer ``"<name> ROIs"``.
+    name : str
+        Layer name of the movie.
+    recording : object, optional
+        Stored in the layers' metadata.
+    events : list of numpy.ndarray, optional
+        Spike times (s) per ROI -> a spike-overlay Points layer ``"<name> spikes"``
+        (needs ``labels``).
+    """
     from ._napari import layers as L
 
     tuples = [L.stack_layer(movie, fs_hz, name=name, recording=recording, kind="synthetic_movie")]
@@ -149,6 +169,19 @@ def add_movie(
                     "metadata": L.cf_metadata("rois", recording, synthetic=True),
                 },
                 "labels",
+            )
+        )
+    if events is not None and labels is not None:
+        import numpy as np
+
+        tuples.append(
+            L.spike_overlay_layer(
+                events,
+                fs_hz,
+                np.asarray(labels),
+                name=f"{name} spikes",
+                recording=recording,
+                n_frames=int(np.shape(movie)[0]),
             )
         )
     return add_layer_data(viewer, tuples)

@@ -118,6 +118,9 @@ def test_traces_widget(hippo_viewer, qtbot, tmp_path):
     viewer.add_image(np.zeros((300, 8, 8), np.float32), scale=(1 / 30.0, 1, 1), name="movie")
     viewer.dims.set_current_step(0, 150)
     assert w.cursors and w.cursors[0].get_xdata()[0] == pytest.approx(5.0, abs=0.05)
+    w.window_s.value = 8.0  # zoom on 8 s around the cursor, following the slider
+    viewer.dims.set_current_step(0, 240)
+    assert w.figure.axes[0].get_xlim() == pytest.approx((4.0, 12.0), abs=0.05)
     png = w.save(tmp_path / "traces.png")
     svg = w.save(tmp_path / "traces.svg")
     assert png.read_bytes()[:4] == b"\x89PNG" and b"<svg" in svg.read_bytes()[:500]

@@ -13,10 +13,8 @@ a one-line message on stderr otherwise. Results land in ``OUT/suite2p/plane0``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import sys
 from pathlib import Path
-from typing import Any
 
 
 def build_settings(fs_hz: float, tau_s: float, diameter_px: float, do_registration: bool) -> dict:
@@ -31,47 +29,6 @@ def build_settings(fs_hz: float, tau_s: float, diameter_px: float, do_registrati
         settings["diameter"] = [float(diameter_px), float(diameter_px)]
     settings["run"]["do_registration"] = int(bool(do_registration))
     return settings
-
-
-def _plain(obj: Any) -> Any:
-    """``obj`` with datetime values replaced by ISO-8601 strings (recursively)."""
-    if isinstance(obj, datetime.datetime | datetime.date | datetime.time):
-        return obj.isoformat()
-    if isinstance(obj, datetime.timedelta):
-        return obj.total_seconds()
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(_plain(v) for v in obj)
-    return obj
-
-
-def portable_options(plane: Path) -> list[str]:
-    """Rewrite suite2p's pickled option files with timestamps as ISO strings.
-
-    suite2p 1.1 stores ``datetime`` objects (e.g. ``date_proc``) in
-    ``ops.npy``/``settings.npy``...; calcium-forge's restricted unpickler only
-    accepts numpy/builtin types, so the files this runner produced are
-    re-saved (atomically) with plain values. Returns the files rewritten.
-    """
-    import numpy as np
-
-    from ..io.atomic import atomic_path
-
-    done = []
-    for name in ("ops.npy", "db.npy", "settings.npy", "reg_outputs.npy", "detect_outputs.npy"):
-        f = plane / name
-        if not f.is_file():
-            continue
-        obj = np.load(f, allow_pickle=True)  # written a moment ago by suite2p in this process
-        if obj.dtype.hasobject and obj.shape == ():
-            item = obj.item()
-            plain = _plain(item)
-            if plain != item:
-                with atomic_path(f) as tmp, open(tmp, "wb") as fh:
-                    np.save(fh, np.array(plain, dtype=object), allow_pickle=True)
-                done.append(name)
-    return done
 
 
 def run(
@@ -94,9 +51,6 @@ def run(
     plane = out_dir / "suite2p" / "plane0"
     if not (plane / "F.npy").is_file():
         raise RuntimeError(f"suite2p finished but wrote no {plane / 'F.npy'} (no ROI found?)")
-    fixed = portable_options(plane)
-    if fixed:
-        print(f"timestamps stored as ISO strings in {', '.join(fixed)}", flush=True)
     print(f"done: {plane}", flush=True)
     return plane
 

@@ -170,14 +170,15 @@ class TaskWidget(QWidget):
         if not isinstance(p, Progress):
             return
         self.last_progress = p
-        if self._pbar is not None:
-            if p.total is not None and self._pbar.total != p.total:
-                self._pbar.total = p.total
-            delta = p.step - self._pbar.n
-            if delta > 0:
-                self._pbar.update(delta)
+        pbar = self._pbar  # a local: updating the bar may process events (and _finished)
+        if pbar is not None:
+            if p.total is not None and pbar.total != p.total:
+                pbar.total = p.total
             if p.message:
-                self._pbar.set_description(p.message)
+                pbar.set_description(p.message)
+            delta = p.step - pbar.n
+            if delta > 0:
+                pbar.update(delta)
         values = ", ".join(
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in p.values.items()
         )
@@ -205,9 +206,9 @@ class TaskWidget(QWidget):
         notify_error(msg)
 
     def _finished(self) -> None:
-        if self._pbar is not None:
-            self._pbar.close()
-            self._pbar = None
+        pbar, self._pbar = self._pbar, None
+        if pbar is not None:
+            pbar.close()
         self.worker = None
         self._set_enabled(True)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import CheckBox, Container, FileEdit, LineEdit, PushButton
+from magicgui.widgets import CheckBox, Container, FileEdit, FloatSpinBox, LineEdit, PushButton
 from qtpy.QtWidgets import QVBoxLayout, QWidget
 
 from ..errors import CalciumForgeError, InvalidInputError
@@ -37,6 +37,7 @@ class TracesWidget(QWidget):
     rate_layer : optional inferred-rate layer (``<name> rate (ENS²)``)
     rois : ROI indices, e.g. ``0, 3, 5-7``
     stack : clicks add ROIs instead of replacing them
+    window_s : seconds shown around the time cursor (0 = the whole recording)
     save_path : where Save writes the figure (``.png`` or ``.svg``)
     """
 
@@ -54,6 +55,9 @@ class TracesWidget(QWidget):
         )
         self.rois = LineEdit(name="rois", label="ROIs", value="0")
         self.stack = CheckBox(name="stack", text="stack clicked ROIs", value=False)
+        self.window_s = FloatSpinBox(
+            name="window_s", label="window (s, 0 = all)", value=0.0, min=0.0, max=1e6, step=5.0
+        )
         self.save_path = FileEdit(
             name="save_path", label="save as", mode="w", filter="*.png *.svg", value="traces.png"
         )
@@ -64,6 +68,7 @@ class TracesWidget(QWidget):
                 self.rate_layer,
                 self.rois,
                 self.stack,
+                self.window_s,
                 self.save_path,
                 self.save_button,
             ]
@@ -81,6 +86,7 @@ class TracesWidget(QWidget):
         self.rois.changed.connect(self._on_rois_text)
         self.traces_layer.changed.connect(self.redraw)
         self.rate_layer.changed.connect(self.redraw)
+        self.window_s.changed.connect(self.redraw)
         self.save_button.changed.connect(lambda *_: self._save_clicked())
         napari_viewer.layers.events.inserted.connect(self._on_layers_changed)
         napari_viewer.layers.events.removed.connect(self._on_layers_changed)
@@ -201,6 +207,7 @@ class TracesWidget(QWidget):
                 )
             if cursor_t is not None:
                 self.cursors.append(ax.axvline(cursor_t, color="tab:green", lw=0.8))
+        self._apply_window(axes, cursor_t)
         axes[-1].set_xlabel("time (s)")
         axes[0].set_title(rec.name, fontsize=9)
         self.canvas.draw_idle()
@@ -214,7 +221,16 @@ class TracesWidget(QWidget):
             return
         for line in self.cursors:
             line.set_xdata([t, t])
+        self._apply_window(self.figure.axes, t)
         self.canvas.draw_idle()
+
+    def _apply_window(self, axes: Any, center_s: float | None) -> None:
+        """Show ``window_s`` seconds around the cursor (or from 0); 0 shows everything."""
+        w = float(self.window_s.value)
+        if w <= 0 or not len(axes):
+            return
+        c = w / 2 if center_s is None else max(center_s, w / 2)
+        axes[0].set_xlim(c - w / 2, c + w / 2)  # x is shared by all rows
 
     # ----------------------------------------------------------------- save
     def save(self, path: str | Path) -> Path:
