@@ -12,7 +12,7 @@
 * Compare: ``real_layer``, ``synthetic_layer``, ``max_windows``, ``seed`` -> the
   SynthesisReport table
   (KL of firing rate / correlation / van Rossum, Fréchet, spectral distance)
-  and histograms real vs synthetic.
+  and histograms, power spectra and rasters (first window) real vs synthetic.
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ class CompareWidget(TaskWidget):
         self.table.setHorizontalHeaderLabels(["statistic", "value"])
         self.table.setMinimumHeight(160)
         self.layout().addWidget(self.table)
-        self.figure, self.canvas = _figure_canvas(300)
+        self.figure, self.canvas = _figure_canvas(420)
         self.layout().addWidget(self.canvas)
 
     def start(self) -> Task:
@@ -293,7 +293,7 @@ class CompareWidget(TaskWidget):
             )
         self.table.resizeColumnsToContents()
         self.figure.clear()
-        axes = self.figure.subplots(2, 2)
+        axes = self.figure.subplots(3, 2)
         names = report.names
         for ax, attr, label in (
             (axes[0, 0], "rates_hz", "firing rate (Hz)"),
@@ -315,4 +315,17 @@ class CompareWidget(TaskWidget):
         ax.loglog(report.freqs_hz[1:], report.psd_synthetic[1:], label=names[1], color="tab:orange")
         ax.set_xlabel("frequency (Hz)", fontsize=8)
         ax.set_ylabel("power", fontsize=8)
+        # rasters of the first window of each side (OASIS spikes, neurons x frames)
+        for ax, stats, name, color in (
+            (axes[2, 0], report.real, names[0], "tab:blue"),
+            (axes[2, 1], report.synthetic, names[1], "tab:orange"),
+        ):
+            spikes = np.asarray(stats.spikes)
+            if spikes.ndim == 3 and spikes.shape[0]:
+                rows, frames = np.nonzero(spikes[0])
+                ax.plot(frames / report.fs_hz, rows, "|", color=color, ms=4)
+                ax.set_ylim(-0.5, spikes.shape[1] - 0.5)
+            ax.set_title(f"{name} window 0", fontsize=8)
+            ax.set_xlabel("time (s)", fontsize=8)
+        axes[2, 0].set_ylabel("neuron", fontsize=8)
         self.canvas.draw_idle()
