@@ -179,6 +179,22 @@ def test_train_spike_model_widget(make_napari_viewer, qtbot, ground_truth_dir, t
     assert "median corr (val)" in labels
     save_widget_shot(w, "train_spike_model")
 
+    # the trained file runs in Infer spikes (ENS² with a model file)
+    from calcium_forge._napari.infer_widget import InferSpikesWidget
+
+    infer = InferSpikesWidget(viewer)
+    qtbot.addWidget(infer)
+    infer.traces_layer.value = viewer.layers["dg dF/F"]
+    infer.method.value = "ens2"
+    infer.model_file.value = str(result.model_path)
+    infer.mode.value = "fast"
+    infer.run()
+    wait_task(qtbot, infer)
+    assert infer.last_error is None, infer.last_error
+    rate = viewer.layers["dg rate (ENS²)"]
+    assert rate.data.shape == (3, 900) and np.all(rate.data >= 0)
+    assert rate.metadata["calcium_forge"]["recording"].model_card["name"] == "tiny"
+
 
 def test_train_spike_model_without_data_notifies(make_napari_viewer, qtbot, notes):
     from calcium_forge._napari.train_spikes_widget import TrainSpikeModelWidget

@@ -232,3 +232,22 @@ def test_writer_refuses_a_movie_with_a_notification(make_napari_viewer, tmp_path
     out = viewer.layers.save(str(tmp_path / "x.npz"), selected=True, plugin="calcium-forge")
     assert not out and not (tmp_path / "x.npz").exists()
     assert any("movie" in m and "traces" in m for _, m in notes), notes
+
+
+def test_every_widget_docks_from_the_plugins_menu(make_napari_viewer):
+    viewer = make_napari_viewer()
+    for name in WIDGETS:
+        dock, widget = viewer.window.add_plugin_dock_widget("calcium-forge", name)
+        assert widget.isVisible() or dock is not None
+    assert len(viewer.window.dock_widgets) >= len(WIDGETS)
+
+
+def test_suite2p_parent_folder_opens_every_plane(make_napari_viewer, suite2p_plane0, tmp_path):
+    root = tmp_path / "suite2p"
+    root.mkdir()
+    (root / "plane0").symlink_to(suite2p_plane0, target_is_directory=True)
+    assert readers.get_suite2p_reader(str(root)) is not None
+    viewer = make_napari_viewer()
+    viewer.open(str(root), plugin="calcium-forge")
+    traces = [ly for ly in viewer.layers if ly.metadata["calcium_forge"]["kind"] == "traces"]
+    assert len(traces) == 1 and traces[0].data.shape == (20, 18000)

@@ -129,6 +129,7 @@ class InferSpikesWidget(TaskWidget):
         self.rois = ComboBox(name="rois", choices=["all", "iscell", "selected"], value="all")
         self.selected = LineEdit(name="selected", label="selected ROIs", value="")
         self.events = CheckBox(name="events", text="estimate spike events", value=True)
+        self.mode = ComboBox(name="mode", choices=["exact", "fast"], value="exact")
         return [
             self.traces_layer,
             self.method,
@@ -139,6 +140,7 @@ class InferSpikesWidget(TaskWidget):
             self.rois,
             self.selected,
             self.events,
+            self.mode,
         ]
 
     def model_argument(self) -> str | Path | None:
@@ -160,7 +162,11 @@ class InferSpikesWidget(TaskWidget):
         )
         method = self.method.value
         gen = iter_infer_spikes(
-            rec, method=method, model=self.model_argument(), events=self.events.value
+            rec,
+            method=method,
+            model=self.model_argument(),
+            events=self.events.value,
+            mode=self.mode.value,
         )
         label = L.METHOD_LABELS.get(method, method)
         return Task(gen, self._add_result, title=f"Infer spikes ({label})")
