@@ -191,13 +191,11 @@ class TaskWidget(QWidget):
 
     def _on_returned(self, task: Task, result: Any) -> None:
         self.last_result = result
+        self.set_status(f"{task.title}: done.")  # on_result may say more
         try:
             task.on_result(result)
-        except Exception as exc:
+        except Exception as exc:  # every failure becomes a notification
             self._fail(exc)
-            return
-        if self.last_error is None:
-            self.set_status(f"{task.title}: done.")
 
     def _fail(self, exc: BaseException) -> None:
         msg = error_message(exc)
