@@ -494,17 +494,14 @@ class SynthesisReport:
         return "\n".join(lines) + "\n"
 
     def save_figures(self, out_dir: str | Path, dpi: int = 100) -> list[Path]:
-        """Write raster, histogram and spectrum figures as PNG (matplotlib Agg).
+        """Write raster, histogram and spectrum figures as PNG (matplotlib Agg, no pyplot).
 
         Returns
         -------
         list of Path
             The written files: ``raster.png``, ``histograms.png``, ``spectra.png``.
         """
-        import matplotlib
-
-        matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         from ..io.atomic import atomic_path
@@ -514,15 +511,20 @@ class SynthesisReport:
         a, b = self.names
         written = []
 
+        def subplots(ncols: int, figsize: tuple[float, float], **kw):
+            fig = Figure(figsize=figsize)
+            FigureCanvasAgg(fig)  # Agg canvas: no pyplot, safe from GUI threads
+            axes = fig.subplots(1, ncols, **kw)
+            return fig, axes
+
         def save(fig: Figure, name: str) -> None:
             p = out / name
             with atomic_path(p) as tmp:
                 fig.savefig(tmp, dpi=dpi, format="png")
-            plt.close(fig)
             written.append(p)
 
         # raster of one window each
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+        fig, axes = subplots(2, (10, 4), sharey=True)
         for ax, st, label, color in (
             (axes[0], self.real, a, "tab:blue"),
             (axes[1], self.synthetic, b, "tab:orange"),
@@ -537,7 +539,7 @@ class SynthesisReport:
         fig.tight_layout()
         save(fig, "raster.png")
 
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+        fig, axes = subplots(3, (13, 3.6))
         for ax, key, label, kl in (
             (axes[0], "rates_hz", "firing rate (Hz)", self.kl_rate),
             (axes[1], "corr", "pairwise correlation", self.kl_corr),
@@ -556,7 +558,7 @@ class SynthesisReport:
         fig.tight_layout()
         save(fig, "histograms.png")
 
-        fig, ax = plt.subplots(figsize=(5.5, 4))
+        fig, ax = subplots(1, (5.5, 4))
         ax.loglog(self.freqs_hz[1:], self.psd_real[1:], label=a, color="tab:blue")
         ax.loglog(self.freqs_hz[1:], self.psd_synthetic[1:], label=b, color="tab:orange")
         ax.set_xlabel("frequency (Hz)")
