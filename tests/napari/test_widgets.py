@@ -126,3 +126,19 @@ def test_traces_widget(hippo_viewer, qtbot, tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG" and b"<svg" in svg.read_bytes()[:500]
     DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
     save_widget_shot(w, "traces")
+
+
+def test_traces_widget_shows_ground_truth(make_napari_viewer, qtbot):
+    from calcium_forge.synthesis.movie import make_synthetic_stack
+
+    rec = make_synthetic_stack(shape=(32, 32), n_cells=3, n_frames=600, seed=2).recording
+    rec.meta["name"] = "gt"
+    viewer = make_napari_viewer()
+    napari_api.add_recording(viewer, rec)
+    w = TracesWidget(viewer)
+    qtbot.addWidget(w)
+    w.rois.value = "1"
+    ax = next(a for a in w.figure.axes if a.get_ylabel().startswith("ROI 1"))
+    truth = [ln for ln in ax.lines if ln.get_label() == "ground truth"]
+    assert len(truth) == 1 and len(rec.spike_times[1]) > 0
+    np.testing.assert_allclose(truth[0].get_xdata(), rec.spike_times[1])
