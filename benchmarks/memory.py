@@ -89,8 +89,12 @@ def synthetic_dff(n_rois: int, n_frames: int, fs_hz: float, seed: int, out=None)
 def _model(method: str, untrained: bool):
     if method == "oasis" or not untrained:
         return None
+    import torch
+
     from calcium_forge.inference.networks import ENS2UNet, S2SNet
     from calcium_forge.inference.registry import LoadedModel
+
+    torch.manual_seed(0)  # the same random network in every variant
 
     net, fs, window = (ENS2UNet(), 60.0, 96) if method == "ens2" else (S2SNet(), 100.0, 100)
     card = {"name": f"untrained-{method}", "method": method, "fs_hz": fs, "window": window}
