@@ -64,7 +64,9 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def child(method: str, n_rois: int, duration_s: float, threads: int) -> dict:
+def child(
+    method: str, n_rois: int, duration_s: float, threads: int, ens2_model: str | None = None
+) -> dict:
     """Run one configuration in this process and return its measurements."""
     import torch
 
@@ -77,7 +79,9 @@ def child(method: str, n_rois: int, duration_s: float, threads: int) -> dict:
     model = None
     model_name = "oasis"
     if method in ("exact", "fast"):
-        if "ens2-excitatory" in shipped:
+        if ens2_model:
+            model, model_name = load_model(ens2_model), f"ENS² {Path(ens2_model).name}"
+        elif "ens2-excitatory" in shipped:
             model, model_name = load_model("ens2-excitatory"), "ens2-excitatory (shipped)"
         else:
             from calcium_forge.inference.networks import ENS2UNet
@@ -194,10 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--accuracy", action="store_true", help="fast-vs-exact Corr on ground truth")
     ap.add_argument("--max-neurons", type=int, default=2, help="--accuracy: neurons per dataset")
     ap.add_argument("--model", default="ens2-excitatory", help="--accuracy: model name or path")
+    ap.add_argument(
+        "--ens2-model", default=None, help="ENS² model name or path (default: shipped/random)"
+    )
     ap.add_argument("--child", nargs=2, metavar=("METHOD", "N_ROIS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        r = child(args.child[0], int(args.child[1]), args.duration_s, args.threads)
+        r = child(args.child[0], int(args.child[1]), args.duration_s, args.threads, args.ens2_model)
         print(json.dumps(r))
         return 0
     if args.accuracy:
