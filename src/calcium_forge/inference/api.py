@@ -169,7 +169,9 @@ def _resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
 def _roi_chunk(n_rois: int, n_model: int, max_memory_mb: float) -> int:
     # per ROI and model-rate sample: float64 FFT buffers (~4 x 16 B) + float32 outputs
     per_roi = 80.0 * max(n_model, 1)
-    return int(max(1, min(n_rois, (max_memory_mb * 1e6 / 2) // per_roi)))
+    by_memory = int(max(1, min(n_rois, (max_memory_mb * 1e6 / 2) // per_roi)))
+    # at least ~20 progress steps for the bar, unless ROIs are few
+    return max(1, min(by_memory, -(-n_rois // 20)))
 
 
 def iter_infer_spikes(
