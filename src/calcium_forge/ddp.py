@@ -365,7 +365,11 @@ def iter_train_gan_ddp(
     elif isinstance(data, Recording):
         window = gan_config.window if gan_config is not None else GANConfig().window
         split = split_windows(
-            data, window, stride=tcfg.window_stride, held_out_fraction=tcfg.held_out_fraction
+            data,
+            window,
+            stride=tcfg.window_stride,
+            held_out_fraction=tcfg.held_out_fraction,
+            per_neuron_scaling=bool(getattr(tcfg, "per_neuron_scaling", False)),
         )
     else:
         raise InvalidInputError(
