@@ -226,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                     "--threads",
                     str(args.threads),
                 ]
+                if args.ens2_model:
+                    cmd += ["--ens2-model", args.ens2_model]
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 if proc.returncode != 0:
                     print(f"{method} x {n}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
