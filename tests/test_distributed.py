@@ -218,3 +218,25 @@ def test_raw_suite2p_folder_and_fs_fallback(tmp_path):
     assert man["items"][str(plane)]["timings_s"]["preprocess"] > 0  # raw -> dF/F
     rate, _ = read_rates(out / "plane0.npz")
     assert rate.shape == (3, 900) and np.isfinite(rate).all()
+
+
+def test_streamed_network_inference_equals_in_memory(tmp_path):
+    """ROI blocks give the rates of one call for a network method too (ENS², fast mode)."""
+    torch = pytest.importorskip("torch")
+    from calcium_forge.distributed import infer_spikes_streamed
+    from calcium_forge.inference import infer_spikes
+    from calcium_forge.inference.networks import ENS2UNet
+    from calcium_forge.inference.registry import LoadedModel
+    from calcium_forge.io import read_result
+
+    torch.manual_seed(0)
+    card = {"name": "untrained-ens2", "method": "ens2", "fs_hz": 60.0, "window": 96}
+    model = LoadedModel(ENS2UNet().eval(), card, "ens2", 60.0, 96, name=card["name"])
+    dff = np.random.default_rng(2).normal(0, 0.1, (7, 900)).astype(np.float32)
+    opts = {"method": "ens2", "model": model, "mode": "fast", "num_threads": 1}
+    ref = infer_spikes(dff, fs_hz=30.0, **opts)
+    # an in-memory array-like works as well as a .npy path
+    infer_spikes_streamed(dff, tmp_path / "out.npz", fs_hz=30.0, roi_block=3, **opts)
+    back = read_result(tmp_path / "out.npz")
+    np.testing.assert_allclose(back.rate_hz, ref.rate_hz, rtol=1e-5, atol=1e-6)
+    assert back.rate_hz.std() > 0
