@@ -142,3 +142,31 @@ def test_traces_widget_shows_ground_truth(make_napari_viewer, qtbot):
     truth = [ln for ln in ax.lines if ln.get_label() == "ground truth"]
     assert len(truth) == 1 and len(rec.spike_times[1]) > 0
     np.testing.assert_allclose(truth[0].get_xdata(), rec.spike_times[1])
+
+
+def test_infer_spikes_ens2_shipped_model(make_napari_viewer, qtbot):
+    from calcium_forge.datasets import hippocampus_dff
+    from calcium_forge.inference.registry import list_models
+
+    if "ens2-excitatory" not in list_models():
+        pytest.skip("the shipped ENS² model is not installed")
+    rec = hippocampus_dff().select([0, 1])
+    rec = type(rec)(
+        traces=rec.traces[:, :900], fs_hz=rec.fs_hz, labels=rec.labels, meta={"name": "hippo2"}
+    )
+    viewer = make_napari_viewer()
+    napari_api.add_recording(viewer, rec)
+    w = InferSpikesWidget(viewer)
+    qtbot.addWidget(w)
+    assert "ens2-excitatory" in w.model.choices
+    w.method.value = "ens2"
+    w.mode.value = "fast"
+    w.run()
+    wait_task(qtbot, w, 300_000)
+    assert w.last_error is None, w.last_error
+    rate = viewer.layers["hippo2 rate (ENS²)"]
+    res = rate.metadata["calcium_forge"]["recording"]
+    assert res.model_card["name"] == "ens2-excitatory"
+    assert rate.data.shape == (2, 900) and np.all(rate.data >= 0)
+    assert viewer.layers["hippo2 spikes (ENS²)"].data.shape[0] > 0
+    assert viewer.layers["hippo2 spike overlay (ENS²)"].data.shape[1] == 3
