@@ -15,17 +15,18 @@ def _kind(viewer, kind):
 
 @pytest.fixture
 def small_real(make_napari_viewer):
-    """A viewer with 6 ROIs x 3,000 frames of the shipped hippocampus dF/F."""
-    from calcium_forge.datasets import hippocampus_dff
+    """A viewer with 6 ROIs x 3,000 frames of the shipped hippocampus recording (dF/F)."""
+    import dataclasses
 
-    rec = hippocampus_dff().select(np.arange(6))
-    rec = type(rec)(
-        traces=rec.traces[:, :3000],
-        fs_hz=rec.fs_hz,
-        labels=rec.labels,
-        iscell=rec.iscell,
-        meta={"name": "hippo6"},
+    from calcium_forge.datasets import load_hippocampus
+    from calcium_forge.signal import to_dff
+
+    raw = load_hippocampus().select(np.arange(6))
+    raw = dataclasses.replace(
+        raw, traces=raw.traces[:, :3000], neuropil=raw.neuropil[:, :3000], meta={"name": "hippo6"}
     )
+    rec = to_dff(raw)
+    rec.meta["name"] = "hippo6"
     viewer = make_napari_viewer()
     napari_api.add_recording(viewer, rec)
     return viewer, rec
