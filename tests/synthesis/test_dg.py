@@ -73,3 +73,18 @@ def test_bad_input_names_the_problem():
         fit_dg(np.zeros(5))
     with pytest.raises(InvalidInputError, match="spikes or both"):
         fit_dg()
+
+
+def test_dg_baseline_fitted_to_calcium_recovers_rates_and_amplitude():
+    from calcium_forge.synthesis.baseline import DGBaseline
+    from calcium_forge.synthesis.calcium import make_dg_dataset
+
+    rec = make_dg_dataset(5, 200.0, 30.0, rates_hz=(0.5, 1.5), seed=4)
+    base = DGBaseline.fit(rec)
+    true_rates = np.array(rec.meta["dg"]["rates_hz"])
+    np.testing.assert_allclose(base.dg.mean * 30.0, true_rates, rtol=0.35)
+    np.testing.assert_allclose(base.amplitude, 1.0, atol=0.25)  # spike amplitude of the data
+    np.testing.assert_allclose(base.sn, 0.3, rtol=0.15)
+    syn = base.sample(3000, seed=1)
+    assert syn.traces.shape == (5, 3000) and syn.fs_hz == 30.0
+    assert base.sample_windows(4, 64, seed=0).shape == (4, 64, 5)

@@ -4,8 +4,8 @@ Each neuron's trace is deconvolved with OASIS (AR(1), L1, g estimated on the
 trace; noise sn from OASIS' PSD estimate at the native rate); frames whose
 deconvolved amplitude exceeds ``spike_threshold_sn * sn`` are spikes. A DG is
 fitted to the per-frame spike means and covariances; samples are rendered
-back with each neuron's own AR(1) kernel ``g``, spike amplitude (median
-deconvolved amplitude of its spikes), baseline ``b`` and Gaussian noise ``sn``,
+back with each neuron's own AR(1) kernel ``g``, spike amplitude (least-squares
+fit of the event train through that kernel to the trace), baseline ``b`` and Gaussian noise ``sn``,
 so they come out in the recording's units and frame rate — directly comparable
 with CalciumGAN samples (the paper's baseline).
 """
@@ -98,8 +98,12 @@ class DGBaseline:
             gj = np.ravel(res[3])
             g[j] = float(np.clip(gj[0], 0.0, 0.999))
             events[j] = s > spike_threshold_sn * sn[j]
-            if events[j].any():
-                amp[j] = float(np.median(s[events[j]]))
+            # least-squares amplitude of the event train through the AR(1) kernel
+            # (the L1-penalised OASIS amplitudes are shrunk towards zero)
+            kern = sps.lfilter([1.0], [1.0, -g[j]], events[j].astype(np.float64))
+            denom = float(kern @ kern)
+            if denom > 0:
+                amp[j] = max(float((y - base[j]) @ kern) / denom, spike_threshold_sn * sn[j])
             else:
                 amp[j] = spike_threshold_sn * sn[j]
         dg = fit_dg(events.T, bin_s=1.0 / fs)
