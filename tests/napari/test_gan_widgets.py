@@ -144,6 +144,17 @@ def test_synthetic_stack_sample_and_movie_widget(make_napari_viewer, qtbot):
     assert frame[rois.data > 0].mean() > frame[rois.data == 0].mean()
     save_widget_shot(w, "synthetic_movie")
 
+    # lazy rendering: frames are computed when napari asks for them
+    w.lazy.value = True
+    w.n_frames.value = 0
+    w.run()
+    wait_task(qtbot, w)
+    assert w.last_error is None, w.last_error
+    lazy = _kind(viewer, "synthetic_movie")[-1]
+    assert not isinstance(lazy.data, np.ndarray) and lazy.data.shape[0] == rec.n_frames
+    viewer.dims.set_current_step(0, 10)
+    assert viewer.screenshot(canvas_only=True).std() > 5
+
 
 def test_train_spike_model_widget(make_napari_viewer, qtbot, ground_truth_dir, tmp_path):
     """Train from layers with ground truth: Cascade .mat layers + synthetic spikes."""
