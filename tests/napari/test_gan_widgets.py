@@ -242,3 +242,28 @@ def test_cancel_stops_training_and_keeps_checkpoint(small_real, qtbot, tmp_path)
     assert not (tmp_path / "run" / "model.pt").exists()  # training did not finish
     assert w.run_button.enabled and w.params.enabled
     assert len(viewer.layers) == n_layers
+
+
+def test_sample_shipped_calciumgan(make_napari_viewer, qtbot):
+    from calcium_forge._napari.gan_widgets import SampleGANWidget
+    from calcium_forge.synthesis.calciumgan import available_models
+
+    if "hippocampus" not in available_models():
+        pytest.skip("the shipped CalciumGAN model is not installed")
+    viewer = make_napari_viewer()
+    w = SampleGANWidget(viewer)
+    qtbot.addWidget(w)
+    assert "hippocampus" in w.model.choices
+    w.model.value = "hippocampus"
+    w.mode.value = "frames"
+    w.n.value = 600
+    w.seed.value = 7
+    w.run()
+    wait_task(qtbot, w)
+    assert w.last_error is None, w.last_error
+    (syn,) = _kind(viewer, "synthetic_traces")
+    assert syn.name == "calciumgan_hippocampus synthetic dF/F"
+    assert syn.data.shape == (20, 600) and np.isfinite(syn.data).all()
+    np.testing.assert_allclose(syn.scale, [1.0, 1 / 30.0])
+    (raster,) = _kind(viewer, "raster")
+    assert raster.metadata["calcium_forge"]["events_from"] == "oasis"
