@@ -1,0 +1,246 @@
+"""Paired data, targets, noise augmentation and the training loop (learning, resume)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from calcium_forge.errors import InvalidInputError  # noqa: E402
+from calcium_forge.inference.data import (  # noqa: E402
+    PairedData,
+    PairedTrace,
+    WindowSampler,
+    added_noise_std,
+    bin_spikes,
+    gaussian_kernel_ms,
+    gaussian_kernel_samples,
+    load_ground_truth,
+    noise_level,
+    smooth_spike_counts,
+    split_by_neuron,
+)
+from calcium_forge.inference.losses import mse_loss, pearson_loss  # noqa: E402
+from calcium_forge.inference.train import (  # noqa: E402
+    default_config,
+    iter_train,
+    predict_trace,
+    train,
+)
+from calcium_forge.progress import drain  # noqa: E402
+
+# ---------------------------------------------------------------- targets
+
+
+def test_ens2_kernel_is_a_unit_sum_gaussian_of_25_ms():
+    k = gaussian_kernel_ms(25.0, 60.0)
+    assert k.size % 2 == 1 and np.isclose(k.sum(), 1.0)
+    x = np.arange(k.size) - k.size // 2
+    sd_bins = np.sqrt(np.sum(k * x**2))
+    assert sd_bins == pytest.approx(0.025 * 60.0, rel=0.01)
+
+
+def test_s2s_kernel_matches_scipy_gaussian_window():
+    from scipy.signal.windows import gaussian
+
+    k = gaussian_kernel_samples(11, 5.0)
+    ref = gaussian(11, 5.0)
+    np.testing.assert_allclose(k, ref / ref.sum())
+
+
+def test_binning_and_smoothing_of_spike_times():
+    fs = 60.0
+    counts = bin_spikes(np.array([0.0, 1.0, 1.004, 2.5, 99.0, np.nan]), 200, fs)
+    assert counts[0] == 1 and counts[60] == 2 and counts[150] == 1 and counts.sum() == 4
+    k = gaussian_kernel_ms(25.0, fs)
+    smooth = smooth_spike_counts(counts, k)
+    h = k.size // 2
+    np.testing.assert_allclose(smooth[60 - h : 60 + h + 1], 2 * k)  # centred on the spike
+    assert smooth[150] == pytest.approx(k[h])
+    assert smooth[h + 1 :].sum() == pytest.approx(3.0)  # interior spikes keep their count
+
+
+def test_added_noise_reaches_the_requested_noise_level(rng):
+    fs = 60.0
+    std = added_noise_std(8.0, 0.0, fs)
+    noise = rng.standard_normal(400_000) * std
+    assert noise_level(noise, fs) == pytest.approx(8.0, rel=0.02)
+    # noise adds in variance: from ν = 6 to ν = 10 needs ν_add = 8
+    assert added_noise_std(10.0, 6.0, fs) == pytest.approx(std)
+    assert added_noise_std(3.0, 5.0, fs) == 0.0  # already noisier: nothing added
+
+
+# ---------------------------------------------------------------- synthetic data
+
+
+def _synthetic(n_neurons=6, seconds=120.0, fs=60.0, seed=0, nan_stretch=False):
+    """Poisson spikes → exponential calcium kernel (τ = 0.4 s) + noise, as paired traces."""
+    rng = np.random.default_rng(seed)
+    k = gaussian_kernel_ms(25.0, fs)
+    n = int(seconds * fs)
+    tau = np.exp(-np.arange(int(3 * fs)) / (0.4 * fs))
+    traces = []
+    for i in range(n_neurons):
+        counts = rng.poisson(1.5 / fs, size=n).astype(float)
+        dff = np.convolve(counts, 0.5 * tau)[:n] + 0.02 * rng.standard_normal(n)
+        if nan_stretch and i == 0:
+            dff[1000:1100] = np.nan
+        spikes = np.repeat(np.arange(n), counts.astype(int)) / fs
+        traces.append(
+            PairedTrace(
+                dff=dff.astype(np.float32),
+                target=smooth_spike_counts(counts, k).astype(np.float32),
+                counts=counts.astype(np.float32),
+                spike_times_s=spikes,
+                fs_hz=fs,
+                native_fs_hz=fs,
+                noise_level=noise_level(dff, fs),
+                dataset=f"DS9{i % 2}-synthetic",
+                neuron=f"DS9{i % 2}-synthetic/cell{i}",
+            )
+        )
+    return PairedData(traces, fs, k, {"kind": "gaussian", "sigma_ms": 25.0})
+
+
+def test_window_sampler_skips_nan_and_returns_contiguous_windows(rng):
+    data = _synthetic(n_neurons=2, seconds=40.0, nan_stretch=True)
+    s = WindowSampler(data.traces, 96)
+    n = data.traces[0].dff.size
+    assert s.n_windows == (n - 96 + 1) * 2 - (100 + 95)
+    x, y, nu = s.sample(5000, rng)
+    assert x.shape == y.shape == (5000, 96) and np.isfinite(x).all()
+    assert set(np.unique(nu)) <= {t.noise_level for t in data.traces}
+    start, _ = s.starts(np.arange(s.n_windows))
+    assert len(np.unique(start)) == s.n_windows
+    i = int(start[123])
+    np.testing.assert_array_equal(s.windows(np.array([123]))[0][0], s.x[i : i + 96])
+    with pytest.raises(InvalidInputError, match="NaN-free"):
+        WindowSampler(data.traces, 10**6)
+
+
+def test_validation_split_is_by_neuron():
+    data = _synthetic(n_neurons=8, seconds=10.0)
+    tr, va = split_by_neuron(data, 0.25, seed=1)
+    assert set(tr).isdisjoint(va) and sorted(tr + va) == data.neurons
+    assert {v.split("/")[0] for v in va} == {"DS90-synthetic", "DS91-synthetic"}
+
+
+def test_pearson_loss_is_scale_and_offset_free():
+    t = torch.rand(4, 50)
+    assert float(pearson_loss(3 * t + 1, t)) == pytest.approx(0.0, abs=1e-5)
+    assert float(pearson_loss(-t, t)) == pytest.approx(2.0, abs=1e-5)
+    flat = torch.zeros(2, 50)
+    assert float(pearson_loss(torch.rand(2, 50), flat)) == 0.0
+    assert float(mse_loss(t + 1, t)) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- learning
+
+
+def test_tiny_ens2_learns_to_invert_a_calcium_kernel():
+    torch.set_num_threads(1)
+    data = _synthetic(n_neurons=6, seconds=120.0, seed=3)
+    test = _synthetic(n_neurons=1, seconds=60.0, seed=99).traces[0]
+    cfg = default_config(
+        "ens2",
+        iterations=250,
+        batch_size=64,
+        val_every=50,
+        patience=1000,
+        val_fraction=0.0,
+        network_kwargs={"channels": [4, 8, 16, 32]},
+        checkpoint_every=0,
+        seed=0,
+    )
+    res = train(data, cfg, score_validation=False)
+    pred = predict_trace(res.network, test.dff, "ens2", 96, stride=4)
+    r = np.corrcoef(pred, test.target)[0, 1]
+    assert r > 0.6, r
+    assert res.history["train_loss"][-1] < res.history["train_loss"][0]
+
+
+def test_s2s_training_improves_correlation_and_calibrates():
+    torch.set_num_threads(1)
+    data = _synthetic(n_neurons=6, seconds=60.0, fs=100.0, seed=4)
+    cfg = default_config(
+        "s2s",
+        iterations=60,
+        batch_size=8,
+        segment_samples=400,
+        val_every=20,
+        patience=1000,
+        checkpoint_every=0,
+    )
+    res = train(data, cfg)
+    assert res.val_scores["median_corr"] > 0.3
+    assert res.card["output_scale"] != 1.0  # least-squares calibration happened
+    assert res.card["method"] == "s2s" and res.card["fs_hz"] == 100.0
+
+
+def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):
+    torch.set_num_threads(1)
+    data = _synthetic(n_neurons=6, seconds=30.0, seed=5)
+    kw = dict(
+        batch_size=16,
+        val_every=5,
+        patience=1000,
+        checkpoint_every=10,
+        report_every=5,
+        noise_augment=True,
+        network_kwargs={"channels": [2, 4, 8, 8]},
+        val_windows=64,
+    )
+    full = drain(
+        iter_train(
+            data,
+            default_config("ens2", iterations=20, **kw),
+            out_dir=tmp_path / "a",
+            score_validation=False,
+        )
+    )
+    drain(
+        iter_train(
+            data,
+            default_config("ens2", iterations=10, **kw),
+            out_dir=tmp_path / "b",
+            score_validation=False,
+        )
+    )
+    resumed = drain(
+        iter_train(
+            data,
+            default_config("ens2", iterations=20, **kw),
+            out_dir=tmp_path / "b",
+            resume=tmp_path / "b" / "checkpoint.pt",
+            score_validation=False,
+        )
+    )
+    assert resumed.history["train_loss"] == full.history["train_loss"]
+    assert resumed.history["val_loss"] == full.history["val_loss"]
+    assert np.isfinite(full.history["val_loss"]).all()
+    for k, v in full.network.state_dict().items():
+        torch.testing.assert_close(resumed.network.state_dict()[k], v, rtol=0, atol=0)
+    assert (tmp_path / "b" / "ens2-custom.pt").is_file()
+    assert resumed.card["training"]["resumed_from_iteration"] == 10
+    with pytest.raises(InvalidInputError, match="batch_size"):
+        drain(
+            iter_train(
+                data,
+                default_config("ens2", iterations=30, **{**kw, "batch_size": 8}),
+                resume=tmp_path / "b" / "checkpoint.pt",
+            )
+        )
+
+
+def test_ground_truth_loader_on_real_dataset(ground_truth_dir):
+    folder = sorted(ground_truth_dir.glob("DS19-*"))
+    if not folder:
+        pytest.skip("DS19 not in the shared ground truth")
+    d = load_ground_truth(folder, fs_hz=60.0, sigma_ms=25.0)
+    assert d.datasets == [folder[0].name] and len(d.neurons) >= 3
+    t = d.traces[0]
+    assert t.fs_hz == 60.0 and t.dff.dtype == np.float32 and t.dff.size == t.target.size
+    # spikes are preserved by binning (all fall inside the recording)
+    assert sum(float(x.counts.sum()) for x in d.traces) > 50
+    assert 0.0 < t.noise_level < 20.0
