@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _helpers import DOCS_IMAGES, save_widget_shot, wait_task
+from _helpers import save_widget_shot, wait_task
 
 from calcium_forge import napari_api
 from calcium_forge._napari.infer_widget import InferSpikesWidget
@@ -124,7 +124,6 @@ def test_traces_widget(hippo_viewer, qtbot, tmp_path):
     png = w.save(tmp_path / "traces.png")
     svg = w.save(tmp_path / "traces.svg")
     assert png.read_bytes()[:4] == b"\x89PNG" and b"<svg" in svg.read_bytes()[:500]
-    DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
     save_widget_shot(w, "traces")
 
 
