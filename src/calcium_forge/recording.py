@@ -93,7 +93,7 @@ class Recording:
             raise InvalidInputError(
                 f"Recording.kind must be one of {KINDS}{where}; got {self.kind!r}."
             )
-        n_rois, n_frames = self.traces.shape
+        n_rois = self.traces.shape[0]
         if self.neuropil is not None:
             neu = np.asarray(self.neuropil, dtype=np.float32)
             if neu.ndim == 1:
@@ -122,8 +122,7 @@ class Recording:
             labels = np.asarray(self.labels)
             if labels.ndim != 2:
                 raise InvalidInputError(
-                    f"Recording.labels must be a 2-D (Y, X) image{where}; got shape "
-                    f"{labels.shape}."
+                    f"Recording.labels must be a 2-D (Y, X) image{where}; got shape {labels.shape}."
                 )
             if labels.size and (labels.min() < 0 or labels.max() > n_rois):
                 raise InvalidInputError(
@@ -152,9 +151,7 @@ class Recording:
             st = [np.sort(np.asarray(s, dtype=np.float64).ravel()) for s in self.spike_times]
             for i, s in enumerate(st):
                 if not np.isfinite(s).all():
-                    raise InvalidInputError(
-                        f"Recording.spike_times[{i}] contains NaN/inf{where}."
-                    )
+                    raise InvalidInputError(f"Recording.spike_times[{i}] contains NaN/inf{where}.")
             self.spike_times = st
         if self.source is not None:
             self.source = str(self.source)
@@ -214,6 +211,40 @@ class Recording:
             spike_times=None if self.spike_times is None else [self.spike_times[i] for i in idx],
             source=self.source,
             meta=dict(self.meta),
+        )
+
+    def crop(self, start_frame: int = 0, stop_frame: int | None = None) -> Recording:
+        """Return the frames ``[start_frame, stop_frame)`` as a new Recording.
+
+        Ground-truth spike times are kept when inside the span and shifted so
+        that they stay relative to the new first frame (s).
+
+        Parameters
+        ----------
+        start_frame, stop_frame : int
+            Frame span (Python slice semantics, no step).
+        """
+        start, stop, _ = slice(start_frame, stop_frame).indices(self.n_frames)
+        if stop <= start:
+            raise InvalidInputError(
+                f"crop({start_frame}, {stop_frame}) selects no frame of a recording with "
+                f"{self.n_frames} frames; pass 0 <= start < stop <= n_frames."
+            )
+        t0, t1 = start / self.fs_hz, stop / self.fs_hz
+        spikes = None
+        if self.spike_times is not None:
+            spikes = [s[(s >= t0) & (s < t1)] - t0 for s in self.spike_times]
+        return Recording(
+            traces=self.traces[:, start:stop],
+            fs_hz=self.fs_hz,
+            kind=self.kind,
+            neuropil=None if self.neuropil is None else self.neuropil[:, start:stop],
+            labels=self.labels,
+            mean_image=self.mean_image,
+            iscell=self.iscell,
+            spike_times=spikes,
+            source=self.source,
+            meta={**self.meta, "crop_frames": [start, stop]},
         )
 
     def __repr__(self) -> str:
