@@ -87,12 +87,17 @@ class SpikeInference:
         return f"{base} rate ({label})"
 
     def spike_counts(self) -> np.ndarray:
-        """Events binned at the input frame rate, int32 (n_rois, n_frames)."""
+        """Events binned at the input frame rate, int32 (n_rois, n_frames).
+
+        Frame ``j`` stands for the bin centred on ``j / fs_hz`` (the convention
+        of the rates and of the event times), so an event at ``t`` s counts in
+        frame ``round(t * fs_hz)``.
+        """
         counts = np.zeros(self.rate_hz.shape, dtype=np.int32)
         if self.events is None:
             return counts
         for i, ev in enumerate(self.events):
-            idx = np.clip(np.floor(ev * self.fs_hz).astype(np.int64), 0, self.n_frames - 1)
+            idx = np.clip(np.rint(ev * self.fs_hz).astype(np.int64), 0, self.n_frames - 1)
             np.add.at(counts[i], idx, 1)
         return counts
 
