@@ -61,7 +61,8 @@ def test_recording_layers(rng):
     assert pkw["metadata"]["calcium_forge"]["ground_truth"] is True
     np.testing.assert_array_equal(pkw["features"]["count"], [2, 1, 1])
     np.testing.assert_allclose(pts[:, 0], [0, 0, 1])
-    np.testing.assert_allclose(pts[:, 1], [30.5 / 30, 150.5 / 30, 75.5 / 30])
+    # frame j is the bin centred on j / fs (as the traces image is drawn)
+    np.testing.assert_allclose(pts[:, 1], [30 / 30, 150 / 30, 75 / 30])
     np.testing.assert_allclose(pkw["size"], L.RASTER_SIZE_PER_SPIKE * np.array([2, 1, 1]))
 
 

@@ -259,9 +259,10 @@ def raster_layer(
         ev = np.asarray(ev, dtype=np.float64)
         if ev.size == 0:
             continue
-        frames, n = np.unique(np.floor(ev * fs_hz).astype(np.int64), return_counts=True)
+        # frame j is the bin centred on j / fs_hz (as the traces image is drawn)
+        frames, n = np.unique(np.rint(ev * fs_hz).astype(np.int64), return_counts=True)
         rows.append(np.full(frames.size, i, dtype=np.float64))
-        times.append((frames + 0.5) / fs_hz)
+        times.append(frames / fs_hz)
         counts.append(n)
     if rows:
         data = np.stack([np.concatenate(rows), np.concatenate(times)], axis=1)
@@ -304,7 +305,7 @@ def spike_overlay_layer(
         ev = np.asarray(ev, dtype=np.float64)
         if ev.size == 0 or not np.isfinite(cent[i]).all():
             continue
-        frames = np.unique(np.floor(ev * fs_hz).astype(np.int64))
+        frames = np.unique(np.rint(ev * fs_hz).astype(np.int64))
         if n_frames is not None:
             frames = frames[(frames >= 0) & (frames < n_frames)]
         pts.append(np.column_stack([frames, np.repeat(cent[i][None], frames.size, axis=0)]))
