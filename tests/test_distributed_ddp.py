@@ -76,9 +76,9 @@ def test_two_gloo_processes_give_the_losses_of_one(tmp_path):
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
         "--nnodes", "1", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-        "-m", "calcium_forge.ddp", "train-gan", str(data), "--out", str(out),
+        "-m", "calcium_forge.cli", "train-gan", str(data), "--out", str(out),
         "--steps", str(steps), "--batch-size", str(batch), "--window", str(window),
-        "--seed", "0", "--threads", "1", "--checkpoint-every", "2",
+        "--seed", "0", "--threads", "1", "--checkpoint-every", "2", "--no-progress",
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=200, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

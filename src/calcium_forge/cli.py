@@ -342,6 +342,10 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
         )
         out = Path(args.out)
         resume = out / "checkpoint.pt" if args.resume else None
+        from .ddp import is_torchrun
+
+        if is_torchrun():
+            return _train_gan_under_torchrun(args, rec, cfg, tcfg, out, resume)
         res = drain(
             iter_train_gan(rec, cfg, tcfg, out_dir=out, resume=resume, name=rec.name),
             progress_bar=not args.no_progress,
@@ -356,6 +360,44 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
         return 0
 
     p.set_defaults(func=run)
+
+
+def _train_gan_under_torchrun(args, rec, cfg, tcfg, out, resume) -> int:
+    """``train-gan`` started by torchrun: DistributedDataParallel over the processes.
+
+    ``--batch-size`` is the global batch; rank 0 alone writes checkpoints, the
+    model and the log (see :mod:`calcium_forge.ddp`).
+    """
+    from .ddp import init_distributed, train_gan_ddp
+    from .errors import InvalidInputError
+
+    if args.pretrain_steps or args.mixed_precision:
+        raise InvalidInputError(
+            "train-gan under torchrun trains in fp32 without autoencoder pretraining; drop "
+            f"--pretrain-steps ({args.pretrain_steps}) / --mixed-precision, or pretrain in "
+            "one process first and --resume from its checkpoint."
+        )
+    ctx = init_distributed(device="cpu" if args.device == "cpu" else None)
+    try:
+        res = train_gan_ddp(
+            rec,
+            cfg,
+            tcfg,
+            ctx=ctx,
+            out_dir=out,
+            resume=resume,
+            progress_bar=not args.no_progress,
+            name=rec.name,
+        )
+        if ctx.is_main:
+            print(
+                f"trained {res.steps_done} steps on {ctx.world_size} process(es) "
+                f"({ctx.backend or 'no process group'}) in {res.seconds:.1f} s -> "
+                f"{res.model_path}"
+            )
+    finally:
+        ctx.close()
+    return 0
 
 
 def _register_sample_gan(sub: argparse._SubParsersAction) -> None:
