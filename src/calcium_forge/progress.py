@@ -81,7 +81,10 @@ def drain(
                 bar.n = p.step
                 if p.values:
                     bar.set_postfix(
-                        {k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in p.values.items()},
+                        {
+                            k: (f"{v:.4g}" if isinstance(v, float) else v)
+                            for k, v in p.values.items()
+                        },
                         refresh=False,
                     )
                 bar.refresh()

@@ -9,8 +9,9 @@ Every random draw (batch indices, z, eps, Phase Shuffle) comes from torch's
 global CPU generator, whose state is saved in each checkpoint together with
 the model, optimiser (and GradScaler) states, the configs and the data
 scaling: resuming from a checkpoint reproduces the uninterrupted run exactly
-(on the same device and thread count). A ``KeyboardInterrupt`` during training
-writes a checkpoint before it propagates.
+(on the same device and thread count). A ``KeyboardInterrupt`` (or closing
+the generator, e.g. a Cancel button) during training writes a checkpoint
+before it propagates.
 
 Autoencoder pretraining (thesis 004): the critic's convolutional body plus a
 linear head is an encoder to the latent space, the generator is the decoder;
@@ -513,7 +514,9 @@ def iter_train_gan(
                         "samples_per_s": sps,
                     },
                 )
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, GeneratorExit):
+        # Ctrl-C, or the consumer closed the generator (a Cancel button in napari,
+        # a script that stops early): keep the state reached so far.
         save_checkpoint(interrupted=True)
         raise
     finally:

@@ -92,6 +92,18 @@ def test_keyboard_interrupt_writes_a_checkpoint(tmp_path):
     assert res.steps_done == 5 and len(res.history["loss_d"]) == 5
 
 
+def test_closing_the_generator_writes_a_checkpoint(tmp_path):
+    """A cancelled run (the consumer closes the generator) keeps its latest state."""
+    gen = iter_train_gan(
+        _rec(), _cfg(), TrainConfig(steps=50, batch_size=4), out_dir=tmp_path, progress_every=1
+    )
+    for _ in range(2):
+        next(gen)
+    gen.close()
+    ck = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert ck["interrupted"] and ck["step"] == 2
+
+
 def test_autoencoder_pretraining_reduces_reconstruction_error():
     res = train_gan(
         _rec(), _cfg(), TrainConfig(steps=0, batch_size=16, pretrain_steps=60, pretrain_lr=3e-3)
