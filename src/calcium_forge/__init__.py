@@ -47,10 +47,23 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+_SUBMODULES = {
+    "datasets",
+    "distributed",
+    "evaluation",
+    "inference",
+    "io",
+    "signal",
+    "synthesis",
+}
 
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
+    if name in _SUBMODULES:  # ``cf.io.read_stack`` etc. without an explicit import
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'calcium_forge' has no attribute {name!r}")

@@ -45,7 +45,12 @@ def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-events", action="store_true", help="rates only, no spike events")
     p.add_argument(
-        "--fs-hz", type=float, default=None, help="frame rate (Hz) for inputs that do not store it"
+        "--fs-hz",
+        "--fs",
+        dest="fs_hz",
+        type=float,
+        default=None,
+        help="frame rate (Hz) for inputs that do not store it",
     )
     p.add_argument(
         "--scheduler",

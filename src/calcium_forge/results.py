@@ -16,7 +16,7 @@ from .errors import InvalidInputError
 from .recording import Recording
 
 
-@dataclass
+@dataclass(repr=False)
 class SpikeInference:
     """Spike rates and events inferred from the traces of one recording.
 
@@ -68,6 +68,14 @@ class SpikeInference:
         self.fs_hz = float(self.fs_hz)
         if not np.isfinite(self.fs_hz) or self.fs_hz <= 0:
             raise InvalidInputError(f"SpikeInference.fs_hz must be > 0; got {self.fs_hz!r}.")
+
+    def __repr__(self) -> str:
+        n_ev = "no events" if self.events is None else f"{sum(len(e) for e in self.events)} events"
+        return (
+            f"SpikeInference({self.name!r}, method={self.method!r}, "
+            f"model={self.model_card.get('name', '-')!r}, n_rois={self.n_rois}, "
+            f"n_frames={self.n_frames}, fs_hz={self.fs_hz:g}, {n_ev})"
+        )
 
     @property
     def n_rois(self) -> int:
