@@ -100,6 +100,7 @@ class TaskWidget(QWidget):
         self.last_error: str | None = None
         self.last_result: Any = None
         self.last_progress: Progress | None = None
+        self._cancel_requested = False
         self._pbar: Any = None
         self.viewer.layers.events.inserted.connect(self._refresh_choices)
         self.viewer.layers.events.removed.connect(self._refresh_choices)
@@ -136,6 +137,7 @@ class TaskWidget(QWidget):
         if self.running:
             return
         self.last_error = None
+        self._cancel_requested = False
         try:
             task = self.start()
         except Exception as exc:
@@ -158,6 +160,7 @@ class TaskWidget(QWidget):
     def cancel(self, *_: Any) -> None:
         """Stop the task at its next progress step."""
         if self.worker is not None:
+            self._cancel_requested = True
             self.set_status("Cancelling at the next step...")
             self.worker.quit()
 
@@ -183,6 +186,11 @@ class TaskWidget(QWidget):
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in p.values.items()
         )
         total = f"/{p.total}" if p.total else ""
+        if self._cancel_requested:
+            # a step that was already queued (or processed re-entrantly while the
+            # bar updated) must not overwrite "Cancelling..." / "Cancelled."
+            self.on_progress(p)
+            return
         self.set_status(f"{p.message} {p.step}{total}" + (f" — {values}" if values else ""))
         self.on_progress(p)
 
