@@ -597,6 +597,12 @@ def _register_train_spikes(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iterations", type=int, default=None, help="max iterations (paper: 5000)")
     p.add_argument("--noise-augment", action="store_true", help="white noise at random ν 0-15")
     p.add_argument("--resume", default=None, metavar="CKPT", help="continue from checkpoint.pt")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="MODEL",
+        help="fine-tune: start from a shipped model (e.g. ens2-excitatory) or a model file",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -620,6 +626,7 @@ def _register_train_spikes(sub: argparse._SubParsersAction) -> None:
                 name=args.name,
                 resume=args.resume,
                 num_threads=args.threads,
+                init_from=args.init_from,
             ),
             progress_bar=not args.no_progress,
             desc=f"train {args.method}",

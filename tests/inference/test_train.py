@@ -244,3 +244,29 @@ def test_ground_truth_loader_on_real_dataset(ground_truth_dir):
     # spikes are preserved by binning (all fall inside the recording)
     assert sum(float(x.counts.sum()) for x in d.traces) > 50
     assert 0.0 < t.noise_level < 20.0
+
+
+def test_fine_tuning_starts_from_the_shipped_weights(ground_truth_dir):
+    """init_from: validation loss before training is the shipped model's, not a random net's."""
+    from calcium_forge.inference.registry import list_models
+
+    if "ens2-excitatory" not in list_models():
+        pytest.skip("the shipped ens2-excitatory model is not installed")
+    folder = sorted(ground_truth_dir.glob("DS10-*"))  # GCaMP6f, mouse V1
+    if not folder:
+        pytest.skip("DS10 not in the shared ground truth")
+    torch.set_num_threads(1)
+    kw = dict(iterations=1, batch_size=64, val_every=1, val_windows=2048, patience=10)
+    cfg = default_config("ens2", **kw)
+    data = load_ground_truth(folder, fs_hz=60.0, sigma_ms=25.0)
+
+    def first_val_loss(**extra):
+        res = drain(iter_train(data, cfg, score_validation=False, **extra))
+        return res.history["val_loss"][0], res
+
+    scratch, _ = first_val_loss()
+    tuned, res = first_val_loss(init_from="ens2-excitatory")
+    assert tuned < 0.7 * scratch
+    assert res.card["training"]["fine_tuned_from"] == "ens2-excitatory"
+    with pytest.raises(InvalidInputError, match="s2s"):
+        drain(iter_train(data, default_config("s2s", iterations=1), init_from="ens2-excitatory"))

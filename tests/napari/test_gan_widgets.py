@@ -174,6 +174,10 @@ def test_train_spike_model_widget(make_napari_viewer, qtbot, ground_truth_dir, t
     w = TrainSpikeModelWidget(viewer)
     qtbot.addWidget(w)
     w.source.value = "layers with ground truth"
+    shipped = "ens2-excitatory" in w.base_model.choices
+    if shipped:  # fine-tune the shipped model on the layers
+        w.start_from.value = "fine-tune shipped model"
+        w.base_model.value = "ens2-excitatory"
     w.iterations.value = 3
     w.batch_size.value = 32
     w.out_dir.value = str(tmp_path / "model")
@@ -183,6 +187,8 @@ def test_train_spike_model_widget(make_napari_viewer, qtbot, ground_truth_dir, t
     assert w.last_error is None, w.last_error
     result = w.trained
     assert result.iterations_run == 3
+    if shipped:
+        assert result.card["training"]["fine_tuned_from"] == "ens2-excitatory"
     assert result.model_path is not None and result.model_path.is_file()
     neurons = set(result.train_neurons) | set(result.val_neurons)
     assert {"dg/roi0", "dg/roi1", "dg/roi2"} <= neurons and len(neurons) >= 5

@@ -2,7 +2,8 @@
 
 Form fields: ``source`` (ground-truth files | layers with ground truth),
 ``ground_truth`` (a ``DSxx-*`` folder, a folder of them, or one ``.mat``),
-``method`` (ENS² | S2S), ``start`` (from scratch | resume checkpoint),
+``method`` (ENS² | S2S), ``start`` (from scratch | fine-tune shipped model |
+resume checkpoint), ``base_model`` (the shipped model to fine-tune),
 ``checkpoint`` (a ``checkpoint.pt`` to resume), ``iterations``,
 ``batch_size``, ``out_dir`` (checkpoint + final ``<name>.pt``/``.json``),
 ``name`` and ``seed``. Losses update live; at the end the validation
@@ -76,6 +77,13 @@ def paired_from_recordings(recs: list[Recording], config: Any) -> Any:
     return D.PairedData(traces, float(config.fs_hz), kernel, smoothing)
 
 
+def _shipped_models(*_: Any) -> list[str]:
+    """Names of the shipped spike models (choices of the 'shipped model' box)."""
+    from ..inference.registry import list_models
+
+    return list_models()
+
+
 class TrainSpikeModelWidget(TaskWidget):
     """Train ENS²/S2S on ground-truth files or layers; show validation metrics."""
 
@@ -92,7 +100,12 @@ class TrainSpikeModelWidget(TaskWidget):
             name="method", choices=[("ENS²", "ens2"), ("S2S", "s2s")], value="ens2"
         )
         self.start_from = ComboBox(
-            name="start", choices=["from scratch", "resume checkpoint"], value="from scratch"
+            name="start",
+            choices=["from scratch", "fine-tune shipped model", "resume checkpoint"],
+            value="from scratch",
+        )
+        self.base_model = ComboBox(
+            name="base_model", label="shipped model", choices=_shipped_models
         )
         self.checkpoint = FileEdit(
             name="checkpoint", mode="r", filter="*.pt", nullable=True, value=None
@@ -114,6 +127,7 @@ class TrainSpikeModelWidget(TaskWidget):
             self.ground_truth,
             self.method,
             self.start_from,
+            self.base_model,
             self.checkpoint,
             self.iterations,
             self.batch_size,
@@ -162,6 +176,14 @@ class TrainSpikeModelWidget(TaskWidget):
                     "not a file; pick the checkpoint.pt of an earlier run."
                 )
             resume = Path(self.checkpoint.value)
+        init_from = None
+        if self.start_from.value == "fine-tune shipped model":
+            init_from = self.base_model.value
+            if not init_from:
+                raise InvalidInputError(
+                    "start is 'fine-tune shipped model' but no shipped model is installed; "
+                    "train from scratch instead."
+                )
         gen = iter_train(
             data,
             config,
@@ -169,6 +191,7 @@ class TrainSpikeModelWidget(TaskWidget):
             name=self.name.value or None,
             resume=resume,
             num_threads=1,
+            init_from=init_from,
         )
         return Task(gen, self.show_result, title=f"Train {L.METHOD_LABELS[method]}")
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, ModelError
 from ..progress import Progress, drain
 from .data import (
     PairedData,
@@ -355,6 +355,33 @@ def _package_version() -> str:
         return "unknown"
 
 
+def _init_weights(network: Any, init_from: str | os.PathLike[str], config: TrainConfig) -> dict:
+    """Copy the weights of a saved model into ``network``; return its card."""
+    from .registry import load_model
+
+    base = load_model(init_from)
+    where = f"init_from={str(init_from)!r}"
+    if base.method != config.method:
+        raise InvalidInputError(
+            f"{where} is a {base.method} model but the training config is {config.method}; "
+            "fine-tune a model of the same method"
+        )
+    if abs(base.fs_hz - config.fs_hz) > 1e-9 or base.window != config.window:
+        raise InvalidInputError(
+            f"{where} works at {base.fs_hz} Hz with window {base.window}, the training config at "
+            f"{config.fs_hz} Hz with window {config.window}; use the model's rate and window"
+        )
+    try:
+        network.load_state_dict(base.network.state_dict())
+    except RuntimeError as exc:
+        raise ModelError(
+            f"{where}: its architecture {base.card.get('architecture')} differs from the network "
+            f"being trained ({type(network).__name__} {network.config()}); pass "
+            "TrainConfig(network_kwargs=...) with the model's widths"
+        ) from exc
+    return base.card
+
+
 def _build(config: TrainConfig):
     import torch
 
@@ -385,6 +412,7 @@ def iter_train(
     resume: str | os.PathLike[str] | None = None,
     num_threads: int | None = None,
     score_validation: bool = True,
+    init_from: str | os.PathLike[str] | None = None,
 ) -> Generator[Progress, None, TrainResult]:
     """Train a spike-inference network, yielding progress; return a :class:`TrainResult`.
 
@@ -407,6 +435,11 @@ def iter_train(
     score_validation : bool
         Compute full-trace validation correlations at the end (costs one
         stride-1 pass over the validation neurons).
+    init_from : str or path, optional
+        Fine-tune: start from the weights of a shipped model (e.g.
+        ``"ens2-excitatory"``) or a model file of the same method, rate,
+        window and architecture, instead of a random initialisation. Not
+        combined with ``resume``.
 
     Yields
     ------
@@ -495,6 +528,14 @@ def iter_train(
     patience = config.patience if config.patience is not None else 6 * steps_per_epoch
 
     network = _build(config)
+    init_card = None
+    if init_from is not None:
+        if ckpt is not None:
+            raise InvalidInputError(
+                f"iter_train got resume={str(resume)!r} and init_from={str(init_from)!r}; "
+                "pass resume to continue a run or init_from to fine-tune a model, not both"
+            )
+        init_card = _init_weights(network, init_from, config)
     loss_fn = LOSSES[config.loss]
     opt = torch.optim.Adam(network.parameters(), lr=config.learning_rate)
     rng = np.random.default_rng([config.seed, 0])
@@ -568,6 +609,7 @@ def iter_train(
                 "val_every_iterations": val_every,
                 "steps_per_epoch": steps_per_epoch,
                 "seed": config.seed,
+                "fine_tuned_from": None if init_card is None else init_card.get("name"),
                 "noise_augmentation": {
                     "enabled": config.noise_augment,
                     "nu_max": config.noise_max if config.noise_augment else 0,
