@@ -169,3 +169,29 @@ def test_infer_spikes_ens2_shipped_model(make_napari_viewer, qtbot):
     assert rate.data.shape == (2, 900) and np.all(rate.data >= 0)
     assert viewer.layers["hippo2 spikes (ENS²)"].data.shape[0] > 0
     assert viewer.layers["hippo2 spike overlay (ENS²)"].data.shape[1] == 3
+
+
+def test_infer_spikes_s2s_shipped_model(make_napari_viewer, qtbot):
+    """S2S in the widget: the shipped calibrated model gives rates in spikes/s."""
+    from calcium_forge.datasets import hippocampus_dff
+    from calcium_forge.inference.registry import list_models
+
+    if "s2s" not in list_models():
+        pytest.skip("the shipped S2S model is not installed")
+    rec = hippocampus_dff().select([0, 1, 2]).crop(0, 900)
+    rec.meta["name"] = "hippo3"
+    viewer = make_napari_viewer()
+    napari_api.add_recording(viewer, rec)
+    w = InferSpikesWidget(viewer)
+    qtbot.addWidget(w)
+    w.method.value = "s2s"
+    w.run()
+    wait_task(qtbot, w, 300_000)
+    assert w.last_error is None, w.last_error
+    rate = viewer.layers["hippo3 rate (S2S)"]
+    res = rate.metadata["calcium_forge"]["recording"]
+    assert res.method == "s2s" and res.model_card["name"] == "s2s"
+    assert rate.data.shape == (3, 900) and np.all(rate.data >= 0)
+    # calibrated output: a plausible population rate (spikes/s), not the raw network scale
+    assert 0.01 < float(np.mean(rate.data)) < 20.0
+    assert viewer.layers["hippo3 spikes (S2S)"].data.shape[0] > 0
