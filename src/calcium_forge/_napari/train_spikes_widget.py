@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from magicgui.widgets import ComboBox, FileEdit, LineEdit, SpinBox
 from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
 
@@ -36,45 +35,6 @@ def ground_truth_recordings(viewer: Any) -> list[Recording]:
         if isinstance(rec, Recording) and rec.spike_times is not None and rec.kind == "dff":
             out.append(rec)
     return out
-
-
-def paired_from_recordings(recs: list[Recording], config: Any) -> Any:
-    """PairedData at the model rate from dF/F Recordings with ground-truth spikes.
-
-    Recordings read from Cascade ``.mat`` files are reloaded from their file
-    by the core (:func:`calcium_forge.inference.train.load_training_data`);
-    others (synthetic, ``.npz``) are paired ROI by ROI.
-    """
-    from ..inference import data as D
-    from ..inference.train import load_training_data
-
-    mats = sorted({r.source for r in recs if r.source and r.source.lower().endswith(".mat")})
-    others = [r for r in recs if not (r.source and r.source.lower().endswith(".mat"))]
-    paired = load_training_data(mats, config) if mats else None
-    if not others:
-        return paired
-    if config.kernel_samples is not None:
-        kernel = D.gaussian_kernel_samples(
-            int(config.kernel_samples[0]), float(config.kernel_samples[1])
-        )
-        smoothing = {
-            "kind": "gaussian_window",
-            "width_samples": int(config.kernel_samples[0]),
-            "sd_samples": float(config.kernel_samples[1]),
-        }
-    else:
-        kernel = D.gaussian_kernel_ms(config.sigma_ms, config.fs_hz)
-        smoothing = {"kind": "gaussian", "sigma_ms": float(config.sigma_ms)}
-    traces = list(paired.traces) if paired is not None else []
-    for r in others:
-        for i in range(r.n_rois):
-            raw = D._RawRecording(
-                dff=r.traces[i].astype(np.float64), fs_hz=r.fs_hz, spike_times_s=r.spike_times[i]
-            )
-            t = D._paired_from_raw(raw, config.fs_hz, kernel, r.name, f"{r.name}/roi{i}")
-            if t is not None:
-                traces.append(t)
-    return D.PairedData(traces, float(config.fs_hz), kernel, smoothing)
 
 
 def _shipped_models(*_: Any) -> list[str]:
@@ -143,7 +103,7 @@ class TrainSpikeModelWidget(TaskWidget):
         self.layout().addWidget(self.table)
 
     def start(self) -> Task:
-        from ..inference.train import default_config, iter_train
+        from ..inference.train import default_config, iter_train, paired_from_recordings
 
         method = self.method.value
         config = default_config(

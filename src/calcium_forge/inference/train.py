@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import InvalidInputError, ModelError
 from ..progress import Progress, drain
+from ..recording import Recording
 from .data import (
     PairedData,
     PairedTrace,
@@ -353,6 +354,56 @@ def _package_version() -> str:
         return str(__version__)
     except ImportError:  # pragma: no cover
         return "unknown"
+
+
+def paired_from_recordings(recs: Sequence[Recording], config: TrainConfig) -> PairedData:
+    """Paired training data at the model rate from dF/F Recordings with ground truth.
+
+    Recordings read from Cascade ``.mat`` files are reloaded from their file
+    (:func:`load_training_data`, which keeps their datasets and neurons);
+    others (synthetic, ``.npz``, napari layers) are paired ROI by ROI as
+    neurons ``"<name>/roi<i>"`` of a dataset ``<name>``.
+
+    Parameters
+    ----------
+    recs : sequence of Recording
+        ``kind="dff"`` recordings with ``spike_times`` (s).
+    config : TrainConfig
+        Gives the model rate (``fs_hz``) and the target smoothing.
+
+    Returns
+    -------
+    PairedData
+    """
+    from . import data as D
+
+    mats = sorted({r.source for r in recs if r.source and r.source.lower().endswith(".mat")})
+    others = [r for r in recs if not (r.source and r.source.lower().endswith(".mat"))]
+    paired = load_training_data(mats, config) if mats else None
+    if not others:
+        return paired
+    if config.kernel_samples is not None:
+        kernel = D.gaussian_kernel_samples(
+            int(config.kernel_samples[0]), float(config.kernel_samples[1])
+        )
+        smoothing = {
+            "kind": "gaussian_window",
+            "width_samples": int(config.kernel_samples[0]),
+            "sd_samples": float(config.kernel_samples[1]),
+        }
+    else:
+        kernel = D.gaussian_kernel_ms(config.sigma_ms, config.fs_hz)
+        smoothing = {"kind": "gaussian", "sigma_ms": float(config.sigma_ms)}
+    traces = list(paired.traces) if paired is not None else []
+    for r in others:
+        for i in range(r.n_rois):
+            raw = D._RawRecording(
+                dff=r.traces[i].astype(np.float64), fs_hz=r.fs_hz, spike_times_s=r.spike_times[i]
+            )
+            t = D._paired_from_raw(raw, config.fs_hz, kernel, r.name, f"{r.name}/roi{i}")
+            if t is not None:
+                traces.append(t)
+    return D.PairedData(traces, float(config.fs_hz), kernel, smoothing)
 
 
 def _init_weights(network: Any, init_from: str | os.PathLike[str], config: TrainConfig) -> dict:
