@@ -240,3 +240,24 @@ def test_streamed_network_inference_equals_in_memory(tmp_path):
     back = read_result(tmp_path / "out.npz")
     np.testing.assert_allclose(back.rate_hz, ref.rate_hz, rtol=1e-5, atol=1e-6)
     assert back.rate_hz.std() > 0
+
+
+def test_device_is_passed_to_workers_but_not_part_of_the_identity(tmp_path):
+    pytest.importorskip("torch")
+    import torch
+
+    inputs = make_inputs(tmp_path / "in", 1, n_frames=600)
+    out = tmp_path / "out"
+    rep = batch_infer(inputs, out, client="serial", method="s2s", mode="fast", device="cpu")
+    assert rep.ok
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["runs"][-1]["device"] == "cpu"
+    assert "device" not in man["items"][str(inputs[0])]["options"]
+    # the same batch asked for another device is already finished
+    again = batch_infer(inputs, out, client="serial", method="s2s", mode="fast", device="cpu:0")
+    assert [i.status for i in again.items] == ["skipped"]
+    if not torch.cuda.is_available():
+        # a worker without the device fails its task with a message naming the device
+        bad = batch_infer(inputs, tmp_path / "o2", client="serial", method="s2s", device="cuda")
+        assert not bad.ok and bad.items[0].stage == "inference"
+        assert "cuda" in bad.items[0].error and "CUDA" in bad.items[0].error

@@ -72,6 +72,11 @@ def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
         metavar="NAME=N[,NAME=N]",
         help="dask worker resources per task, e.g. GPU=1 (workers started with --resources)",
     )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="torch device on the workers for ENS²/S2S, e.g. cuda (default: cpu)",
+    )
     p.add_argument("--no-resume", action="store_true", help="recompute finished inputs too")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -98,6 +103,7 @@ def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
             threads_per_worker=args.threads_per_worker,
             resume=not args.no_resume,
             resources=resources,
+            device=args.device,
             progress_bar=not args.no_progress,
             method=args.method,
             model=args.model,
@@ -199,6 +205,9 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-events", action="store_true", help="rates only, no spike events")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument(
+        "--device", default=None, help="torch device for ENS²/S2S, e.g. cuda (default: cpu)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def run(args: argparse.Namespace) -> int:
@@ -219,6 +228,7 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
                 mode=args.mode,
                 progress_bar=not args.no_progress,
                 num_threads=args.threads,
+                device=args.device,
             )
             target = out if len(recs) == 1 else out.with_name(f"{out.stem}_{k}{out.suffix}")
             write(res, target)

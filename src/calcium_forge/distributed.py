@@ -252,6 +252,7 @@ def iter_batch_infer(
     resume: bool = True,
     verify: bool = True,
     resources: dict[str, float] | None = None,
+    device: str | None = None,
     **options: Any,
 ) -> Generator[Progress, None, BatchReport]:
     """Generator version of :func:`batch_infer`: yields one Progress per finished input."""
@@ -313,6 +314,7 @@ def iter_batch_infer(
                 "scheduler": handle.description,
                 "n_workers": n_conn,
                 "options": opts,
+                "device": device or "cpu",
                 "driver_versions": environment_versions(),
                 "n_inputs": len(specs),
                 "n_to_run": len(todo),
@@ -390,12 +392,13 @@ def iter_batch_infer(
             manifest.save()
             return item
 
+        task_opts = {**opts, "device": device}
         t_start = time.perf_counter()
         futures: list[Any] = []
         try:
             if handle.client is None:
                 for key, _output, name in todo:
-                    res = run_one(key, str(out), name, opts)
+                    res = run_one(key, str(out), name, task_opts)
                     items[key] = accept(key, res, None)
                     finished += 1
                     yield _progress(finished, total, items[key])
@@ -409,7 +412,7 @@ def iter_batch_infer(
                         key,
                         str(out),
                         name,
-                        opts,
+                        task_opts,
                         key=f"calcium-forge-batch-{name}-{uuid.uuid4().hex[:8]}",
                         pure=False,
                         resources=resources,
@@ -471,6 +474,7 @@ def batch_infer(
     resume: bool = True,
     verify: bool = True,
     resources: dict[str, float] | None = None,
+    device: str | None = None,
     progress_bar: bool = False,
     **options: Any,
 ) -> BatchReport:
@@ -500,6 +504,12 @@ def batch_infer(
     resources : dict, optional
         dask worker resources each task needs, e.g. ``{"GPU": 1}`` so that a
         worker started with ``--resources GPU=1`` runs one task at a time.
+    device : str, optional
+        torch device the workers run ENS²/S2S on (``"cuda"`` on GPU workers;
+        default CPU). Checked on the worker, not here: a worker without that
+        device fails its tasks with a message naming it. It does not enter the
+        manifest's option identity, so moving a batch to GPUs does not redo
+        finished inputs.
     progress_bar : bool
         Show a tqdm bar (one step per input).
     **options
@@ -523,6 +533,7 @@ def batch_infer(
         resume=resume,
         verify=verify,
         resources=resources,
+        device=device,
         **options,
     )
     return drain(gen, progress_bar=progress_bar, desc="batch-infer")

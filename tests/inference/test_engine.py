@@ -100,3 +100,22 @@ def test_sequence_chunks_equal_one_pass(rng):
         full = net(torch.from_numpy(x)).numpy()
     got = sequence_rates(net, x, context=100, chunk_samples=130)
     np.testing.assert_allclose(got, full, rtol=1e-5, atol=1e-6)
+
+
+def test_device_option_and_unusable_devices(unet, rng):
+    from calcium_forge.inference.engine import network_on, resolve_device
+
+    x = rng.normal(size=(2, 300)).astype(np.float32)
+    np.testing.assert_array_equal(
+        windowed_rates(unet, x, 96, stride=8, device="cpu"), windowed_rates(unet, x, 96, stride=8)
+    )
+    net = S2SNet().eval()
+    np.testing.assert_array_equal(
+        sequence_rates(net, x, context=100, device="cpu"), sequence_rates(net, x, context=100)
+    )
+    assert network_on(unet, resolve_device("cpu")) is unet  # already there: no copy
+    with pytest.raises(InvalidInputError, match="not a torch device"):
+        windowed_rates(unet, x, 96, device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidInputError, match=r"device='cuda'.*no CUDA"):
+            windowed_rates(unet, x, 96, device="cuda")

@@ -237,6 +237,7 @@ def run_one(input_path: str, out_dir: str, name: str, options: dict[str, Any]) -
             model=options["model"],
             events=bool(options["events"]),
             mode=options["mode"],
+            device=options.get("device"),
         )
         res.model = str(result.model_card.get("name", options["method"]))
         res.timings_s[stage] = time.perf_counter() - t0

@@ -187,6 +187,7 @@ def iter_infer_spikes(
     num_threads: int | None = None,
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
     spike_amplitude: float | None = None,
+    device: str | None = None,
 ) -> Generator[Progress, None, SpikeInference]:
     """Infer spike rates (and events) from dF/F; yields one Progress per chunk of ROIs.
 
@@ -221,6 +222,9 @@ def iter_infer_spikes(
         Working-memory budget in MB (excluding input and output arrays).
     spike_amplitude : float, optional
         OASIS only: dF/F jump of one spike, if known.
+    device : str, optional
+        torch device for ENS²/S2S (``"cuda"``, ``"cuda:1"``, ``"mps"``); default
+        CPU. Resampling and events stay on the CPU. OASIS ignores it.
 
     Yields
     ------
@@ -241,6 +245,10 @@ def iter_infer_spikes(
     nan = _check_rois(traces)
     n_rois, n_frames = traces.shape
     t_start = time.perf_counter()
+    if method != "oasis":
+        from .engine import resolve_device
+
+        resolve_device(device)  # fail before any work when the device is unusable
     if method == "oasis":
         return (yield from _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude))
 
@@ -279,7 +287,7 @@ def iter_infer_spikes(
         if x_m.shape[1] != n_model:  # pragma: no cover - resample rounds the same way
             x_m = x_m[:, :n_model]
         t1 = time.perf_counter()
-        out = _run_network(loaded, x_m, step, num_threads, max_memory_mb)
+        out = _run_network(loaded, x_m, step, num_threads, max_memory_mb, device)
         per_bin = np.asarray(loaded.to_spikes_per_bin(out), dtype=np.float64)
         t2 = time.perf_counter()
         # model bins falling in an input NaN stretch: no rate, no events
@@ -304,6 +312,7 @@ def iter_infer_spikes(
         "epsilon_per_bin": eps,
         "timing": timing,
         "nan_frames": int(nan.sum()),
+        "device": str(device or "cpu"),
     }
     return SpikeInference(
         rate_hz=rate,
@@ -337,7 +346,7 @@ def _load(model: Any, method: str):
     return loaded
 
 
-def _run_network(loaded, x_m: np.ndarray, stride: int, num_threads, max_memory_mb):
+def _run_network(loaded, x_m: np.ndarray, stride: int, num_threads, max_memory_mb, device=None):
     from .engine import sequence_rates, windowed_rates
 
     if loaded.method == "s2s":
@@ -347,6 +356,7 @@ def _run_network(loaded, x_m: np.ndarray, stride: int, num_threads, max_memory_m
             context=int(loaded.window),
             num_threads=num_threads,
             max_memory_mb=max_memory_mb,
+            device=device,
         )
     return windowed_rates(
         loaded.network,
@@ -355,6 +365,7 @@ def _run_network(loaded, x_m: np.ndarray, stride: int, num_threads, max_memory_m
         stride=stride,
         num_threads=num_threads,
         max_memory_mb=max_memory_mb,
+        device=device,
     )
 
 

@@ -140,6 +140,65 @@ def torch_threads(num_threads: int | None):
         torch.set_num_threads(old)
 
 
+def resolve_device(device: str | None):
+    """The torch device for inference, checked (``None`` = CPU).
+
+    Parameters
+    ----------
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` ... (anything ``torch.device`` takes).
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    InvalidInputError
+        When the name is not a device or that device is not available here.
+    """
+    import torch
+
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InvalidInputError(
+            f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' or 'mps'."
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(
+            f"device={device!r}: this torch ({torch.__version__}) sees no CUDA GPU; "
+            "use device='cpu' or run on a GPU node with a CUDA build of torch."
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise InvalidInputError(
+            f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible."
+        )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InvalidInputError(f"device={device!r}: MPS is not available on this machine.")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise InvalidInputError(f"device={device!r}: only cpu, cuda and mps are supported.")
+    return dev
+
+
+def network_on(network, dev):
+    """``network`` on device ``dev``: itself when already there, else a moved copy.
+
+    The shipped models are cached and shared, so they are never moved in place.
+    """
+    import copy
+
+    try:
+        current = next(network.parameters()).device
+    except StopIteration:  # pragma: no cover - every network here has parameters
+        return network
+    if current == dev:
+        return network
+    return copy.deepcopy(network).to(dev)
+
+
 def _activation_bytes_per_window(network, window: int, probe: int = 8) -> float:
     """Bytes of all module outputs per window (an upper bound of live activations)."""
     import torch
@@ -153,7 +212,7 @@ def _activation_bytes_per_window(network, window: int, probe: int = 8) -> float:
     handles = [m.register_forward_hook(hook) for m in network.modules() if m is not network]
     try:
         with torch.inference_mode():
-            network(torch.zeros(probe, window))
+            network(torch.zeros(probe, window, device=next(network.parameters()).device))
     finally:
         for h in handles:
             h.remove()
@@ -177,6 +236,7 @@ def iter_windowed_rates(
     batch_windows: int | None = None,
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
     num_threads: int | None = None,
+    device: str | None = None,
 ) -> Generator[Progress, None, np.ndarray]:
     """Run a window → window network over every window of many traces (generator).
 
@@ -200,6 +260,10 @@ def iter_windowed_rates(
         Working-memory budget (MB) for windows, activations and accumulators.
     num_threads : int, optional
         torch threads during the run (default: torch's current setting).
+    device : str, optional
+        torch device for the network (``"cuda"`` on a GPU worker); default CPU.
+        Windows are cut and overlap-added on that device; only the finished
+        chunk comes back to host memory.
 
     Yields
     ------
@@ -228,10 +292,12 @@ def iter_windowed_rates(
     out = np.empty((n_rois, n_samples), dtype=np.float32)
     if n_rois == 0:
         return out
+    dev = resolve_device(device)
+    network = network_on(network, dev)
     norm = plan.coverage() if reduce == "mean" else np.ones(plan.padded_length)
     norm_t = torch.from_numpy(
         (1.0 / norm[plan.pad_left : plan.pad_left + n_samples]).astype(np.float32)
-    )
+    ).to(dev)
     with torch_threads(num_threads):
         if batch_windows is None:
             batch_windows = batch_size_for(network, window, max_memory_mb)
@@ -246,10 +312,10 @@ def iter_windowed_rates(
         with torch.inference_mode():
             for r0 in range(0, n_rois, roi_chunk):
                 r1 = min(n_rois, r0 + roi_chunk)
-                xc = torch.from_numpy(x[r0:r1])
+                xc = torch.from_numpy(x[r0:r1]).to(dev)
                 xp = F.pad(xc, (plan.pad_left, plan.pad_right))
                 windows = xp.unfold(1, window, stride)  # view (rows, n_windows, window)
-                acc = torch.zeros((r1 - r0, plan.padded_length), dtype=torch.float32)
+                acc = torch.zeros((r1 - r0, plan.padded_length), dtype=torch.float32, device=dev)
                 for k0 in range(0, plan.n_windows, k_block):
                     k1 = min(plan.n_windows, k0 + k_block)
                     nk = k1 - k0
@@ -264,7 +330,7 @@ def iter_windowed_rates(
                     )
                     acc[:, k0 * stride : k0 * stride + span] += folded[:, 0, 0]
                 res = acc[:, plan.pad_left : plan.pad_left + n_samples] * norm_t
-                out[r0:r1] = res.numpy()
+                out[r0:r1] = res.cpu().numpy()
                 done = r1
                 yield Progress(done, n_rois, "windowed inference")
     return out
@@ -326,6 +392,7 @@ def iter_sequence_rates(
     chunk_samples: int | None = None,
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
     num_threads: int | None = None,
+    device: str | None = None,
 ) -> Generator[Progress, None, np.ndarray]:
     """Run a fully convolutional trace → trace network in overlapping chunks (generator).
 
@@ -345,6 +412,8 @@ def iter_sequence_rates(
         Working-memory budget (MB).
     num_threads : int, optional
         torch threads during the run.
+    device : str, optional
+        torch device for the network (``"cuda"`` on a GPU worker); default CPU.
 
     Yields
     ------
@@ -367,6 +436,7 @@ def iter_sequence_rates(
     out = np.empty((n_rois, n), dtype=np.float32)
     if n_rois == 0:
         return out
+    dev = resolve_device(device)
     with torch_threads(num_threads):
         # activations per input sample (S2S: ~ 4 layers x 30 channels x 4 B), probed
         per_sample = _activation_bytes_per_window(network, 4 * context) / (4 * context)
@@ -376,14 +446,15 @@ def iter_sequence_rates(
         chunk_samples = max(1, int(chunk_samples))
         seg = min(n, chunk_samples)
         rows = int(max(1, min(n_rois, budget // (per_sample * (seg + 2 * context)))))
+        network = network_on(network, dev)
         with torch.inference_mode():
             for r0 in range(0, n_rois, rows):
                 r1 = min(n_rois, r0 + rows)
                 for s0 in range(0, n, seg):
                     s1 = min(n, s0 + seg)
                     a, b = max(0, s0 - context), min(n, s1 + context)
-                    y = network(torch.from_numpy(x[r0:r1, a:b]))
-                    out[r0:r1, s0:s1] = y[:, s0 - a : s0 - a + (s1 - s0)].float().numpy()
+                    y = network(torch.from_numpy(x[r0:r1, a:b]).to(dev))
+                    out[r0:r1, s0:s1] = y[:, s0 - a : s0 - a + (s1 - s0)].float().cpu().numpy()
                 yield Progress(r1, n_rois, "sequence inference")
     return out
 
