@@ -261,3 +261,41 @@ def test_device_is_passed_to_workers_but_not_part_of_the_identity(tmp_path):
         bad = batch_infer(inputs, tmp_path / "o2", client="serial", method="s2s", device="cuda")
         assert not bad.ok and bad.items[0].stage == "inference"
         assert "cuda" in bad.items[0].error and "CUDA" in bad.items[0].error
+
+
+def test_large_suite2p_plane_is_streamed_with_the_same_results(
+    tmp_path, suite2p_plane0, monkeypatch
+):
+    """A plane over the size limit goes through ROI blocks (bounded memory): same rates and
+    events as the in-memory path on the real hippocampus Suite2P output."""
+    from calcium_forge._distributed import task
+    from calcium_forge.io import read_result
+
+    opts = {"method": "oasis", "fs_hz": 30.0}  # the sample has no ops.npy
+    ref = batch_infer([suite2p_plane0], tmp_path / "whole", client="serial", **opts)
+    assert ref.ok
+    monkeypatch.setattr(task, "STREAM_ABOVE_MB", 0.0)
+    monkeypatch.setattr(task, "STREAM_ROI_BLOCK", 7)
+    rep = batch_infer([suite2p_plane0], tmp_path / "blocks", client="serial", **opts)
+    assert rep.ok, rep.summary()
+    item = rep.items[0]
+    assert set(item.timings_s) >= {"load", "preprocess", "inference", "write"}
+    a = read_result(ref.items[0].output)
+    b = read_result(item.output)
+    assert b.rate_hz.shape == a.rate_hz.shape == (item.n_rois, item.n_frames)
+    np.testing.assert_allclose(b.rate_hz, a.rate_hz, rtol=1e-5, atol=1e-6)
+    assert [e.size for e in b.events] == [e.size for e in a.events]
+    assert sum(e.size for e in b.events) > 0
+    assert b.fs_hz == a.fs_hz == 30.0
+    # a broken block is reported in the inference stage and leaves no output behind
+    bad = tmp_path / "bad" / "plane0"
+    bad.mkdir(parents=True)
+    for f in ("F.npy", "Fneu.npy"):
+        (bad / f).write_bytes((suite2p_plane0 / f).read_bytes())
+    F = np.load(bad / "F.npy")
+    F[15, 100] = np.inf
+    np.save(bad / "F.npy", F)
+    rep = batch_infer([bad], tmp_path / "o3", client="serial", **opts)
+    assert rep.items[0].status == "failed" and rep.items[0].stage == "inference"
+    assert "F.npy" in rep.items[0].error and "inf" in rep.items[0].error
+    assert sorted(p.name for p in (tmp_path / "o3").iterdir()) == ["manifest.json"]

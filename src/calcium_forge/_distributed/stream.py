@@ -93,6 +93,71 @@ class _NpyRows:
         return block.reshape(r1 - r0, n)
 
 
+class Suite2PDffRows:
+    """dF/F of a Suite2P plane computed row block by row block from ``F.npy``/``Fneu.npy``.
+
+    Only the requested ROIs are read (plain reads, no mmap), neuropil-corrected
+    and baselined with :func:`calcium_forge.signal.to_dff`; every step is per
+    ROI, so any block equals the same rows of the whole-recording dF/F.
+
+    Parameters
+    ----------
+    plane : path
+        Suite2P plane folder.
+    fs_hz : float
+        Frame rate, Hz.
+    neuropil_coeff : float
+        Neuropil coefficient (suite2p's default 0.7).
+    baseline : str
+        Baseline method of :func:`calcium_forge.signal.to_dff`.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        (n_rois, n_frames) of ``F.npy``.
+    read_s, preprocess_s : float
+        Seconds spent reading and computing dF/F so far.
+    """
+
+    def __init__(self, plane: Path, fs_hz: float, neuropil_coeff: float, baseline: str) -> None:
+        from ..errors import FileFormatError
+
+        self.plane = Path(plane)
+        self.f = _NpyRows(self.plane / "F.npy")
+        neu = self.plane / "Fneu.npy"
+        self.fneu = _NpyRows(neu) if neu.is_file() else None
+        if self.fneu is not None and self.fneu.shape != self.f.shape:
+            raise FileFormatError(
+                f"{neu}: Fneu.npy has shape {self.fneu.shape} but F.npy has {self.f.shape}; "
+                "the files do not belong together."
+            )
+        self.shape = self.f.shape
+        self.fs_hz = float(fs_hz)
+        self.neuropil_coeff = float(neuropil_coeff)
+        self.baseline = baseline
+        self.read_s = 0.0
+        self.preprocess_s = 0.0
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        from ..io._common import require_finite
+        from ..recording import Recording
+        from ..signal import to_dff
+
+        t0 = time.perf_counter()
+        f = self.f[rows]
+        require_finite(f, "F.npy", str(self.plane / "F.npy"))
+        neu = None
+        if self.fneu is not None:
+            neu = self.fneu[rows]
+            require_finite(neu, "Fneu.npy", str(self.plane / "Fneu.npy"))
+        t1 = time.perf_counter()
+        rec = Recording(f, self.fs_hz, kind="raw", neuropil=neu, source=str(self.plane))
+        dff = to_dff(rec, neuropil_coeff=self.neuropil_coeff, baseline=self.baseline).traces
+        self.read_s += t1 - t0
+        self.preprocess_s += time.perf_counter() - t1
+        return dff
+
+
 def _open_traces(traces: Any) -> Any:
     if isinstance(traces, str | os.PathLike):
         path = Path(traces)

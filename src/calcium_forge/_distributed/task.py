@@ -36,6 +36,12 @@ DEFAULT_OPTIONS: dict[str, Any] = {
 
 PARTIAL_DIR = ".calcium-forge-partial"
 
+#: Suite2P planes whose ``F.npy`` is larger than this (MB) are streamed in ROI blocks
+#: (:func:`calcium_forge.distributed.infer_spikes_streamed`) instead of being loaded whole.
+STREAM_ABOVE_MB = 256.0
+#: ROIs per block of a streamed plane.
+STREAM_ROI_BLOCK = 100
+
 
 @dataclass
 class TaskResult:
@@ -160,6 +166,73 @@ def _single_recording(obj: Any, path: Path):
     )
 
 
+def _stream_plane(path: Path) -> bool:
+    """Whether ``path`` is a Suite2P plane folder big enough to be streamed."""
+    from ..io.suite2p import is_suite2p_plane
+
+    f = path / "F.npy"
+    return bool(
+        path.is_dir()
+        and is_suite2p_plane(path)
+        and f.is_file()
+        and f.stat().st_size > STREAM_ABOVE_MB * 1e6
+    )
+
+
+def _run_streamed(
+    path: Path, out_dir: str, name: str, options: dict[str, Any], res: TaskResult, t0: float
+) -> str:
+    """A large Suite2P plane: dF/F and inference per ROI block, rates streamed to disk.
+
+    Peak memory is one block plus the engine's working memory, whatever the
+    size of the plane. The output holds the rates, events and model card (not a
+    copy of the dF/F, which the in-memory path stores). Updates ``res``; returns
+    the last stage.
+    """
+    from ..io.suite2p import plane_frame_rate
+    from ..progress import drain
+    from .stream import Suite2PDffRows, iter_infer_spikes_streamed
+
+    res.stage = "load"  # the stage a failure is reported in (cleared on success)
+    fs = plane_frame_rate(path, options.get("fs_hz"))
+    lazy = Suite2PDffRows(path, fs, options["neuropil_coeff"], options["baseline"])
+    res.n_rois, res.n_frames = (int(v) for v in lazy.shape)
+    res.fs_hz = fs
+    open_s = time.perf_counter() - t0
+
+    res.stage = "inference"
+    t1 = time.perf_counter()
+    partial = Path(out_dir) / PARTIAL_DIR
+    partial.mkdir(parents=True, exist_ok=True)
+    attempt = partial / f"{name}.{uuid.uuid4().hex[:12]}.npz"
+    summary = drain(
+        iter_infer_spikes_streamed(
+            lazy,
+            attempt,
+            fs,
+            roi_block=STREAM_ROI_BLOCK,
+            method=options["method"],
+            model=options["model"],
+            events=bool(options["events"]),
+            mode=options["mode"],
+            device=options.get("device"),
+        )
+    )
+    total = time.perf_counter() - t1
+    res.model = str(summary.meta.get("model_card", {}).get("name", options["method"]))
+    res.timings_s["load"] = open_s + lazy.read_s
+    res.timings_s["preprocess"] = lazy.preprocess_s
+    res.timings_s["inference"] = max(0.0, total - lazy.read_s - lazy.preprocess_s)
+
+    res.stage = "write"  # the rates were written while streaming; what is left is the checksum
+    t2 = time.perf_counter()
+    res.output_sha256 = sha256_of(attempt)
+    res.attempt_path = str(attempt)
+    res.timings_s["write"] = time.perf_counter() - t2
+    res.stage = None
+    return "write"
+
+
 def run_one(input_path: str, out_dir: str, name: str, options: dict[str, Any]) -> TaskResult:
     """Read, preprocess, infer and write one input; never raises for a bad input.
 
@@ -199,6 +272,11 @@ def run_one(input_path: str, out_dir: str, name: str, options: dict[str, Any]) -
         t0 = time.perf_counter()
         from .. import io as cf_io
         from ..errors import CalciumForgeError
+
+        if _stream_plane(path):
+            stage = _run_streamed(path, out_dir, name, options, res, t0)
+            res.ok = True
+            return res
 
         try:  # files that store their frame rate keep it; fs_hz is the fallback
             obj = cf_io.read(path)
@@ -254,7 +332,7 @@ def run_one(input_path: str, out_dir: str, name: str, options: dict[str, Any]) -
         res.ok = True
     except Exception as exc:
         res.ok = False
-        res.stage = stage
+        res.stage = res.stage if res.stage is not None else stage
         res.error = f"{type(exc).__name__}: {exc}"
         res.traceback = traceback.format_exc()
     finally:

@@ -88,6 +88,39 @@ def is_suite2p_folder(path: str | os.PathLike[str]) -> bool:
     return is_suite2p_plane(path) or bool(find_planes(path))
 
 
+def plane_frame_rate(path: str | os.PathLike[str], fs_hz: float | None = None) -> float:
+    """Frame rate of a plane folder, without reading its traces.
+
+    Parameters
+    ----------
+    path : path
+        The plane folder (holding ``F.npy`` and ``ops.npy`` or ``settings.npy``).
+    fs_hz : float, optional
+        Frame rate (Hz) used when the folder does not store one.
+
+    Returns
+    -------
+    float
+        ``fs`` from the folder's ops/settings, else ``fs_hz``, in Hz.
+
+    Raises
+    ------
+    InvalidInputError
+        When neither the folder nor ``fs_hz`` gives a valid frame rate.
+    """
+    folder = Path(path)
+    ops, _files, origin = _load_ops(folder)
+    if "fs" in ops:
+        return check_fs(ops["fs"], f"{folder / origin['fs']} (fs)")
+    if fs_hz is not None:
+        return check_fs(fs_hz, f"{folder} (fs_hz option)")
+    raise InvalidInputError(
+        f"{folder}: the Suite2P folder has no ops.npy/settings.npy, so the frame rate is "
+        "unknown. Pass it explicitly, e.g. read(path, fs_hz=30.0) or `--fs 30` on the "
+        "command line."
+    )
+
+
 def _load_numeric(path: Path, name: str) -> np.ndarray:
     arr = load_npy(path)
     if arr.dtype.hasobject:
