@@ -8,7 +8,12 @@ resident set size (``VmHWM``) and an RSS trace sampled every 0.2 s:
 * ``streamed``: :func:`calcium_forge.distributed.infer_spikes_streamed`, which
   reads ROI blocks from a ``.npy`` file (written beforehand by the parent
   process) and appends the rates to the output ``.npz`` as a stream, so
-  neither the input nor the output is ever fully in RAM.
+  neither the input nor the output is ever fully in RAM;
+* ``batch``: :func:`calcium_forge.distributed.batch_infer` (serial) on a
+  Suite2P plane folder (raw ``F.npy`` + ``Fneu.npy`` + ``ops.npy``, written by
+  the parent): the whole batch pipeline -- checksum, neuropil correction,
+  baseline, dF/F and inference per ROI block, rates streamed to the output,
+  manifest. Uses the shipped model (``--untrained`` does not apply).
 
 The recording is synthetic dF/F (Poisson spikes * exponential kernel + noise,
 seeded). ENS² and S2S need a trained model; with ``--untrained`` a randomly
@@ -25,6 +30,7 @@ Run (from the repository root)::
 
     python benchmarks/memory.py --method s2s --untrained                  # 2000 x 1 h
     python benchmarks/memory.py --method ens2 --mode fast --n-rois 200 --minutes 10
+    python benchmarks/memory.py --method s2s --variants batch              # batch_infer, Suite2P
     python benchmarks/memory.py --extract-gb 4 --n-rois 500
 
 Prints one table row per variant: peak RSS (MB), RSS before inference, input
@@ -84,6 +90,25 @@ def synthetic_dff(n_rois: int, n_frames: int, fs_hz: float, seed: int, out=None)
         noise = rng.normal(0, 0.05, size=spikes.shape).astype(np.float32)
         out[r0:r1] = 0.4 * calcium + noise
     return out
+
+
+def write_suite2p_plane(plane: Path, args: argparse.Namespace) -> None:
+    """A Suite2P plane of the benchmark size: F = 100 (1 + dF/F) + 0.7 Fneu, Fneu ~ 50."""
+    plane.mkdir(parents=True)
+    n_frames = round(args.minutes * 60 * args.fs_hz)
+    shape = (args.n_rois, n_frames)
+    f = np.lib.format.open_memmap(plane / "F.npy", mode="w+", dtype=np.float32, shape=shape)
+    neu = np.lib.format.open_memmap(plane / "Fneu.npy", mode="w+", dtype=np.float32, shape=shape)
+    synthetic_dff(args.n_rois, n_frames, args.fs_hz, args.seed, out=f)
+    rng = np.random.default_rng(args.seed + 1)
+    for r0 in range(0, args.n_rois, 100):
+        r1 = min(args.n_rois, r0 + 100)
+        neu[r0:r1] = 50.0 + rng.normal(0, 2.0, size=(r1 - r0, n_frames)).astype(np.float32)
+        f[r0:r1] = 100.0 * (1.0 + f[r0:r1]) + 0.7 * neu[r0:r1]
+    f.flush()
+    neu.flush()
+    del f, neu
+    np.save(plane / "ops.npy", np.array({"fs": args.fs_hz}, dtype=object), allow_pickle=True)
 
 
 def _model(method: str, untrained: bool):
@@ -178,7 +203,7 @@ def child(args: argparse.Namespace) -> None:
 
     threading.Thread(target=sample, daemon=True).start()
     n_frames = round(args.minutes * 60 * args.fs_hz)
-    model = _model(args.method, args.untrained)
+    model = _model(args.method, args.untrained and args.variant != "batch")
     import calcium_forge.inference  # noqa: F401  (imports counted in the baseline)
 
     baseline_mb = _rss_mb()
@@ -198,7 +223,27 @@ def child(args: argparse.Namespace) -> None:
                 flush=True,
             )
 
-    if args.variant == "in-memory":
+    if args.variant == "batch":
+        from calcium_forge.distributed import iter_batch_infer
+        from calcium_forge.io import read_result  # noqa: F401  (imports in the baseline)
+        from calcium_forge.progress import drain
+
+        work = Path(args.workdir)
+        before_mb = _rss_mb()
+        t0 = time.perf_counter()
+        gen = iter_batch_infer(
+            [work / "suite2p" / "plane0"], work / "out", client="serial",
+            method=args.method, mode=args.mode, events=True,
+        )  # fmt: skip
+        rep = drain(gen)
+        if not rep.ok:
+            raise SystemExit(rep.summary())
+        out_bytes = Path(rep.items[0].output).stat().st_size
+        man = json.loads((work / "out" / "manifest.json").read_text())
+        n_events = -1  # not re-read: that would load the output
+        entry = man["items"][str(work / "suite2p" / "plane0")]
+        print(json.dumps({"timings_s": entry["timings_s"]}), file=sys.stderr)
+    elif args.variant == "in-memory":
         traces = synthetic_dff(args.n_rois, n_frames, args.fs_hz, args.seed)
         before_mb = _rss_mb()
         t0 = time.perf_counter()
@@ -235,7 +280,10 @@ def child(args: argparse.Namespace) -> None:
                 "peak_rss_mb": round(_peak_mb(), 1),
                 "baseline_rss_mb": round(baseline_mb, 1),
                 "rss_before_inference_mb": round(before_mb, 1),
-                "input_mb": round(args.n_rois * n_frames * 4 / 2**20, 1),
+                # batch: F.npy + Fneu.npy
+                "input_mb": round(
+                    args.n_rois * n_frames * 4 * (2 if args.variant == "batch" else 1) / 2**20, 1
+                ),
                 "output_mb": round(out_bytes / 2**20, 1),
                 "wall_s": round(wall, 1),
                 "n_events": int(n_events),
@@ -310,11 +358,13 @@ def main(argv: list[str] | None = None) -> int:
                 synthetic_dff(args.n_rois, n_frames, args.fs_hz, args.seed, out=mm)
                 mm.flush()
                 del mm
+            if variant == "batch":
+                write_suite2p_plane(Path(work) / "suite2p" / "plane0", args)
             cmd = [sys.executable, __file__, "--child", "--variant", variant, "--workdir", work]
             for k in ("method", "mode", "n_rois", "minutes", "fs_hz", "threads",
                       "max_memory_mb", "roi_block", "seed"):  # fmt: skip
                 cmd += [f"--{k.replace('_', '-')}", str(getattr(args, k))]
-            if args.untrained:
+            if args.untrained and variant != "batch":
                 cmd.append("--untrained")
             env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
