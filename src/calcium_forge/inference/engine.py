@@ -190,13 +190,18 @@ def network_on(network, dev):
     """
     import copy
 
-    try:
-        current = next(network.parameters()).device
-    except StopIteration:  # pragma: no cover - every network here has parameters
-        return network
-    if current == dev:
+    if _device_of(network) == dev:
         return network
     return copy.deepcopy(network).to(dev)
+
+
+def _device_of(network):
+    """Device of a module's first parameter (CPU for parameter-free modules)."""
+    import torch
+
+    for p in network.parameters():
+        return p.device
+    return torch.device("cpu")
 
 
 def _activation_bytes_per_window(network, window: int, probe: int = 8) -> float:
@@ -212,7 +217,7 @@ def _activation_bytes_per_window(network, window: int, probe: int = 8) -> float:
     handles = [m.register_forward_hook(hook) for m in network.modules() if m is not network]
     try:
         with torch.inference_mode():
-            network(torch.zeros(probe, window, device=next(network.parameters()).device))
+            network(torch.zeros(probe, window, device=_device_of(network)))
     finally:
         for h in handles:
             h.remove()
