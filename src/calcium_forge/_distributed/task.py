@@ -252,6 +252,9 @@ def run_one(input_path: str, out_dir: str, name: str, options: dict[str, Any]) -
     TaskResult
         ``ok=False`` with the failing stage and message when something went wrong.
     """
+    from .._malloc import tune_for_inference
+
+    tune_for_inference()  # undo the cost of dask's MALLOC_TRIM_THRESHOLD_ (see _malloc)
     path = Path(input_path)
     res = TaskResult(
         input=str(path),
