@@ -156,6 +156,10 @@ def run(args) -> None:
             checkpoint_every=500,
             seed=args.seed,
             num_threads=1,
+            # the split is made above; recorded here so that the model card says how
+            window_stride=STRIDE_TRAIN,
+            held_out_fraction=0.5,
+            per_neuron_scaling=args.per_neuron_scaling,
         )
         model_dir = out / name.replace(" ", "_")
         gen = iter_train_gan(
