@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
             for eps in args.epsilons:
                 r = infer_spikes(rec.dff, fs_hz=rec.fs_hz, method="ens2", model=model, epsilon=eps)
                 m = match_events(rec.spike_times_s, r.events[0])
-                print(f"{f.name} | {eps:g} | {r.events[0].size} | {rec.spike_times_s.size} | "
-                      f"{m.precision:.3f} | {m.sensitivity:.3f} | {m.error_rate:.3f}", flush=True)  # fmt: skip
+                row = [f.name, f"{eps:g}", r.events[0].size, rec.spike_times_s.size]
+                row += [f"{m.precision:.3f}", f"{m.sensitivity:.3f}", f"{m.error_rate:.3f}"]
+                print(" | ".join(str(v) for v in row), flush=True)
     return 0
 
 
