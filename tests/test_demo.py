@@ -15,9 +15,20 @@ from calcium_forge.synthesis import available_models
 def demo_dir(tmp_path_factory):
     if "ens2-excitatory" not in list_models() or "hippocampus" not in available_models():
         pytest.skip("shipped ENS² / CalciumGAN models are missing from the package")
+    import torch
+
     out = tmp_path_factory.mktemp("demo")
-    assert main(["demo", "--out", str(out), "--quick", "--mode", "fast"]) == 0
+    before = torch.get_num_threads()
+    assert main(["demo", "--out", str(out), "--quick", "--mode", "fast", "--threads", "1"]) == 0
+    assert torch.get_num_threads() == before  # --threads applies to the run only
     return out
+
+
+def test_demo_rejects_a_bad_thread_count(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), "--threads", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "num_threads must be >= 1" in err and "0" in err
+    assert not (tmp_path / "d").exists()  # refused before anything is written
 
 
 def test_demo_writes_every_output(demo_dir):

@@ -255,13 +255,21 @@ def _register_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="smaller ground-truth set and movie")
     p.add_argument("--mode", choices=["exact", "fast"], default="exact", help="ENS² engine mode")
     p.add_argument("--seed", type=int, default=0, help="seed of every random step")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: torch's; use 1 when other jobs keep the cores busy)",
+    )
 
     def run(args: argparse.Namespace) -> int:
         from .demo import run_demo
+        from .inference.engine import torch_threads
 
-        res = run_demo(
-            args.out, quick=args.quick, mode=args.mode, seed=args.seed, progress_bar=True
-        )
+        with torch_threads(args.threads):
+            res = run_demo(
+                args.out, quick=args.quick, mode=args.mode, seed=args.seed, progress_bar=True
+            )
         print(f"calcium-forge demo: {len(res.files)} files written to {res.out_dir}")
         for method, m in res.spike_metrics.items():
             print(f"  ground truth, {method}: median Corr {m['corr']:.3f}, ER {m['er']:.3f}")
