@@ -79,6 +79,9 @@ def run(args) -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    results_prev = (
+        json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+    )
     rec = load_dataset(args.dataset, args.seed)
     half = rec.n_frames // 2
     first, second = rec.traces[:, :half], rec.traces[:, half:]
@@ -162,8 +165,21 @@ def run(args) -> None:
             per_neuron_scaling=args.per_neuron_scaling,
         )
         model_dir = out / name.replace(" ", "_")
+        resume = model_dir / "checkpoint.pt" if args.resume else None
+        if resume is not None and not resume.exists():
+            resume = None
+        prior_s = 0.0
+        if resume is not None:
+            prior_s = float(results_prev.get("models", {}).get(name, {}).get("train_seconds", 0.0))
+            print(f"  [{name}] resuming from {resume} ({prior_s:.0f} s before)", flush=True)
         gen = iter_train_gan(
-            split, cfg, tcfg, out_dir=model_dir, progress_every=100, name=f"{args.dataset}"
+            split,
+            cfg,
+            tcfg,
+            out_dir=model_dir,
+            progress_every=100,
+            name=f"{args.dataset}",
+            resume=resume,
         )
         while True:
             try:
@@ -182,7 +198,7 @@ def run(args) -> None:
             name,
             syn,
             {
-                "train_seconds": round(res.seconds, 1),
+                "train_seconds": round(prior_s + res.seconds, 1),
                 "steps": res.steps_done,
                 "pretrain_steps": args.pretrain_steps,
             },
@@ -196,7 +212,7 @@ def run(args) -> None:
                     "window_frames": WINDOW,
                     "window_stride": STRIDE_TRAIN,
                     "steps": res.steps_done,
-                    "train_seconds": round(res.seconds, 1),
+                    "train_seconds": round(prior_s + res.seconds, 1),
                     "cpu_budget": f"{args.budget_min} min, 1 thread",
                     "scores_vs_held_out_half": results["models"][name],
                     "real_vs_real_floor": results["floor"],
@@ -321,6 +337,11 @@ def main() -> None:
     ap.add_argument("--pretrain-steps", type=int, default=300)
     ap.add_argument("--per-neuron-scaling", action="store_true")
     ap.add_argument("--skip-no-ps", action="store_true")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue each GAN from its checkpoint in --out (to a larger --max-steps)",
+    )
     ap.add_argument("--save-model", default=None, help="write the CalciumGAN (PS on) here")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="/tmp/cf/gan_bench")

@@ -270,3 +270,26 @@ def test_fine_tuning_starts_from_the_shipped_weights(ground_truth_dir):
     assert res.card["training"]["fine_tuned_from"] == "ens2-excitatory"
     with pytest.raises(InvalidInputError, match="s2s"):
         drain(iter_train(data, default_config("s2s", iterations=1), init_from="ens2-excitatory"))
+
+
+def test_without_validation_neurons_early_stopping_watches_the_training_loss():
+    # val_fraction=0 (the authors' protocol: every neuron trains): a run whose
+    # batch loss stops reaching new lows must stop after `patience` iterations
+    torch.set_num_threads(1)
+    data = _synthetic(n_neurons=4, seconds=60.0, seed=5)
+    cfg = default_config(
+        "ens2",
+        iterations=3000,
+        batch_size=16,
+        learning_rate=1e-9,  # no learning: new minima of the batch loss become rare
+        patience=40,
+        val_fraction=0.0,
+        network_kwargs={"channels": [4, 8, 16, 32]},
+        checkpoint_every=0,
+        report_every=1,
+    )
+    res = train(data, cfg, score_validation=False)
+    assert res.iterations_run < 3000
+    losses = np.asarray(res.history["train_loss"])
+    best = int(np.argmin(losses)) + 1
+    assert res.iterations_run == best + 40

@@ -42,6 +42,7 @@ from ..errors import InvalidInputError, ModelError
 from ..progress import Progress, drain
 from ..recording import Recording
 from ..results import SpikeInference
+from .events import DEFAULT_SEED_MASS
 
 METHODS = ("ens2", "s2s", "oasis")
 MODES = ("exact", "fast")
@@ -184,6 +185,7 @@ def iter_infer_spikes(
     *,
     stride: int | None = None,
     epsilon: float | None = None,
+    seed_mass: float | None = DEFAULT_SEED_MASS,
     num_threads: int | None = None,
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
     spike_amplitude: float | None = None,
@@ -216,6 +218,10 @@ def iter_infer_spikes(
     epsilon : float, optional
         Greedy fragment threshold in spikes per model bin (default
         :data:`calcium_forge.inference.events.DEFAULT_EPSILON_PER_BIN`).
+    seed_mass : float or None
+        Greedy events: a fragment whose rate sums to at least this many spikes
+        gets one spike at its peak before the MSE-driven additions (0.5, as in
+        the authors' code); ``None`` for the pure MSE rule.
     num_threads : int, optional
         torch threads for the network (default: torch's setting).
     max_memory_mb : float
@@ -294,7 +300,7 @@ def iter_infer_spikes(
         nan_m = nan[r0:r1][:, _nearest_frame(n_model, fs_m, fs_in, n_frames)]
         per_bin[nan_m] = 0.0
         if events:
-            g = greedy_spike_counts(per_bin, kernel, epsilon=eps)
+            g = greedy_spike_counts(per_bin, kernel, epsilon=eps, seed_mass=seed_mass)
             ev.extend(g.spike_times(fs_m))
         t3 = time.perf_counter()
         r_in = rebin_rate(per_bin * fs_m, fs_m, fs_in, n_frames)
@@ -310,6 +316,7 @@ def iter_infer_spikes(
         "stride": step,
         "fs_model_hz": fs_m,
         "epsilon_per_bin": eps,
+        "seed_mass": seed_mass,
         "timing": timing,
         "nan_frames": int(nan.sum()),
         "device": str(device or "cpu"),

@@ -41,12 +41,14 @@ DEFAULT_FOLDS = ["DS01", "DS03", "DS11", "DS16", "DS17", "DS19", "DS21", "DS25"]
 METRICS = ["corr", "vrd", "error", "bias", "vpd", "er", "corr_25hz"]
 
 
-def _train_fold(method, train_folders, iterations, workdir, seed, threads):
+def _train_fold(method, train_folders, iterations, workdir, seed, threads, val_fraction=0.2):
     from ..progress import drain
     from .registry import load_model
     from .train import default_config, iter_train, load_training_data
 
-    cfg = default_config(method, iterations=iterations, seed=seed, checkpoint_every=0)
+    cfg = default_config(
+        method, iterations=iterations, seed=seed, checkpoint_every=0, val_fraction=val_fraction
+    )
     data = load_training_data(train_folders, cfg)
     res = drain(
         iter_train(
@@ -102,6 +104,13 @@ def build_parser(ap: argparse.ArgumentParser | None = None) -> argparse.Argument
     ap.add_argument("--no-s2s", action="store_true", help="skip S2S")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.2,
+        help="share of each training dataset's neurons held out for early stopping "
+        "(0: train on all, stop on the training loss as the ENS² authors' code)",
+    )
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/cf/loo"))
     ap.add_argument("--out", type=Path, default=None, help="JSON file for all results")
     return ap
@@ -115,6 +124,7 @@ def main(argv=None, args: argparse.Namespace | None = None) -> int:
     results = {
         "ens2_iterations": args.ens2_iterations,
         "s2s_iterations": args.s2s_iterations,
+        "ens2_val_fraction": args.val_fraction,
         "folds": {},
     }
     if args.out is not None and args.out.is_file():
@@ -135,7 +145,13 @@ def main(argv=None, args: argparse.Namespace | None = None) -> int:
         train_folders = [p for p in pool if p != test_folder]
         work = args.workdir / ds
         ens2, r_e = _train_fold(
-            "ens2", train_folders, args.ens2_iterations, work / "ens2", args.seed, args.threads
+            "ens2",
+            train_folders,
+            args.ens2_iterations,
+            work / "ens2",
+            args.seed,
+            args.threads,
+            args.val_fraction,
         )
         methods = {"ENS²": ("ens2", ens2)}
         fold = {

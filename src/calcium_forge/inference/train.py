@@ -99,11 +99,14 @@ class TrainConfig:
         Adam learning rate.
     patience : int or None
         Early stopping: stop when the validation loss has not improved for this
-        many iterations (ENS²: 500; S2S: None → 6 epochs).
+        many iterations (ENS²: 500; S2S: None → 6 epochs). With
+        ``val_fraction=0`` the training batch loss is watched instead and the
+        final weights are kept (the authors' ENS² code).
     val_every : int or None
         Iterations between validation checks (S2S: None → once per epoch).
     val_fraction : float
-        Fraction of the neurons of each dataset held out for validation.
+        Fraction of the neurons of each dataset held out for validation
+        (0: train on every neuron, early stopping on the training loss).
     val_windows : int
         Size of the fixed validation sample (windows / segments).
     noise_augment : bool
@@ -702,6 +705,7 @@ def iter_train(
         )
 
     stopped = bool(ckpt.get("stopped_early", False)) if ckpt is not None else False
+    best_train, best_train_iter = float("inf"), it
     network.train()
     running: list[float] = []
     yield Progress(it, config.iterations, f"training {name}", {})
@@ -719,12 +723,19 @@ def iter_train(
         it += 1
         running.append(float(loss.detach()))
         values: dict[str, float] = {}
+        if val_sampler is None and config.patience is not None:
+            # no validation neurons (val_fraction 0): stop on the training batch
+            # loss as the authors' code does; the final weights are kept
+            if running[-1] < best_train:
+                best_train, best_train_iter = running[-1], it
+            elif it - best_train_iter >= patience:
+                stopped = True
         if it % config.report_every == 0 or it == config.iterations:
             history["iteration"].append(it)
             history["train_loss"].append(float(np.mean(running)))
             values["train_loss"] = history["train_loss"][-1]
             running = []
-        if it % val_every == 0 or it == config.iterations:
+        if val_sampler is not None and (it % val_every == 0 or it == config.iterations):
             v = evaluate()
             history["val_iteration"].append(it)
             history["val_loss"].append(v)
@@ -741,6 +752,8 @@ def iter_train(
 
     if best_state is not None:
         network.load_state_dict(best_state)
+    if val_sampler is None:
+        best_iter = it  # no validation: the final weights are the model
     network.eval()
     scale, offset = 1.0, 0.0
     if config.method == "s2s":
