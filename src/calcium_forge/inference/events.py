@@ -252,9 +252,7 @@ def _greedy_core(
         vals = resid[flat_idx]
         mass = np.add.reduceat(vals, seg_starts)
         seg_max = np.maximum.reduceat(vals, seg_starts)
-        where_max = np.where(
-            vals == np.repeat(seg_max, lengths), np.arange(vals.size), vals.size
-        )
+        where_max = np.where(vals == np.repeat(seg_max, lengths), np.arange(vals.size), vals.size)
         first = np.minimum.reduceat(where_max, seg_starts)
         seeded = mass >= float(seed_mass)
         if seeded.any():
