@@ -78,7 +78,7 @@ def isolated_spike_sta(args) -> int:
             gap_before = np.diff(np.r_[-np.inf, st])
             gap_after = np.diff(np.r_[st, np.inf])
             for t in st[(gap_before > 1.0) & (gap_after > 0.5)]:
-                k = int(round(t * fs))
+                k = int(np.round(t * fs))
                 w = y[k - 10 : k + 11] if k >= 10 else np.zeros(0)
                 if w.size == 21 and np.isfinite(w).all():
                     snippets.append(w - w[:8].mean())
