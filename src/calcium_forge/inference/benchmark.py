@@ -113,6 +113,14 @@ def build_parser(ap: argparse.ArgumentParser | None = None) -> argparse.Argument
     )
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/cf/loo"))
     ap.add_argument("--out", type=Path, default=None, help="JSON file for all results")
+    ap.add_argument(
+        "--rescore",
+        type=Path,
+        default=None,
+        metavar="JSON",
+        help="re-evaluate the fold models saved in --workdir (no training) with the current "
+        "inference and event code; training facts are taken from this earlier results JSON",
+    )
     return ap
 
 
@@ -127,6 +135,8 @@ def main(argv=None, args: argparse.Namespace | None = None) -> int:
         "ens2_val_fraction": args.val_fraction,
         "folds": {},
     }
+    if args.rescore is not None:
+        return _rescore(args)
     if args.out is not None and args.out.is_file():
         results = json.loads(args.out.read_text())
     t_all = time.perf_counter()
@@ -189,6 +199,62 @@ def main(argv=None, args: argparse.Namespace | None = None) -> int:
         if args.out is not None:
             args.out.parent.mkdir(parents=True, exist_ok=True)
             args.out.write_text(json.dumps(results, indent=1))
+    print_table(results)
+    print(f"\ntotal {time.perf_counter() - t_all:.0f} s", flush=True)
+    return 0
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    """Score saved fold models again (``--rescore OLD.json``); writes ``--out``."""
+    from ..errors import MissingFileError
+    from .registry import load_model
+
+    old = json.loads(Path(args.rescore).read_text())
+    results = {k: v for k, v in old.items() if k != "folds"}
+    results["rescored_from"] = str(args.rescore)
+    results["folds"] = {}
+    t_all = time.perf_counter()
+    for ds in args.folds:
+        if ds not in old.get("folds", {}):
+            raise MissingFileError(
+                f"--rescore {args.rescore}: no fold {ds} in that file; "
+                f"it has {sorted(old.get('folds', {}))}."
+            )
+        t0 = time.perf_counter()
+        (test_folder,) = dataset_folders(args.data, include=[ds])
+        methods = {}
+        for label, method in (("ENS²", "ens2"), ("S2S", "s2s")):
+            path = args.workdir / ds / method / f"loo-{method}.pt"
+            if path.is_file():
+                methods[label] = (method, load_model(path))
+            elif label == "ENS²":
+                raise MissingFileError(
+                    f"--rescore: fold model {path} is missing; point --workdir at the folder "
+                    "the benchmark trained into."
+                )
+        methods["OASIS"] = ("oasis", None)
+        scores = _evaluate(test_folder, methods, args.threads)
+        fold = dict(old["folds"][ds])
+        fold["n_neurons"] = int(max(len(v) for v in scores.values()))
+        fold["median"] = {
+            m: dict(zip(METRICS, np.nanmedian(v, axis=0).tolist(), strict=True))
+            for m, v in scores.items()
+            if len(v)
+        }
+        fold["rescore_s"] = round(time.perf_counter() - t0, 1)
+        results["folds"][ds] = fold
+        print(
+            f"[{ds}] rescored: "
+            + "; ".join(
+                f"{m} Corr {v['corr']:.3f} ER {v['er']:.3f}" for m, v in fold["median"].items()
+            ),
+            flush=True,
+        )
+        if args.out is not None:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = args.out.with_suffix(args.out.suffix + ".tmp")
+            tmp.write_text(json.dumps(results, indent=1))
+            tmp.replace(args.out)
     print_table(results)
     print(f"\ntotal {time.perf_counter() - t_all:.0f} s", flush=True)
     return 0
