@@ -226,6 +226,39 @@ def run(args) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
 
 
+SPREAD_KEYS = (
+    "kl_rate",
+    "kl_rate_per_neuron_mean",
+    "kl_corr",
+    "kl_vrd",
+    "kl_vrd_per_neuron_mean",
+    "frechet",
+    "log_spectral_distance_db",
+    "mean_corr_synthetic",
+)
+
+
+def _seed_spread(model, n_seeds, n_syn, ref, train_w, common, seed) -> dict:
+    """Mean, s.d., min and max of the scores over ``n_seeds`` sampling seeds."""
+    from calcium_forge.evaluation.population import evaluate_synthetic
+
+    rows = []
+    for k in range(n_seeds):
+        syn = model.sample_windows(n_syn, seed=seed + 2 + 1000 * k)
+        rep = evaluate_synthetic(ref, syn, training=train_w, held_out=ref, **common)
+        rows.append([float(rep.summary()[key]) for key in SPREAD_KEYS])
+    a = np.asarray(rows)
+    return {
+        key: {
+            "mean": float(a[:, i].mean()),
+            "sd": float(a[:, i].std(ddof=1)),
+            "min": float(a[:, i].min()),
+            "max": float(a[:, i].max()),
+        }
+        for i, key in enumerate(SPREAD_KEYS)
+    } | {"n_seeds": n_seeds}
+
+
 def reevaluate(args) -> None:
     """Recompute every score of an earlier run (its saved models) with the current code."""
     import torch
@@ -272,6 +305,11 @@ def reevaluate(args) -> None:
         )
         s = rep.summary()
         s.update({k: extra[k] for k in ("train_seconds", "steps", "pretrain_steps") if k in extra})
+        if args.sample_seeds > 1 and name != "DG baseline":
+            s["sample_seed_spread"] = _seed_spread(
+                model, args.sample_seeds, n_syn, ref, train_w, common, args.seed
+            )
+            print(name, "spread", json.dumps(s["sample_seed_spread"]), flush=True)
         results["models"][name] = s
         rep.save_figures(out / f"fig_{name}")
         (out / f"report_{name}.md").write_text(rep.to_markdown())
@@ -337,6 +375,12 @@ def main() -> None:
     ap.add_argument("--pretrain-steps", type=int, default=300)
     ap.add_argument("--per-neuron-scaling", action="store_true")
     ap.add_argument("--skip-no-ps", action="store_true")
+    ap.add_argument(
+        "--sample-seeds",
+        type=int,
+        default=1,
+        help="--reevaluate: also score each GAN on this many sampling seeds (mean, sd, range)",
+    )
     ap.add_argument(
         "--resume",
         action="store_true",
