@@ -163,6 +163,7 @@ def run(args) -> None:
             window_stride=STRIDE_TRAIN,
             held_out_fraction=0.5,
             per_neuron_scaling=args.per_neuron_scaling,
+            ema_decay=args.ema_decay,
         )
         model_dir = out / name.replace(" ", "_")
         resume = model_dir / "checkpoint.pt" if args.resume else None
@@ -375,6 +376,13 @@ def main() -> None:
     ap.add_argument("--pretrain-steps", type=int, default=300)
     ap.add_argument("--per-neuron-scaling", action="store_true")
     ap.add_argument("--skip-no-ps", action="store_true")
+    ap.add_argument(
+        "--ema-decay",
+        type=float,
+        default=None,
+        help="sample from a moving average of the generator (e.g. 0.999); with --resume it "
+        "starts at the checkpoint",
+    )
     ap.add_argument(
         "--sample-seeds",
         type=int,

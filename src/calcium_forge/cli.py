@@ -331,6 +331,13 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, default=100)
     p.add_argument("--budget-min", type=float, default=None, help="stop after these minutes")
     p.add_argument("--mixed-precision", action="store_true", help="bf16 (CPU) / fp16 (CUDA)")
+    p.add_argument(
+        "--ema-decay",
+        type=float,
+        default=None,
+        help="sample from a moving average of the generator weights (e.g. 0.999); "
+        "can be switched on with --resume",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
@@ -364,6 +371,7 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
             per_neuron_scaling=args.per_neuron_scaling,
             mixed_precision=args.mixed_precision,
             device=args.device,
+            ema_decay=args.ema_decay,
         )
         out = Path(args.out)
         resume = out / "checkpoint.pt" if args.resume else None
@@ -396,10 +404,11 @@ def _train_gan_under_torchrun(args, rec, cfg, tcfg, out, resume) -> int:
     from .ddp import init_distributed, train_gan_ddp
     from .errors import InvalidInputError
 
-    if args.pretrain_steps or args.mixed_precision:
+    if args.pretrain_steps or args.mixed_precision or args.ema_decay is not None:
         raise InvalidInputError(
-            "train-gan under torchrun trains in fp32 without autoencoder pretraining; drop "
-            f"--pretrain-steps ({args.pretrain_steps}) / --mixed-precision, or pretrain in "
+            "train-gan under torchrun trains in fp32 without autoencoder pretraining or weight "
+            f"averaging; drop --pretrain-steps ({args.pretrain_steps}) / --mixed-precision / "
+            "--ema-decay, or pretrain in "
             "one process first and --resume from its checkpoint."
         )
     ctx = init_distributed(device="cpu" if args.device == "cpu" else None)

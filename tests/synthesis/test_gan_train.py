@@ -153,3 +153,44 @@ def test_bf16_autocast_on_cpu_trains():
     )
     assert np.isfinite(res.history["loss_d"]).all() and np.isfinite(res.history["gp"]).all()
     assert res.model.sample(1).traces.dtype == np.float32
+
+
+def test_generator_weight_averaging(tmp_path):
+    rec = _rec()
+    tc = dict(batch_size=8, seed=4, pretrain_steps=0, window_stride=4)
+    raw = train_gan(rec, _cfg(), TrainConfig(steps=5, **tc))
+    # decay 0: the average is the last generator, and training itself is unchanged
+    ema0 = train_gan(rec, _cfg(), TrainConfig(steps=5, ema_decay=0.0, **tc))
+    assert ema0.history["loss_g"] == raw.history["loss_g"]
+    for a, b in zip(
+        raw.model.generator.state_dict().values(),
+        ema0.model.generator.state_dict().values(),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b)
+    # decay 0.5 over 5 steps: the sampled generator is an average, not the last one;
+    # resuming carries the average exactly
+    tc_ema = dict(tc, ema_decay=0.5)
+    full = train_gan(rec, _cfg(), TrainConfig(steps=5, **tc_ema), out_dir=tmp_path / "full")
+    assert "moving average" in full.model.card["generator_weights"]
+    diff = [
+        (a - b).abs().max().item()
+        for a, b in zip(
+            raw.model.generator.parameters(), full.model.generator.parameters(), strict=True
+        )
+    ]
+    assert max(diff) > 0
+    train_gan(rec, _cfg(), TrainConfig(steps=2, **tc_ema), out_dir=tmp_path / "part")
+    assert "generator_ema" in load_checkpoint(tmp_path / "part")
+    resumed = train_gan(
+        rec, None, TrainConfig(steps=5), out_dir=tmp_path / "part",
+        resume=tmp_path / "part" / "checkpoint.pt",
+    )  # fmt: skip
+    for a, b in zip(
+        full.model.generator.state_dict().values(),
+        resumed.model.generator.state_dict().values(),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
+    with pytest.raises(Exception, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)

@@ -89,6 +89,11 @@ class TrainConfig:
         Fraction of a Recording kept as held-out block (not trained on).
     per_neuron_scaling : bool
         Min/max scaling per neuron instead of the paper's global one.
+    ema_decay : float or None
+        Keep an exponential moving average of the generator's weights with
+        this decay per generator step (e.g. 0.999) and sample from it (weight
+        averaging; Yazıcı et al. 2019). None: the raw generator (the paper).
+        It can be switched on when resuming; the average then starts there.
     """
 
     steps: int = 1000
@@ -108,9 +113,14 @@ class TrainConfig:
     window_stride: int = 4
     held_out_fraction: float = 0.2
     per_neuron_scaling: bool = False
+    ema_decay: float | None = None
 
     def __post_init__(self) -> None:
         self.betas = (float(self.betas[0]), float(self.betas[1]))
+        if self.ema_decay is not None and not 0.0 <= float(self.ema_decay) < 1.0:
+            raise InvalidInputError(
+                f"TrainConfig.ema_decay must be in [0, 1) or None; got {self.ema_decay!r}."
+            )
         if self.steps < 0 or self.batch_size < 1 or self.n_critic < 1:
             raise InvalidInputError(
                 f"TrainConfig needs steps >= 0, batch_size >= 1, n_critic >= 1; got "
@@ -270,6 +280,8 @@ def iter_train_gan(
             base.steps = train_config.steps
             base.time_budget_s = train_config.time_budget_s
             base.checkpoint_every = train_config.checkpoint_every
+            if train_config.ema_decay is not None:
+                base.ema_decay = train_config.ema_decay
         tcfg = base
     if isinstance(data, WindowSplit):
         split = data
@@ -357,6 +369,23 @@ def iter_train_gan(
         if device.type == "cuda" and "rng_cuda" in ckpt:  # pragma: no cover - no GPU here
             torch.cuda.set_rng_state(ckpt["rng_cuda"])
 
+    # weight averaging of the generator (optional); started at the first GAN step
+    ema_gen = None
+    ema_from = None
+    if tcfg.ema_decay is not None:
+        import copy
+
+        ema_gen = copy.deepcopy(gen)  # no new random draws: training is unchanged
+        if ckpt is not None and "generator_ema" in ckpt:
+            ema_gen.load_state_dict(ckpt["generator_ema"])
+            ema_from = ckpt.get("ema_from_step")
+        else:
+            ema_gen.load_state_dict(gen.state_dict())
+            ema_from = step if pretrained else None
+        ema_gen.eval()
+        for prm in ema_gen.parameters():
+            prm.requires_grad_(False)
+
     def make_model() -> CalciumGAN:
         card = {
             "name": name,
@@ -368,11 +397,16 @@ def iter_train_gan(
             "train_frames": list(split.train_frames),
             "held_out_frames": list(split.held_out_frames),
         }
+        if ema_gen is not None:
+            card["generator_weights"] = (
+                f"exponential moving average (decay {tcfg.ema_decay}) of the generator "
+                f"from step {ema_from} to {step}"
+            )
         return CalciumGAN(
             config=cfg,
             scaling=scaling,
             fs_hz=split.fs_hz,
-            generator=gen,
+            generator=ema_gen if ema_gen is not None else gen,
             critic=critic,
             card=card,
             kind=getattr(data, "kind", "dff"),
@@ -405,6 +439,9 @@ def iter_train_gan(
         }
         if use_cuda_amp:
             state["scaler"] = scaler.state_dict()
+        if ema_gen is not None:
+            state["generator_ema"] = ema_gen.state_dict()
+            state["ema_from_step"] = ema_from
         if device.type == "cuda":  # pragma: no cover
             state["rng_cuda"] = torch.cuda.get_rng_state()
         path = out_dir / "checkpoint.pt"
@@ -447,6 +484,9 @@ def iter_train_gan(
                     )
             pretrained = True
             del head, opt_ae
+            if ema_gen is not None:
+                ema_gen.load_state_dict(gen.state_dict())
+                ema_from = step
         critic.train()
         gen.train()
         # -------------------------------------------------------------- WGAN-GP
@@ -489,6 +529,13 @@ def iter_train_gan(
             scaler.step(opt_g)
             scaler.update()
             opt_d.zero_grad(set_to_none=True)  # the generator step left grads in the critic
+            if ema_gen is not None:
+                with torch.no_grad():
+                    d = float(tcfg.ema_decay)
+                    for pe, pg in zip(ema_gen.parameters(), gen.parameters(), strict=True):
+                        pe.mul_(d).add_(pg.detach(), alpha=1.0 - d)
+                    for be, bg in zip(ema_gen.buffers(), gen.buffers(), strict=True):
+                        be.copy_(bg)
             step += 1
             samples_since += tcfg.batch_size * (2 * tcfg.n_critic + 1)
             history["step"].append(step)
