@@ -378,17 +378,25 @@ def _run_network(loaded, x_m: np.ndarray, stride: int, num_threads, max_memory_m
 
 def _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude):
     from ..signal import bridge_nans
-    from .oasis import DEFAULT_THRESHOLD_SN, iter_oasis
+    from .oasis import DEFAULT_THRESHOLD_SN, oasis_one
 
     t0 = time.perf_counter()
-    filled, _ = bridge_nans(np.where(nan, np.nan, traces))
-    res = yield from iter_oasis(filled, fs_in, spike_amplitude=spike_amplitude)
-    rate = res.rate_hz.astype(np.float32)
-    rate[nan] = np.nan
-    ev = None
-    if events:
-        counts = np.where(nan, 0, res.counts)
-        ev = [np.repeat(np.arange(c.size), c) / fs_in for c in counts]
+    n_rois, n_frames = traces.shape
+    # one ROI at a time into preallocated float32 output: memory is the input,
+    # the output and a few float64 rows, whatever the number of ROIs
+    rate = np.empty((n_rois, n_frames), dtype=np.float32)
+    ev: list[np.ndarray] | None = [] if events else None
+    sn, g, amp = np.zeros(n_rois), np.zeros(n_rois), np.zeros(n_rois)
+    frames = np.arange(n_frames)
+    for i in range(n_rois):
+        filled, _ = bridge_nans(np.where(nan[i], np.nan, traces[i]))
+        r, c, sn[i], g[i], amp[i] = oasis_one(filled, fs_in, spike_amplitude)
+        rate[i] = r
+        rate[i, nan[i]] = np.nan
+        if ev is not None:
+            c[nan[i]] = 0
+            ev.append(np.repeat(frames, c) / fs_in)
+        yield Progress(i + 1, n_rois, "OASIS deconvolution")
     card = {
         "name": "oasis",
         "method": "oasis",
@@ -399,9 +407,9 @@ def _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude):
         "spike_amplitude": spike_amplitude,
     }
     meta = {
-        "sn": res.sn.tolist(),
-        "g": res.g.tolist(),
-        "unit_amplitude": res.unit_amplitude.tolist(),
+        "sn": sn.tolist(),
+        "g": g.tolist(),
+        "unit_amplitude": amp.tolist(),
         "timing": {"total_s": time.perf_counter() - t0},
         "nan_frames": int(nan.sum()),
     }
