@@ -41,13 +41,20 @@ DEFAULT_FOLDS = ["DS01", "DS03", "DS11", "DS16", "DS17", "DS19", "DS21", "DS25"]
 METRICS = ["corr", "vrd", "error", "bias", "vpd", "er", "corr_25hz"]
 
 
-def _train_fold(method, train_folders, iterations, workdir, seed, threads, val_fraction=0.2):
+def _train_fold(
+    method, train_folders, iterations, workdir, seed, threads, val_fraction=0.2, noise=False
+):
     from ..progress import drain
     from .registry import load_model
     from .train import default_config, iter_train, load_training_data
 
     cfg = default_config(
-        method, iterations=iterations, seed=seed, checkpoint_every=0, val_fraction=val_fraction
+        method,
+        iterations=iterations,
+        seed=seed,
+        checkpoint_every=0,
+        val_fraction=val_fraction,
+        noise_augment=noise,
     )
     data = load_training_data(train_folders, cfg)
     res = drain(
@@ -105,6 +112,11 @@ def build_parser(ap: argparse.ArgumentParser | None = None) -> argparse.Argument
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
+        "--noise-augment",
+        action="store_true",
+        help="train the ENS² fold models with white-noise augmentation (nu 0-15)",
+    )
+    ap.add_argument(
         "--val-fraction",
         type=float,
         default=0.2,
@@ -133,6 +145,7 @@ def main(argv=None, args: argparse.Namespace | None = None) -> int:
         "ens2_iterations": args.ens2_iterations,
         "s2s_iterations": args.s2s_iterations,
         "ens2_val_fraction": args.val_fraction,
+        "ens2_noise_augment": args.noise_augment,
         "folds": {},
     }
     if args.rescore is not None:
@@ -162,6 +175,7 @@ def main(argv=None, args: argparse.Namespace | None = None) -> int:
             args.seed,
             args.threads,
             args.val_fraction,
+            args.noise_augment,
         )
         methods = {"ENS²": ("ens2", ens2)}
         fold = {
