@@ -27,6 +27,7 @@ MODULES = [
     ("calcium_forge.inference.registry", "Shipped and user model files."),
     ("calcium_forge.inference.train", "Training ENS² / S2S on ground truth."),
     ("calcium_forge.inference.events", "Spike events from rates (greedy algorithm)."),
+    ("calcium_forge.inference.calibration", "Calibrating the spike-event gain of a model."),
     ("calcium_forge.evaluation", "Spike-inference metrics."),
     ("calcium_forge.evaluation.population", "Population statistics of synthetic data."),
     ("calcium_forge.evaluation.distances", "Distribution distances."),

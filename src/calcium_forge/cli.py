@@ -204,6 +204,14 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
         help="ENS²: stride-1 windows as in the paper (exact) or strided (fast)",
     )
     p.add_argument("--no-events", action="store_true", help="rates only, no spike events")
+    p.add_argument(
+        "--event-gain",
+        type=float,
+        default=None,
+        metavar="G",
+        help="ENS²/S2S: multiply the rate by G before estimating spike events (default: the "
+        "gain the model was calibrated with on its validation neurons, 1 if none)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument(
         "--device", default=None, help="torch device for ENS²/S2S, e.g. cuda (default: cpu)"
@@ -231,6 +239,7 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
                 progress_bar=not args.no_progress,
                 num_threads=args.threads,
                 device=args.device,
+                **({} if args.event_gain is None else {"event_gain": args.event_gain}),
             )
             target = out if len(recs) == 1 else out.with_name(f"{out.stem}_{k}{out.suffix}")
             write(res, target)

@@ -8,6 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from calcium_forge.errors import InvalidInputError  # noqa: E402
+from calcium_forge.inference.calibration import DEFAULT_GAINS  # noqa: E402
 from calcium_forge.inference.data import (  # noqa: E402
     PairedData,
     PairedTrace,
@@ -158,6 +159,11 @@ def test_tiny_ens2_learns_to_invert_a_calcium_kernel():
     r = np.corrcoef(pred, test.target)[0, 1]
     assert r > 0.6, r
     assert res.history["train_loss"][-1] < res.history["train_loss"][0]
+    # the event gain was calibrated after training (on training neurons: no validation split)
+    ev = res.card["events"]
+    assert ev["calibrated_on"] == "training neurons (no validation)"
+    assert ev["gain"] in DEFAULT_GAINS and ev["n_neurons"] == 6
+    assert ev["mean_error_rate_by_gain"][f"{ev['gain']:g}"] <= ev["mean_error_rate_by_gain"]["1"]
 
 
 def test_s2s_training_improves_correlation_and_calibrates():
@@ -176,6 +182,8 @@ def test_s2s_training_improves_correlation_and_calibrates():
     assert res.val_scores["median_corr"] > 0.3
     assert res.card["output_scale"] != 1.0  # least-squares calibration happened
     assert res.card["method"] == "s2s" and res.card["fs_hz"] == 100.0
+    assert res.card["events"]["calibrated_on"] == "validation neurons"
+    assert "predictions" not in res.val_scores and "predictions" not in res.card["validation"]
 
 
 def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):

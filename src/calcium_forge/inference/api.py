@@ -161,6 +161,26 @@ def _event_kernel(card: dict, method: str, fs_model_hz: float) -> np.ndarray:
     return gaussian_kernel(0.025 * fs_model_hz)  # ENS²: sigma 25 ms
 
 
+def _event_gain(card: dict, event_gain: float | None) -> float:
+    """The event gain to use: the argument, else the model card's, else 1."""
+    if event_gain is None:
+        ev = card.get("events") if isinstance(card.get("events"), dict) else {}
+        event_gain = ev.get("gain", 1.0)
+        source = f"the model card's events.gain ({event_gain!r})"
+    else:
+        source = f"event_gain={event_gain!r}"
+    try:
+        g = float(event_gain)
+    except (TypeError, ValueError):
+        g = float("nan")
+    if not np.isfinite(g) or g <= 0:
+        raise InvalidInputError(
+            f"{source} must be a positive number (the factor applied to the rate before "
+            "spike-event estimation); pass e.g. event_gain=1.0."
+        )
+    return g
+
+
 def _resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     from ..signal import resample
 
@@ -186,6 +206,7 @@ def iter_infer_spikes(
     stride: int | None = None,
     epsilon: float | None = None,
     seed_mass: float | None = DEFAULT_SEED_MASS,
+    event_gain: float | None = None,
     num_threads: int | None = None,
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
     spike_amplitude: float | None = None,
@@ -222,6 +243,11 @@ def iter_infer_spikes(
         Greedy events: a fragment whose rate sums to at least this many spikes
         gets one spike at its peak before the MSE-driven additions (0.5, as in
         the authors' code); ``None`` for the pure MSE rule.
+    event_gain : float, optional
+        Factor (dimensionless, > 0) applied to the rate before the greedy
+        estimator only; ``rate_hz`` is not scaled. Default: the gain the model
+        was calibrated with on its validation neurons (``card["events"]["gain"]``,
+        see :mod:`calcium_forge.inference.calibration`), 1 for models without one.
     num_threads : int, optional
         torch threads for the network (default: torch's setting).
     max_memory_mb : float
@@ -277,6 +303,7 @@ def iter_infer_spikes(
     else:
         step = 1
     eps = DEFAULT_EPSILON_PER_BIN if epsilon is None else float(epsilon)
+    gain = _event_gain(loaded.card, event_gain)
     kernel = _event_kernel(loaded.card, method, fs_m)
     rate = np.empty((n_rois, n_frames), dtype=np.float32)
     ev: list[np.ndarray] | None = [] if events else None
@@ -300,7 +327,8 @@ def iter_infer_spikes(
         nan_m = nan[r0:r1][:, _nearest_frame(n_model, fs_m, fs_in, n_frames)]
         per_bin[nan_m] = 0.0
         if events:
-            g = greedy_spike_counts(per_bin, kernel, epsilon=eps, seed_mass=seed_mass)
+            src = per_bin * gain if gain != 1.0 else per_bin
+            g = greedy_spike_counts(src, kernel, epsilon=eps, seed_mass=seed_mass)
             ev.extend(g.spike_times(fs_m))
         t3 = time.perf_counter()
         r_in = rebin_rate(per_bin * fs_m, fs_m, fs_in, n_frames)
@@ -317,6 +345,7 @@ def iter_infer_spikes(
         "fs_model_hz": fs_m,
         "epsilon_per_bin": eps,
         "seed_mass": seed_mass,
+        "event_gain": gain,
         "timing": timing,
         "nan_frames": int(nan.sum()),
         "device": str(device or "cpu"),
@@ -444,7 +473,8 @@ def infer_spikes(
         Show a tqdm bar.
     **options
         Keyword options of :func:`iter_infer_spikes` (``stride``,
-        ``epsilon``, ``num_threads``, ``max_memory_mb``, ``spike_amplitude``).
+        ``epsilon``, ``seed_mass``, ``event_gain``, ``num_threads``,
+        ``max_memory_mb``, ``spike_amplitude``, ``device``).
 
     Returns
     -------

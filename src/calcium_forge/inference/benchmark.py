@@ -42,7 +42,15 @@ METRICS = ["corr", "vrd", "error", "bias", "vpd", "er", "corr_25hz"]
 
 
 def _train_fold(
-    method, train_folders, iterations, workdir, seed, threads, val_fraction=0.2, noise=False
+    method,
+    train_folders,
+    iterations,
+    workdir,
+    seed,
+    threads,
+    val_fraction=0.2,
+    noise=False,
+    network_kwargs=None,
 ):
     from ..progress import drain
     from .registry import load_model
@@ -55,6 +63,7 @@ def _train_fold(
         checkpoint_every=0,
         val_fraction=val_fraction,
         noise_augment=noise,
+        network_kwargs=dict(network_kwargs or {}),
     )
     data = load_training_data(train_folders, cfg)
     res = drain(
@@ -90,6 +99,8 @@ def _evaluate(folder, methods, threads):
                     model=model,
                     events=True,
                     num_threads=threads,
+                    # the raw estimator; calibrated gains: benchmarks/event_gain.py
+                    **({} if method == "oasis" else {"event_gain": 1.0}),
                 )
                 met = evaluate_spikes(rec.spike_times_s, res, eval_fs_hz=60.0)
                 neuron_rows[m].append(
@@ -122,6 +133,15 @@ def build_parser(ap: argparse.ArgumentParser | None = None) -> argparse.Argument
         default=0.2,
         help="share of each training dataset's neurons held out for early stopping "
         "(0: train on all, stop on the training loss as the ENS² authors' code)",
+    )
+    ap.add_argument(
+        "--ens2-channels",
+        type=int,
+        nargs=4,
+        default=None,
+        metavar="C",
+        help="ENS² U-Net channels of the three levels and the bottleneck "
+        "(default: the shipped architecture's)",
     )
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/cf/loo"))
     ap.add_argument("--out", type=Path, default=None, help="JSON file for all results")
@@ -176,6 +196,7 @@ def main(argv=None, args: argparse.Namespace | None = None) -> int:
             args.threads,
             args.val_fraction,
             args.noise_augment,
+            {"channels": list(args.ens2_channels)} if args.ens2_channels else None,
         )
         methods = {"ENS²": ("ens2", ens2)}
         fold = {

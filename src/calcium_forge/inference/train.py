@@ -125,6 +125,10 @@ class TrainConfig:
         Seed of initialisation, sampling, noise and dropout.
     network_kwargs : dict
         Extra constructor arguments of the network (e.g. ENS² ``channels``).
+    calibrate_events : bool
+        After training, choose the spike-event gain on the validation neurons
+        (training neurons when there are none) and store it in the card
+        (:mod:`calcium_forge.inference.calibration`).
     fs_hz, window, loss, sigma_ms, kernel_samples :
         Model rate (Hz), window (samples), loss name and target smoothing.
     """
@@ -144,6 +148,7 @@ class TrainConfig:
     report_every: int = 10
     seed: int = 0
     network_kwargs: dict = field(default_factory=dict)
+    calibrate_events: bool = True
     fs_hz: float = 60.0
     window: int = 96
     loss: str = "mse"
@@ -292,8 +297,10 @@ def _score_traces(
     network, traces: Sequence[PairedTrace], config: TrainConfig, scale: float, offset: float
 ) -> dict:
     per_neuron: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    raw = []
     for t in traces:
         out = predict_trace(network, t.dff, config.method, config.window)
+        raw.append(out)
         pred = np.maximum(out * scale + offset, 0.0)
         pred[~np.isfinite(t.dff)] = np.nan
         per_neuron.setdefault(t.neuron, []).append((pred, t.target.astype(np.float64)))
@@ -312,6 +319,7 @@ def _score_traces(
         "n_neurons": len(corr),
         "per_dataset_median_corr": {k: float(np.median(v)) for k, v in sorted(by_ds.items())},
         "corr": corr,
+        "predictions": raw,
     }
 
 
@@ -673,7 +681,11 @@ def iter_train(
             "validation": {
                 "split": f"{config.val_fraction:.0%} of the neurons of each dataset with >= 3",
                 "best_val_loss": best_val if math.isfinite(best_val) else None,
-                **({k: v for k, v in val_scores.items() if k != "corr"} if val_scores else {}),
+                **(
+                    {k: v for k, v in val_scores.items() if k not in ("corr", "predictions")}
+                    if val_scores
+                    else {}
+                ),
             },
             "package_version": _package_version(),
             "torch_version": str(torch.__version__),
@@ -764,6 +776,24 @@ def iter_train(
         yield Progress(it, config.iterations, "scoring validation neurons", {})
         val_scores = _score_traces(network, val_data.traces, config, scale, offset)
     card = card_so_far(it, stopped, val_scores, scale, offset)
+    if config.calibrate_events:
+        from .calibration import calibrate_on_traces
+
+        yield Progress(it, config.iterations, "calibrating the spike-event gain", {})
+        use_val = bool(val_data.traces)
+        cal = calibrate_on_traces(
+            network,
+            val_data.traces if use_val else train_data.traces,
+            config.method,
+            config.window,
+            card,
+            scale,
+            offset,
+            predictions=val_scores.get("predictions") if use_val else None,
+            calibrated_on="validation neurons" if use_val else "training neurons (no validation)",
+        )
+        card["events"] = cal.to_card()
+    val_scores.pop("predictions", None)
     elapsed = time.perf_counter() - t_start
     card["training"]["elapsed_s_this_run"] = round(elapsed, 1)
     if ckpt is not None:
