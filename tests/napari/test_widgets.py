@@ -160,12 +160,14 @@ def test_infer_spikes_ens2_shipped_model(make_napari_viewer, qtbot):
     assert "ens2-excitatory" in w.model.choices
     w.method.value = "ens2"
     w.mode.value = "fast"
+    w.event_gain.value = 1.5  # overrides the card's gain for the event estimate
     w.run()
     wait_task(qtbot, w, 300_000)
     assert w.last_error is None, w.last_error
     rate = viewer.layers["hippo2 rate (ENS²)"]
     res = rate.metadata["calcium_forge"]["recording"]
     assert res.model_card["name"] == "ens2-excitatory"
+    assert res.meta["event_gain"] == 1.5 and res.model_card["events"]["gain"] == 1.2
     assert rate.data.shape == (2, 900) and np.all(rate.data >= 0)
     assert viewer.layers["hippo2 spikes (ENS²)"].data.shape[0] > 0
     assert viewer.layers["hippo2 spike overlay (ENS²)"].data.shape[1] == 3

@@ -5,7 +5,8 @@ Form fields: ``traces_layer``, ``method`` (ENS² | S2S | OASIS), ``model``
 overrides ``model``), ``fs_hz`` (frame rate, Hz; 0 = from the layer),
 ``neuropil_coeff`` (used when the layer keeps raw F + neuropil), ``rois``
 (all | iscell | selected) and ``selected`` (indices for "selected"),
-``events`` (also estimate spike times), ``mode`` (exact | fast, ENS²). The
+``events`` (also estimate spike times), ``event_gain`` (rate factor before the
+event estimate; 0 = the model card's gain), ``mode`` (exact | fast, ENS²). The
 work runs in a thread with a progress bar and Cancel; the result adds
 ``<name> rate (<method>)`` (Image),
 ``<name> spikes (<method>)`` (raster Points) and, when the recording has
@@ -129,6 +130,14 @@ class InferSpikesWidget(TaskWidget):
         self.rois = ComboBox(name="rois", choices=["all", "iscell", "selected"], value="all")
         self.selected = LineEdit(name="selected", label="selected ROIs", value="")
         self.events = CheckBox(name="events", text="estimate spike events", value=True)
+        self.event_gain = FloatSpinBox(
+            name="event_gain",
+            label="event gain (0 = model's)",
+            value=0.0,
+            min=0.0,
+            max=5.0,
+            step=0.1,
+        )
         self.mode = ComboBox(name="mode", choices=["exact", "fast"], value="exact")
         return [
             self.traces_layer,
@@ -140,6 +149,7 @@ class InferSpikesWidget(TaskWidget):
             self.rois,
             self.selected,
             self.events,
+            self.event_gain,
             self.mode,
         ]
 
@@ -167,6 +177,11 @@ class InferSpikesWidget(TaskWidget):
             model=self.model_argument(),
             events=self.events.value,
             mode=self.mode.value,
+            **(
+                {"event_gain": float(self.event_gain.value)}
+                if method != "oasis" and self.event_gain.value > 0
+                else {}
+            ),
         )
         label = L.METHOD_LABELS.get(method, method)
         return Task(gen, self._add_result, title=f"Infer spikes ({label})")
