@@ -93,7 +93,15 @@ def test_interrupted_cli_job_resumes_only_missing(cluster, inputs_and_reference,
             "--out", str(out), "--method", "oasis", "--scheduler", cluster.address,
             "--no-progress",
         ]  # fmt: skip
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            # a test run started in the background (nohup, `&`) ignores SIGINT, and the
+            # child would inherit that: restore the default so Ctrl-C semantics are tested
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         manifest = out / "manifest.json"
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
