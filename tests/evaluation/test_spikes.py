@@ -31,6 +31,32 @@ def test_error_bias_vrd_by_hand():
     assert error_and_bias(gt, 2 * gt) == (pytest.approx(1.0), pytest.approx(1.0))
 
 
+def _vp_full_programme(a, b, q):
+    """Victor–Purpura over the whole (n+1) x (m+1) table, written plainly."""
+    a, b = np.sort(a), np.sort(b)
+    d = np.zeros((a.size + 1, b.size + 1))
+    d[:, 0] = np.arange(a.size + 1)
+    d[0, :] = np.arange(b.size + 1)
+    for i in range(1, a.size + 1):
+        for j in range(1, b.size + 1):
+            d[i, j] = min(
+                d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + q * abs(a[i - 1] - b[j - 1])
+            )
+    return d[-1, -1]
+
+
+@pytest.mark.parametrize("q", [0.5, 1.0, 4.0, 20.0])
+def test_banded_victor_purpura_equals_the_full_programme(rng, q):
+    for _ in range(25):
+        na, nb = rng.integers(0, 40, size=2)
+        t = rng.uniform(1.0, 20.0)
+        a = rng.uniform(0, t, na)
+        b = np.concatenate([a[: na // 2] + rng.normal(0, 0.2, na // 2), rng.uniform(0, t, nb)])
+        assert victor_purpura_distance(a, b, q) == pytest.approx(
+            _vp_full_programme(a, b, q), abs=1e-9
+        )
+
+
 def test_victor_purpura_by_hand():
     assert victor_purpura_distance([], []) == 0
     assert victor_purpura_distance([1.0, 2.0], []) == 2

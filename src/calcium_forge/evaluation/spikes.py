@@ -147,26 +147,43 @@ def victor_purpura_distance(
 ) -> float:
     """Victor–Purpura distance between two spike trains (times in s).
 
-    Insert/delete cost 1, shifting by Δt costs ``cost_per_s * |Δt|``. Dynamic
-    programme, one vectorised row per spike of ``a``: with ``A[j] =
-    min(D[i-1, j] + 1, D[i-1, j-1] + q|a_i - b_j|)`` the row is
-    ``D[i, j] = j + cummin(A[k] - k)``.
+    Insert/delete cost 1, shifting by Δt costs ``cost_per_s * |Δt|``.
+
+    Dynamic programme over ``D[i, j]`` (first ``i`` spikes of ``a`` against the
+    first ``j`` of ``b``), restricted to a band: a shift of ``|Δt| ≥
+    2 / cost_per_s`` costs at least a deletion plus an insertion, so spike
+    ``a_i`` only ever pairs with the ``b`` spikes closer than that. With
+    ``F[i, j] = D[i, j] − i − j`` (non-increasing in ``j``), a row only changes
+    inside its band, ``F[i, j] = min(F[i−1, j], min_{k ≤ j in band}(F[i−1, k−1]
+    + cost·|a_i − b_k| − 2))``, and every column right of the band holds one
+    common value. Cost O(n · spikes within reach) instead of O(n · m); equal to
+    the full programme (``tests/evaluation/test_spikes.py``).
     """
     a = np.sort(np.asarray(a_s, dtype=np.float64).ravel())
     b = np.sort(np.asarray(b_s, dtype=np.float64).ravel())
-    if a.size == 0 or b.size == 0:
-        return float(a.size + b.size)
-    if a.size < b.size:
-        a, b = b, a
-    m = b.size
-    j = np.arange(m + 1, dtype=np.float64)
-    prev = j.copy()
-    for i, ai in enumerate(a, start=1):
-        cand = np.empty(m + 1)
-        cand[0] = i
-        cand[1:] = np.minimum(prev[1:] + 1.0, prev[:-1] + cost_per_s * np.abs(ai - b))
-        prev = j + np.minimum.accumulate(cand - j)
-    return float(prev[-1])
+    n, m = a.size, b.size
+    if n == 0 or m == 0:
+        return float(n + m)
+    if cost_per_s <= 0:
+        return float(abs(n - m))  # shifts are free: only the count difference costs
+    reach = 2.0 / cost_per_s
+    lo = np.searchsorted(b, a - reach, side="right") + 1  # first column (1-based) in reach
+    hi = np.searchsorted(b, a + reach, side="left")  # last column in reach
+    f = np.zeros(m + 1)  # F[i, j] for j <= top
+    top = 0
+    beyond = 0.0  # F[i, j] for every j > top
+    for i in range(n):
+        lo_i, hi_i = int(lo[i]), int(hi[i])
+        if hi_i < lo_i:
+            continue  # no b spike within reach: F does not change
+        if hi_i > top:
+            f[top + 1 : hi_i + 1] = beyond
+            top = hi_i
+        shift = cost_per_s * np.abs(a[i] - b[lo_i - 1 : hi_i]) - 2.0
+        best = np.minimum.accumulate(f[lo_i - 1 : hi_i] + shift)
+        f[lo_i : hi_i + 1] = np.minimum(f[lo_i : hi_i + 1], best)
+        beyond = min(beyond, float(best[-1]))
+    return float((f[m] if m <= top else beyond) + n + m)
 
 
 def van_rossum_distance(a_s: np.ndarray, b_s: np.ndarray, tau_s: float = TAU_S) -> float:
