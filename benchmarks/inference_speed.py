@@ -71,7 +71,7 @@ def child(
     import torch
 
     torch.set_num_threads(threads)
-    from calcium_forge.inference import infer_spikes
+    from calcium_forge.inference import iter_infer_spikes
     from calcium_forge.inference.registry import LoadedModel, list_models, load_model
 
     x = synthetic_dff(n_rois, duration_s, FS_IN_HZ, seed=0)
@@ -98,7 +98,7 @@ def child(
             model_name = "S2SNet (random init)"
     rss_before = _rss_mb()
     t0, c0 = time.perf_counter(), time.process_time()
-    res = infer_spikes(
+    gen = iter_infer_spikes(
         x,
         fs_hz=FS_IN_HZ,
         method="ens2" if method in ("exact", "fast") else method,
@@ -107,6 +107,19 @@ def child(
         events=True,
         num_threads=threads,
     )
+    while True:
+        try:
+            p = next(gen)
+        except StopIteration as stop:
+            res = stop.value
+            break
+        # Live progress on stderr (the parent passes it through).
+        print(
+            f"  {method} x {n_rois}: {p.step}/{p.total} {p.message} "
+            f"({time.perf_counter() - t0:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     neuron_h = n_rois * duration_s / 3600.0
     timing = res.meta.get("timing", {})
@@ -228,9 +241,10 @@ def main(argv: list[str] | None = None) -> int:
                 ]
                 if args.ens2_model:
                     cmd += ["--ens2-model", args.ens2_model]
-                proc = subprocess.run(cmd, capture_output=True, text=True)
+                # stderr (live progress, tracebacks) goes straight to the terminal.
+                proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
                 if proc.returncode != 0:
-                    print(f"{method} x {n}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
+                    print(f"{method} x {n}: failed (see stderr above)", file=sys.stderr)
                     continue
                 row = json.loads(proc.stdout.strip().splitlines()[-1])
                 with open(path, "a") as fh:
