@@ -17,6 +17,7 @@ from calcium_forge.inference.data import (  # noqa: E402
     bin_spikes,
     gaussian_kernel_ms,
     gaussian_kernel_samples,
+    indicator_of,
     load_ground_truth,
     noise_level,
     smooth_spike_counts,
@@ -252,6 +253,16 @@ def test_ground_truth_loader_on_real_dataset(ground_truth_dir):
     # spikes are preserved by binning (all fall inside the recording)
     assert sum(float(x.counts.sum()) for x in d.traces) > 50
     assert 0.0 < t.noise_level < 20.0
+
+
+def test_indicator_is_read_from_cascade_folder_names():
+    assert indicator_of("DS11-GCaMP6f-m-V1-neuropil-corrected") == "GCaMP6f"
+    assert indicator_of("/data/DS19-R-CaMP-m-S1") == "R-CaMP"
+    assert indicator_of("DS02-OGB1-2-m-V1") == "OGB1"
+    assert indicator_of("DS06-GCaMP6f-zf-aDp") == "GCaMP6f"
+    for bad in ("notes", "DS11", "DS01-m-V1"):
+        with pytest.raises(InvalidInputError, match="does not name an indicator"):
+            indicator_of(bad)
 
 
 def test_fine_tuning_starts_from_the_shipped_weights(ground_truth_dir):

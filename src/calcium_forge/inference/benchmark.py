@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import INHIBITORY_DATASETS, _read_cascade_mat, dataset_folders
+from .data import INHIBITORY_DATASETS, _read_cascade_mat, dataset_folders, indicator_of
 
 __all__ = ["DEFAULT_FOLDS", "METRICS", "build_parser", "main", "print_table"]
 
@@ -143,6 +143,14 @@ def build_parser(ap: argparse.ArgumentParser | None = None) -> argparse.Argument
         help="ENS² U-Net channels of the three levels and the bottleneck "
         "(default: the shipped architecture's)",
     )
+    ap.add_argument(
+        "--train-pool",
+        choices=["all", "same-indicator"],
+        default="all",
+        help="training datasets of a fold: all other datasets of the same cell class (default), "
+        "or only those with the test dataset's indicator (the ENS² authors' 'cluster' setting; "
+        "falls back to all when no other dataset has that indicator)",
+    )
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/cf/loo"))
     ap.add_argument("--out", type=Path, default=None, help="JSON file for all results")
     ap.add_argument(
@@ -166,6 +174,7 @@ def main(argv=None, args: argparse.Namespace | None = None) -> int:
         "s2s_iterations": args.s2s_iterations,
         "ens2_val_fraction": args.val_fraction,
         "ens2_noise_augment": args.noise_augment,
+        "train_pool": args.train_pool,
         "folds": {},
     }
     if args.rescore is not None:
@@ -186,6 +195,17 @@ def main(argv=None, args: argparse.Namespace | None = None) -> int:
             else dataset_folders(args.data, exclude=INHIBITORY_DATASETS)
         )
         train_folders = [p for p in pool if p != test_folder]
+        pool_used = "all"
+        if args.train_pool == "same-indicator":
+            same = [p for p in train_folders if indicator_of(p) == indicator_of(test_folder)]
+            if same:
+                train_folders, pool_used = same, "same-indicator"
+            else:
+                print(
+                    f"[{ds}] no other {indicator_of(test_folder)} dataset: training on all "
+                    f"{len(train_folders)} datasets of the cell class",
+                    flush=True,
+                )
         work = args.workdir / ds
         ens2, r_e = _train_fold(
             "ens2",
@@ -202,6 +222,7 @@ def main(argv=None, args: argparse.Namespace | None = None) -> int:
         fold = {
             "test": test_folder.name,
             "train": [p.name for p in train_folders],
+            "train_pool": pool_used,
             "ens2_iterations_run": r_e.iterations_run,
             "ens2_best_iteration": r_e.best_iteration,
         }

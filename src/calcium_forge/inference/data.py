@@ -34,6 +34,7 @@ __all__ = [
     "dataset_folders",
     "gaussian_kernel_ms",
     "gaussian_kernel_samples",
+    "indicator_of",
     "load_ground_truth",
     "noise_level",
     "smooth_spike_counts",
@@ -276,6 +277,50 @@ def dataset_folders(
         exc = set(exclude)
         folders = [p for p in folders if not key(p) & exc]
     return folders
+
+
+def indicator_of(folder: str | os.PathLike[str]) -> str:
+    """Calcium indicator named in a Cascade dataset folder (``DS11-GCaMP6f-m-V1`` → ``GCaMP6f``).
+
+    The indicator is the part of the name between ``DSxx-`` and the species
+    field (``m`` mouse, ``zf`` zebrafish), without a trailing replicate number
+    (``DS02-OGB1-2-m-V1`` → ``OGB1``, ``DS19-R-CaMP-m-S1`` → ``R-CaMP``).
+
+    Parameters
+    ----------
+    folder : path or str
+        Dataset folder or its name, ``DSxx-<indicator>-<species>-…``.
+
+    Returns
+    -------
+    str
+        The indicator.
+
+    Raises
+    ------
+    InvalidInputError
+        When the name has no indicator before a species field.
+    """
+    parts = Path(folder).name.split("-")
+    tokens: list[str] = []
+    for tok in parts[1:]:
+        if tok in _SPECIES:
+            break
+        tokens.append(tok)
+    else:
+        tokens = []
+    if len(tokens) > 1 and tokens[-1].isdigit():
+        tokens = tokens[:-1]
+    if not parts[0].startswith("DS") or not tokens:
+        raise InvalidInputError(
+            f"dataset folder {str(folder)!r} does not name an indicator; Cascade folders are "
+            "called DSxx-<indicator>-<species>-<area>, e.g. DS11-GCaMP6f-m-V1."
+        )
+    return "-".join(tokens)
+
+
+#: Species fields of Cascade dataset names (mouse, zebrafish, rat, human).
+_SPECIES = frozenset({"m", "zf", "r", "h"})
 
 
 # ---------------------------------------------------------------------------
