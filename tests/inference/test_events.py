@@ -93,3 +93,45 @@ def test_seeded_and_unseeded_equal_plain_loop(rng, seed_mass):
     fast = greedy_spike_counts(rate, KERNEL, seed_mass=seed_mass).counts[0]
     slow = greedy_spike_counts_reference(rate, KERNEL, seed_mass=seed_mass)
     np.testing.assert_array_equal(fast, slow)
+
+
+def test_long_runs_are_cut_into_pieces_of_max_fragment_bins(rng):
+    from calcium_forge.inference.events import _fragments
+
+    rate = np.zeros((2, 3000))
+    rate[0, 100:1350] = 1.0  # one run of 1250 bins
+    rate[1, 10:20] = 1.0
+    rows, starts, stops = _fragments(rate, 0.01, 500)
+    assert rows.tolist() == [0, 0, 0, 1]
+    assert starts.tolist() == [100, 600, 1100, 10]
+    assert stops.tolist() == [600, 1100, 1350, 20]
+    # without a cap the run stays whole
+    assert _fragments(rate, 0.01, None)[1].tolist() == [100, 10]
+
+
+def test_dense_firing_costs_iterations_per_piece_not_per_run(rng):
+    # 10 spikes/s at 60 Hz for 10 min: the rate never drops below epsilon, so
+    # uncapped the whole trace is one fragment and every spike is one full scan.
+    n = 36_000
+    c = (rng.random(n) < 10 / 60).astype(float)
+    rate = smooth_spike_counts(c, KERNEL) + 0.02
+    capped = greedy_spike_counts(rate, KERNEL)
+    assert capped.n_fragments >= n // 500
+    # iterations are bounded by the spikes of one 500-bin piece, not of the run
+    assert capped.n_iterations < 200 < c.sum()
+    # and the events still follow the spikes
+    assert abs(int(capped.counts.sum()) - int(c.sum())) < 0.1 * c.sum()
+    # the cut is the same in the plain loop (one run of 640 bins: pieces of 500 and 140)
+    c2 = np.zeros(640)
+    np.add.at(c2, rng.integers(5, 635, 20), 1)
+    run = smooth_spike_counts(c2, KERNEL) + 0.02
+    np.testing.assert_array_equal(
+        greedy_spike_counts(run, KERNEL).counts[0], greedy_spike_counts_reference(run, KERNEL)
+    )
+
+
+def test_bad_max_fragment_bins_is_rejected():
+    from calcium_forge.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="max_fragment_bins"):
+        greedy_spike_counts(np.ones(100), KERNEL, max_fragment_bins=0)

@@ -3,7 +3,9 @@
 ENS² (Zhou et al. 2023, "Estimation of spike events from spike-rate
 predictions") turns a predicted spike rate into discrete spike times:
 
-1. fragments of the rate above a small threshold ``epsilon`` are found;
+1. fragments of the rate above a small threshold ``epsilon`` are found
+   (runs longer than 500 bins are cut into pieces of 500, as in the
+   authors' code, so dense firing costs linear time);
 2. each fragment starts with an empty spike vector, or with one spike at its
    peak when the fragment's rate sums to at least ``seed_mass`` spikes (0.5
    in the authors' released code: "at least one spike is included when the
@@ -45,6 +47,10 @@ DEFAULT_EPSILON_PER_BIN = 0.01
 
 #: Default seed mass, spikes: a fragment carrying at least this many spikes gets one.
 DEFAULT_SEED_MASS = 0.5
+
+#: Longest fragment, bins; longer runs above epsilon are cut into pieces of this length
+#: (the authors' code forces an estimate every 500 data points).
+DEFAULT_MAX_FRAGMENT_BINS = 500
 
 
 def gaussian_kernel(sigma_bins: float, truncate: float = 4.0) -> np.ndarray:
@@ -120,8 +126,14 @@ class GreedyEvents:
         return out
 
 
-def _fragments(rate: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of ``rate > epsilon`` per row: (row, start, stop) arrays (stop exclusive)."""
+def _fragments(
+    rate: np.ndarray, epsilon: float, max_len: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of ``rate > epsilon`` per row: (row, start, stop) arrays (stop exclusive).
+
+    Runs longer than ``max_len`` bins are cut into consecutive pieces of
+    ``max_len`` bins (the last one shorter).
+    """
     above = rate > epsilon
     n_rows, n = above.shape
     padded = np.zeros((n_rows, n + 2), dtype=np.int8)
@@ -130,6 +142,15 @@ def _fragments(rate: np.ndarray, epsilon: float) -> tuple[np.ndarray, np.ndarray
     r_start, c_start = np.nonzero(d == 1)
     _r_stop, c_stop = np.nonzero(d == -1)
     # np.nonzero is row-major, so starts and stops pair up in order.
+    if max_len is not None and r_start.size:
+        max_len = int(max_len)
+        n_pieces = -(-(c_stop - c_start) // max_len)
+        if (n_pieces > 1).any():
+            piece = _ragged_arange(n_pieces)
+            r_start = np.repeat(r_start, n_pieces)
+            stop = np.repeat(c_stop, n_pieces)
+            c_start = np.repeat(c_start, n_pieces) + piece * max_len
+            c_stop = np.minimum(c_start + max_len, stop)
     return r_start, c_start, c_stop
 
 
@@ -140,6 +161,7 @@ def greedy_spike_counts(
     max_iterations: int = 100_000,
     max_flat_bins: int = 1 << 20,
     seed_mass: float | None = DEFAULT_SEED_MASS,
+    max_fragment_bins: int | None = DEFAULT_MAX_FRAGMENT_BINS,
 ) -> GreedyEvents:
     """ENS² greedy spike events from a rate (spikes per bin), vectorised.
 
@@ -165,6 +187,13 @@ def greedy_spike_counts(
         A fragment whose rate sums to at least this many spikes starts with
         one spike at its (first) maximum before the greedy additions, as in
         the authors' code (0.5). ``None``: start every fragment empty.
+    max_fragment_bins : int or None
+        Runs above ``epsilon`` longer than this many bins are cut into
+        independent pieces of this length, as the authors' code does every
+        500 data points. Each greedy iteration scans every active fragment, so
+        without a cap one long run (dense firing, where the rate never drops
+        below ``epsilon``) costs its length times its spike count. ``None``:
+        no cap (the paper's description).
 
     Returns
     -------
@@ -182,7 +211,11 @@ def greedy_spike_counts(
     rate = np.nan_to_num(rate, nan=0.0)
     n_rows, n_bins = rate.shape
     counts = np.zeros((n_rows, n_bins), dtype=np.int32)
-    rows, starts, stops = _fragments(rate, epsilon)
+    if max_fragment_bins is not None and int(max_fragment_bins) < 1:
+        raise InvalidInputError(
+            f"max_fragment_bins must be a positive number of bins or None; got {max_fragment_bins}."
+        )
+    rows, starts, stops = _fragments(rate, epsilon, max_fragment_bins)
     n_frag = int(rows.size)
     if n_frag == 0:
         return GreedyEvents(counts=counts, n_iterations=0, n_fragments=0)
@@ -293,6 +326,7 @@ def greedy_spike_counts_reference(
     kernel: np.ndarray,
     epsilon: float = DEFAULT_EPSILON_PER_BIN,
     seed_mass: float | None = DEFAULT_SEED_MASS,
+    max_fragment_bins: int | None = DEFAULT_MAX_FRAGMENT_BINS,
 ) -> np.ndarray:
     """The paper's greedy loop written plainly (slow; for tests).
 
@@ -304,7 +338,7 @@ def greedy_spike_counts_reference(
         Odd-length smoothing kernel.
     epsilon : float
         Fragment threshold, spikes per bin.
-    seed_mass : float or None
+    seed_mass, max_fragment_bins : float or None, int or None
         See :func:`greedy_spike_counts`.
 
     Returns
@@ -316,7 +350,7 @@ def greedy_spike_counts_reference(
     kernel = np.asarray(kernel, dtype=np.float64).ravel()
     h = kernel.size // 2
     out = np.zeros(rate.size, dtype=np.int32)
-    _, starts, stops = _fragments(rate[None, :], epsilon)
+    _, starts, stops = _fragments(rate[None, :], epsilon, max_fragment_bins)
     for a, b in zip(starts, stops, strict=True):
         pd = rate[a:b]
         est = np.zeros(b - a)
