@@ -9,6 +9,7 @@ from _helpers import save_widget_shot, wait_task
 from calcium_forge import napari_api
 from calcium_forge._napari.infer_widget import InferSpikesWidget
 from calcium_forge._napari.traces_widget import TracesWidget
+from calcium_forge.inference import load_model
 
 
 @pytest.fixture
@@ -167,7 +168,9 @@ def test_infer_spikes_ens2_shipped_model(make_napari_viewer, qtbot):
     rate = viewer.layers["hippo2 rate (ENS²)"]
     res = rate.metadata["calcium_forge"]["recording"]
     assert res.model_card["name"] == "ens2-excitatory"
-    assert res.meta["event_gain"] == 1.5 and res.model_card["events"]["gain"] == 1.2
+    shipped_gain = load_model("ens2-excitatory").card["events"]["gain"]
+    assert shipped_gain != 1.5  # so the override below is visible
+    assert res.meta["event_gain"] == 1.5 and res.model_card["events"]["gain"] == shipped_gain
     assert rate.data.shape == (2, 900) and np.all(rate.data >= 0)
     assert viewer.layers["hippo2 spikes (ENS²)"].data.shape[0] > 0
     assert viewer.layers["hippo2 spike overlay (ENS²)"].data.shape[1] == 3
