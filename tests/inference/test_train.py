@@ -25,6 +25,7 @@ from calcium_forge.inference.data import (  # noqa: E402
 )
 from calcium_forge.inference.losses import mse_loss, pearson_loss  # noqa: E402
 from calcium_forge.inference.train import (  # noqa: E402
+    _learning_rate,
     default_config,
     iter_train,
     predict_trace,
@@ -240,6 +241,36 @@ def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):
                 resume=tmp_path / "b" / "checkpoint.pt",
             )
         )
+
+
+def test_cosine_schedule_runs_the_learning_rate_down_to_zero(tmp_path):
+    cfg = default_config("ens2", iterations=100, learning_rate=1e-3, lr_schedule="cosine")
+    assert _learning_rate(cfg, 0) == pytest.approx(1e-3)
+    assert _learning_rate(cfg, 50) == pytest.approx(5e-4)
+    assert _learning_rate(cfg, 100) == pytest.approx(0.0, abs=1e-12)
+    lrs = [_learning_rate(cfg, i) for i in range(101)]
+    assert np.all(np.diff(lrs) <= 0)
+    assert _learning_rate(default_config("ens2", iterations=100), 99) == 1e-3  # constant
+    with pytest.raises(InvalidInputError, match="lr_schedule"):
+        default_config("ens2", lr_schedule="step")
+    torch.set_num_threads(1)
+    res = drain(
+        iter_train(
+            _synthetic(n_neurons=4, seconds=20.0, seed=2),
+            default_config(
+                "ens2",
+                iterations=10,
+                batch_size=8,
+                val_every=5,
+                val_windows=32,
+                lr_schedule="cosine",
+                network_kwargs={"channels": [2, 4, 8, 8]},
+            ),
+            out_dir=tmp_path,
+            score_validation=False,
+        )
+    )
+    assert res.card["training"]["config"]["lr_schedule"] == "cosine"
 
 
 def test_ground_truth_loader_on_real_dataset(ground_truth_dir):

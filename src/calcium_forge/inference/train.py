@@ -96,7 +96,11 @@ class TrainConfig:
     batch_size : int
         Windows (ENS²) or segments (S2S) per step.
     learning_rate : float
-        Adam learning rate.
+        Adam learning rate (the initial one with ``lr_schedule="cosine"``).
+    lr_schedule : {"constant", "cosine"}
+        ``"cosine"`` lowers the learning rate from ``learning_rate`` to 0 along
+        half a cosine over ``iterations`` (computed from the iteration count, so
+        a resumed run follows the same curve); the paper uses a constant rate.
     patience : int or None
         Early stopping: stop when the validation loss has not improved for this
         many iterations (ENS²: 500; S2S: None → 6 epochs). With
@@ -137,6 +141,7 @@ class TrainConfig:
     iterations: int = 5000
     batch_size: int = 1024
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     patience: int | None = 500
     val_every: int | None = 50
     val_fraction: float = 0.2
@@ -171,7 +176,23 @@ def default_config(method: str = "ens2", **overrides) -> TrainConfig:
     if method == "s2s":
         kw["val_windows"] = 400
     kw.update({k: v for k, v in overrides.items() if v is not None})
+    if kw.get("lr_schedule", "constant") not in LR_SCHEDULES:
+        raise InvalidInputError(
+            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {kw['lr_schedule']!r}"
+        )
     return TrainConfig(method=method, **kw)
+
+
+#: Learning-rate schedules of :class:`TrainConfig`.
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def _learning_rate(config: TrainConfig, iteration: int) -> float:
+    """Learning rate for the step after ``iteration`` completed steps."""
+    if config.lr_schedule == "cosine":
+        frac = min(iteration / max(config.iterations, 1), 1.0)
+        return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * frac))
+    return config.learning_rate
 
 
 @dataclass
@@ -731,6 +752,9 @@ def iter_train(
         loss = loss_fn(pred, torch.from_numpy(y))
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if config.lr_schedule != "constant":
+            for group in opt.param_groups:
+                group["lr"] = _learning_rate(config, it)
         opt.step()
         it += 1
         running.append(float(loss.detach()))
