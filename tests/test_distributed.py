@@ -22,7 +22,7 @@ def _sha(path: Path) -> str:
 
 
 def test_inputs_globs_suite2p_and_name_clashes(tmp_path):
-    from calcium_forge._distributed.inputs import expand_inputs, output_names
+    from calcium_forge.distributed.inputs import expand_inputs, output_names
 
     for s in ("a", "b"):
         plane = tmp_path / s / "suite2p" / "plane0"
@@ -268,7 +268,7 @@ def test_large_suite2p_plane_is_streamed_with_the_same_results(
 ):
     """A plane over the size limit goes through ROI blocks (bounded memory): same rates and
     events as the in-memory path on the real hippocampus Suite2P output."""
-    from calcium_forge._distributed import task
+    from calcium_forge.distributed import task
     from calcium_forge.io import read_result
 
     opts = {"method": "oasis", "fs_hz": 30.0}  # the sample has no ops.npy

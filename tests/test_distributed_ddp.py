@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from calcium_forge.ddp import init_distributed, is_torchrun, shard_indices
+from calcium_forge.synthesis._ddp import init_distributed, is_torchrun, shard_indices
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -56,8 +56,8 @@ def _free_port() -> int:
 def test_two_gloo_processes_give_the_losses_of_one(tmp_path):
     pytest.importorskip("torch")
     from calcium_forge import Recording
-    from calcium_forge.ddp import train_gan_ddp
     from calcium_forge.io import write
+    from calcium_forge.synthesis._ddp import train_gan_ddp
     from calcium_forge.synthesis.calciumgan import GANConfig
     from calcium_forge.synthesis.train import TrainConfig
 
@@ -112,7 +112,7 @@ def test_two_gloo_processes_give_the_losses_of_one(tmp_path):
 def test_checkpoint_resume_continues_the_same_run(tmp_path):
     pytest.importorskip("torch")
     from calcium_forge import Recording
-    from calcium_forge.ddp import train_gan_ddp
+    from calcium_forge.synthesis._ddp import train_gan_ddp
     from calcium_forge.synthesis.calciumgan import GANConfig
     from calcium_forge.synthesis.train import TrainConfig
 

@@ -9,7 +9,7 @@ import pytest
 import tifffile
 
 from calcium_forge.errors import InvalidInputError
-from calcium_forge.extraction import extract_traces, make_masks
+from calcium_forge.io.extraction import extract_traces, make_masks
 
 
 def _scene(rng, n_frames=240, ny=96, nx=80, n_rois=7):

@@ -221,11 +221,11 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
-        from ._malloc import tune_for_inference
         from .inference import infer_spikes
+        from .inference._runtime import tune_for_inference
         from .io import read, write
 
-        tune_for_inference()  # heap reuse for the engine's buffers (~20 % less CPU, _malloc)
+        tune_for_inference()  # heap reuse for the engine's buffers (~20 % less CPU)
         result = read(args.input, **({} if args.fs is None else {"fs_hz": args.fs}))
         recs = result if isinstance(result, list) else [result]
         out = Path(args.out)
@@ -384,7 +384,7 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
         )
         out = Path(args.out)
         resume = out / "checkpoint.pt" if args.resume else None
-        from .ddp import is_torchrun
+        from .synthesis._ddp import is_torchrun
 
         if is_torchrun():
             return _train_gan_under_torchrun(args, rec, cfg, tcfg, out, resume)
@@ -408,10 +408,10 @@ def _train_gan_under_torchrun(args, rec, cfg, tcfg, out, resume) -> int:
     """``train-gan`` started by torchrun: DistributedDataParallel over the processes.
 
     ``--batch-size`` is the global batch; rank 0 alone writes checkpoints, the
-    model and the log (see :mod:`calcium_forge.ddp`).
+    model and the log (see :mod:`calcium_forge.synthesis._ddp`).
     """
-    from .ddp import init_distributed, train_gan_ddp
     from .errors import InvalidInputError
+    from .synthesis._ddp import init_distributed, train_gan_ddp
 
     if args.pretrain_steps or args.mixed_precision or args.ema_decay is not None:
         raise InvalidInputError(
@@ -646,7 +646,7 @@ def _register_train_spikes(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def run(args: argparse.Namespace) -> int:
-        from .inference.train import default_config, iter_train
+        from .inference.training import default_config, iter_train
         from .progress import drain
 
         cfg = default_config(
@@ -682,25 +682,6 @@ def _register_train_spikes(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _register_benchmark_spikes(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "benchmark-spikes",
-        help="leave-one-dataset-out benchmark of ENS², S2S and OASIS on Cascade ground truth",
-        description="For each test dataset, train ENS² and S2S without it, infer with all three "
-        "methods and print median Corr, vRD, Error, Bias, VPD, ER per dataset (60 Hz, 25 ms).",
-    )
-    from .inference.benchmark import build_parser
-
-    build_parser(p)
-
-    def run(args: argparse.Namespace) -> int:
-        from .inference.benchmark import main
-
-        return main(args=args)
-
-    p.set_defaults(func=run)
-
-
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _register_version,
     _register_demo,
@@ -713,7 +694,6 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _register_evaluate_synthetic,
     _register_synth_movie,
     _register_train_spikes,
-    _register_benchmark_spikes,
 ]
 
 

@@ -322,7 +322,9 @@ def to_dff(
     return replace(recording, traces=values, kind="dff", neuropil=None, meta=meta)
 
 
-def resample(traces: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
+def resample(
+    traces: np.ndarray, fs_in_hz: float, fs_out_hz: float, dtype: type = np.float32
+) -> np.ndarray:
     """Fourier resampling along the last axis (``scipy.signal.resample``).
 
     The output has ``round(n_frames * fs_out_hz / fs_in_hz)`` samples; sample
@@ -336,11 +338,14 @@ def resample(traces: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarra
         (..., n_frames).
     fs_in_hz, fs_out_hz : float
         Input and output rates in Hz.
+    dtype : numpy dtype
+        Output dtype (float32 for inference, float64 for training data); the
+        computation is float64 either way.
 
     Returns
     -------
     numpy.ndarray
-        float32 (..., n_out).
+        (..., n_out) of ``dtype``.
     """
     from scipy.signal import resample as _resample
 
@@ -360,9 +365,9 @@ def resample(traces: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarra
         if mask.any():
             idx = np.clip(np.round(np.arange(n_out) * fs_in / fs_out).astype(np.int64), 0, n - 1)
             out[mask[..., idx]] = np.nan
-        return out.astype(np.float32)
+        return out.astype(dtype, copy=False)
     out[mask] = np.nan
-    return out.astype(np.float32)
+    return out.astype(dtype, copy=False)
 
 
 def noise_level(dff_traces: np.ndarray, fs_hz: float) -> np.ndarray:

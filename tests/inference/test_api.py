@@ -218,8 +218,8 @@ def test_cli_infer_writes_result(tmp_path, rng, capsys):
 
 
 def test_event_kernel_follows_model_card():
-    from calcium_forge.inference.api import _event_kernel
-    from calcium_forge.inference.events import gaussian_kernel
+    from calcium_forge.inference.events import event_kernel as _event_kernel
+    from calcium_forge.spiketrains import gaussian_kernel
 
     s2s = {"target_smoothing": {"kind": "gaussian_window", "width_samples": 11, "sd_samples": 5}}
     k = _event_kernel(s2s, "s2s", 100.0)

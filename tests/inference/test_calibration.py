@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from calcium_forge.errors import InvalidInputError
-from calcium_forge.inference.calibration import DEFAULT_GAINS, calibrate_event_gain
-from calcium_forge.inference.events import gaussian_kernel, greedy_spike_counts
+from calcium_forge.inference.events import greedy_spike_counts
+from calcium_forge.inference.training.calibration import DEFAULT_GAINS, calibrate_event_gain
+from calcium_forge.spiketrains import gaussian_kernel
 
 FS = 60.0
 K = gaussian_kernel(1.5)  # ENS² target kernel at 60 Hz (sigma 25 ms)
@@ -96,9 +97,9 @@ def test_saved_model_recalibrates_on_the_same_validation_neurons(ground_truth_di
     """calibrate_saved_model rebuilds the training split from the card: same neurons, same gain."""
     torch = pytest.importorskip("torch")
     from calcium_forge.errors import MissingFileError
-    from calcium_forge.inference.calibration import calibrate_saved_model
-    from calcium_forge.inference.data import load_ground_truth
-    from calcium_forge.inference.train import default_config, train
+    from calcium_forge.inference.training import default_config, train
+    from calcium_forge.inference.training.calibration import calibrate_saved_model
+    from calcium_forge.inference.training.data import load_ground_truth
 
     folder = sorted(ground_truth_dir.glob("DS10-*"))  # GCaMP6f, mouse V1
     if not folder:

@@ -5,12 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from calcium_forge.inference.events import (
-    gaussian_kernel,
-    greedy_spike_counts,
-    greedy_spike_counts_reference,
-    smooth_spike_counts,
-)
+from calcium_forge.inference.events import greedy_spike_counts, greedy_spike_counts_reference
+from calcium_forge.spiketrains import gaussian_kernel, smooth_spike_counts
 
 KERNEL = gaussian_kernel(1.5)  # 25 ms at 60 Hz
 

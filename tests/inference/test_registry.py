@@ -118,8 +118,8 @@ def test_shipped_ens2_reaches_its_stated_correlation_on_real_data(ground_truth_d
     Measured 0.581 (recordings 0.580, 0.581, 0.581, 0.670) with windows every 8 samples
     against the 25 ms-smoothed ground truth.
     """
-    from calcium_forge.inference.data import load_ground_truth
-    from calcium_forge.inference.train import predict_trace
+    from calcium_forge.inference.engine import predict_trace
+    from calcium_forge.inference.training.data import load_ground_truth
 
     folders = sorted(ground_truth_dir.glob("DS16-*"))
     if not folders:

@@ -8,30 +8,33 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from calcium_forge.errors import InvalidInputError  # noqa: E402
-from calcium_forge.inference.calibration import DEFAULT_GAINS  # noqa: E402
-from calcium_forge.inference.data import (  # noqa: E402
+from calcium_forge.inference.engine import predict_trace  # noqa: E402
+from calcium_forge.inference.training import default_config, iter_train, train  # noqa: E402
+from calcium_forge.inference.training.calibration import DEFAULT_GAINS  # noqa: E402
+from calcium_forge.inference.training.config import learning_rate_at  # noqa: E402
+from calcium_forge.inference.training.data import (  # noqa: E402
     PairedData,
     PairedTrace,
     WindowSampler,
     added_noise_std,
-    bin_spikes,
-    gaussian_kernel_ms,
-    gaussian_kernel_samples,
     indicator_of,
     load_ground_truth,
-    noise_level,
-    smooth_spike_counts,
     split_by_neuron,
 )
-from calcium_forge.inference.losses import mse_loss, pearson_loss  # noqa: E402
-from calcium_forge.inference.train import (  # noqa: E402
-    _learning_rate,
-    default_config,
-    iter_train,
-    predict_trace,
-    train,
-)
+from calcium_forge.inference.training.losses import mse_loss, pearson_loss  # noqa: E402
 from calcium_forge.progress import drain  # noqa: E402
+from calcium_forge.signal import noise_level as _noise_levels  # noqa: E402
+from calcium_forge.spiketrains import (  # noqa: E402
+    bin_spikes,
+    gaussian_kernel_ms,
+    smooth_spike_counts,
+)
+from calcium_forge.spiketrains import gaussian_window as gaussian_kernel_samples  # noqa: E402
+
+
+def noise_level(x, fs):
+    return float(_noise_levels(x, fs))
+
 
 # ---------------------------------------------------------------- targets
 
@@ -245,12 +248,12 @@ def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):
 
 def test_cosine_schedule_runs_the_learning_rate_down_to_zero(tmp_path):
     cfg = default_config("ens2", iterations=100, learning_rate=1e-3, lr_schedule="cosine")
-    assert _learning_rate(cfg, 0) == pytest.approx(1e-3)
-    assert _learning_rate(cfg, 50) == pytest.approx(5e-4)
-    assert _learning_rate(cfg, 100) == pytest.approx(0.0, abs=1e-12)
-    lrs = [_learning_rate(cfg, i) for i in range(101)]
+    assert learning_rate_at(cfg, 0) == pytest.approx(1e-3)
+    assert learning_rate_at(cfg, 50) == pytest.approx(5e-4)
+    assert learning_rate_at(cfg, 100) == pytest.approx(0.0, abs=1e-12)
+    lrs = [learning_rate_at(cfg, i) for i in range(101)]
     assert np.all(np.diff(lrs) <= 0)
-    assert _learning_rate(default_config("ens2", iterations=100), 99) == 1e-3  # constant
+    assert learning_rate_at(default_config("ens2", iterations=100), 99) == 1e-3  # constant
     with pytest.raises(InvalidInputError, match="lr_schedule"):
         default_config("ens2", lr_schedule="step")
     torch.set_num_threads(1)

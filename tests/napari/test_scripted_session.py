@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_scripted_session_headless(tmp_path, ground_truth_dir):
     from calcium_forge.datasets import hippocampus_dff
-    from calcium_forge.inference.train import default_config, train
+    from calcium_forge.inference.training import default_config, train
     from calcium_forge.progress import drain
     from calcium_forge.synthesis.calciumgan import GANConfig
     from calcium_forge.synthesis.train import TrainConfig, iter_train_gan

@@ -220,7 +220,7 @@ class TaskWidget(QWidget):
 
     def add_layer_data(self, tuples: list) -> list:
         """Add layer-data tuples to the viewer."""
-        from ..napari_api import add_layer_data
+        from .viewer import add_layer_data
 
         return add_layer_data(self.viewer, tuples)
 

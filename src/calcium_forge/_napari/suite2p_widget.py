@@ -5,7 +5,7 @@ Hz; 0 = the layer's time scale), ``tau_s`` (indicator decay, s),
 ``diameter_px`` (cell diameter, 0 = suite2p default), ``registration``
 (motion-correct first) and ``out_dir`` (output folder). suite2p's opencv
 crashes when imported next to Qt, so it runs as ``python -m
-calcium_forge._napari._suite2p_runner``; Cancel terminates that process. When
+calcium_forge.io.suite2p_run``; Cancel terminates that process. When
 it finishes, ``out_dir/suite2p/plane0`` opens like any Suite2P folder.
 """
 
@@ -84,7 +84,7 @@ def iter_run_suite2p(
     cmd = [
         sys.executable,
         "-m",
-        "calcium_forge._napari._suite2p_runner",
+        "calcium_forge.io.suite2p_run",
         str(tiff),
         str(out_dir),
         "--fs-hz",

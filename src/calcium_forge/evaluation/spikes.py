@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..spiketrains import bin_spikes, gaussian_kernel_ms, rebin_rate, smooth_spike_counts
 
 #: Smoothing of the GT rate and vRD normalising time (ENS²), seconds.
 TAU_S = 0.025
@@ -56,14 +57,6 @@ S2S_EVAL_HZ = 25.0
 
 
 # ---------------------------------------------------------------- GT rates
-def bin_spike_times(spike_times_s: np.ndarray, n_bins: int, fs_hz: float) -> np.ndarray:
-    """Spike counts in bins centred on ``j / fs_hz`` (j = 0 … n_bins − 1), float64."""
-    t = np.asarray(spike_times_s, dtype=np.float64).ravel()
-    idx = np.round(t[np.isfinite(t)] * fs_hz).astype(np.int64)
-    idx = idx[(idx >= 0) & (idx < n_bins)]
-    return np.bincount(idx, minlength=n_bins).astype(np.float64)
-
-
 def ground_truth_rate(
     spike_times_s: np.ndarray, n_bins: int, fs_hz: float, sigma_ms: float = TAU_S * 1e3
 ) -> np.ndarray:
@@ -85,10 +78,8 @@ def ground_truth_rate(
     numpy.ndarray
         float64 (n_bins,) spikes/s.
     """
-    from ..inference.events import gaussian_kernel, smooth_spike_counts
-
-    counts = bin_spike_times(spike_times_s, n_bins, fs_hz)
-    return smooth_spike_counts(counts, gaussian_kernel(sigma_ms * 1e-3 * fs_hz)) * fs_hz
+    counts = bin_spikes(spike_times_s, n_bins, fs_hz)
+    return smooth_spike_counts(counts, gaussian_kernel_ms(sigma_ms, fs_hz)) * fs_hz
 
 
 # ---------------------------------------------------------------- rate metrics
@@ -360,7 +351,6 @@ def evaluate_spikes(
     -------
     SpikeMetrics
     """
-    from ..inference.rebin import rebin_rate
 
     if hasattr(result_or_rate, "rate_hz"):
         rate = np.asarray(result_or_rate.rate_hz[roi], dtype=np.float64)
@@ -387,7 +377,7 @@ def evaluate_spikes(
     err, bias = error_and_bias(gt_rate, rate)
     # S2S protocol at 25 Hz: counts per 40 ms bin
     n25 = int(np.floor(n * S2S_EVAL_HZ / fs))
-    gt25 = bin_spike_times(gt_t, n25, S2S_EVAL_HZ)
+    gt25 = bin_spikes(gt_t, n25, S2S_EVAL_HZ)
     pd25 = rebin_rate(np.nan_to_num(rate), fs, S2S_EVAL_HZ, n25) / S2S_EVAL_HZ
     nan25 = np.isnan(rate)[
         np.clip(np.round(np.arange(n25) * fs / S2S_EVAL_HZ).astype(int), 0, n - 1)

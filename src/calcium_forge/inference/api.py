@@ -17,7 +17,7 @@ Pipeline for the network methods (``"ens2"``, ``"s2s"``), per chunk of ROIs:
 4. The output (spikes per model bin, via the model card's output scale) is
    turned into events by the greedy estimator (:mod:`.events`) at the model
    rate, then re-binned to the INPUT frames preserving spike counts
-   (:mod:`.rebin`) and expressed in spikes/s.
+   (:func:`calcium_forge.spiketrains.rebin_rate`) and expressed in spikes/s.
 
 Time convention: sample ``j`` of a trace at ``fs_hz`` stands for the bin
 centred on ``j / fs_hz`` seconds (as the training targets do); event times
@@ -42,7 +42,9 @@ from ..errors import InvalidInputError, ModelError
 from ..progress import Progress, drain
 from ..recording import Recording
 from ..results import SpikeInference
-from .events import DEFAULT_SEED_MASS
+from ..signal import bridge_nans, resample
+from ..spiketrains import rebin_rate
+from .events import DEFAULT_EPSILON_PER_BIN, DEFAULT_SEED_MASS, event_kernel, greedy_spike_counts
 
 METHODS = ("ens2", "s2s", "oasis")
 MODES = ("exact", "fast")
@@ -141,26 +143,6 @@ def _check_rois(traces: np.ndarray, rows_per_chunk: int = 64) -> np.ndarray:
     return nan
 
 
-def _event_kernel(card: dict, method: str, fs_model_hz: float) -> np.ndarray:
-    """The target smoothing kernel of a model (from its card, else the paper's)."""
-    from .events import gaussian_kernel
-
-    sm = card.get("target_smoothing") or card.get("smoothing") or {}
-    if isinstance(sm, dict):
-        if sm.get("kind") == "gaussian_window" and "width_samples" in sm:
-            width, sd = int(sm["width_samples"]), float(sm["sd_samples"])
-            x = np.arange(width) - (width - 1) / 2.0
-            k = np.exp(-0.5 * (x / sd) ** 2)
-            return k / k.sum()
-        if "sigma_ms" in sm:
-            return gaussian_kernel(float(sm["sigma_ms"]) * 1e-3 * fs_model_hz)
-    if method == "s2s":  # S2S: Gaussian window of 11 samples, sd 5 (at 100 Hz)
-        x = np.arange(11) - 5.0
-        k = np.exp(-0.5 * (x / 5.0) ** 2)
-        return k / k.sum()
-    return gaussian_kernel(0.025 * fs_model_hz)  # ENS²: sigma 25 ms
-
-
 def _event_gain(card: dict, event_gain: float | None) -> float:
     """The event gain to use: the argument, else the model card's, else 1."""
     if event_gain is None:
@@ -179,12 +161,6 @@ def _event_gain(card: dict, event_gain: float | None) -> float:
             "spike-event estimation); pass e.g. event_gain=1.0."
         )
     return g
-
-
-def _resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
-    from ..signal import resample
-
-    return resample(x, fs_in, fs_out)
 
 
 def _roi_chunk(n_rois: int, n_model: int, max_memory_mb: float) -> int:
@@ -247,7 +223,7 @@ def iter_infer_spikes(
         Factor (dimensionless, > 0) applied to the rate before the greedy
         estimator only; ``rate_hz`` is not scaled. Default: the gain the model
         was calibrated with on its validation neurons (``card["events"]["gain"]``,
-        see :mod:`calcium_forge.inference.calibration`), 1 for models without one.
+        see :mod:`calcium_forge.inference.training.calibration`), 1 for models without one.
     num_threads : int, optional
         torch threads for the network (default: torch's setting).
     max_memory_mb : float
@@ -284,9 +260,6 @@ def iter_infer_spikes(
     if method == "oasis":
         return (yield from _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude))
 
-    from .events import DEFAULT_EPSILON_PER_BIN, greedy_spike_counts
-    from .rebin import rebin_rate
-
     loaded = _load(model, method)
     fs_m = float(loaded.fs_hz)
     window = int(loaded.window)
@@ -304,7 +277,7 @@ def iter_infer_spikes(
         step = 1
     eps = DEFAULT_EPSILON_PER_BIN if epsilon is None else float(epsilon)
     gain = _event_gain(loaded.card, event_gain)
-    kernel = _event_kernel(loaded.card, method, fs_m)
+    kernel = event_kernel(loaded.card, method, fs_m)
     rate = np.empty((n_rois, n_frames), dtype=np.float32)
     ev: list[np.ndarray] | None = [] if events else None
     timing = {"network_s": 0.0, "events_s": 0.0, "resample_s": 0.0}
@@ -313,10 +286,8 @@ def iter_infer_spikes(
         r1 = min(n_rois, r0 + chunk)
         t0 = time.perf_counter()
         filled = np.where(nan[r0:r1], np.nan, traces[r0:r1])
-        from ..signal import bridge_nans
-
         filled, _ = bridge_nans(filled)
-        x_m = _resample(filled, fs_in, fs_m)
+        x_m = resample(filled, fs_in, fs_m)
         if x_m.shape[1] != n_model:  # pragma: no cover - resample rounds the same way
             x_m = x_m[:, :n_model]
         t1 = time.perf_counter()

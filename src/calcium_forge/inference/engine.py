@@ -467,3 +467,54 @@ def iter_sequence_rates(
 def sequence_rates(network, traces: np.ndarray, context: int, **kwargs) -> np.ndarray:
     """Plain-function form of :func:`iter_sequence_rates` (same arguments)."""
     return drain(iter_sequence_rates(network, traces, context, **kwargs))
+
+
+def predict_trace(
+    network, dff: np.ndarray, method: str, window: int, stride: int = 1, batch_size: int = 4096
+) -> np.ndarray:
+    """Raw network output for a whole trace at the model rate.
+
+    ENS²: zero-padded stride-``stride`` windows, each sample the mean of the
+    windows covering it (the paper's scheme for stride 1). S2S: one pass over
+    the whole trace. NaN input samples are set to 0 for the network.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Network in eval mode.
+    dff : numpy.ndarray
+        1-D dF/F at the model rate.
+    method : str
+        ``"ens2"`` or ``"s2s"``.
+    window : int
+        ENS² window (samples).
+    stride : int
+        ENS² window stride (samples).
+    batch_size : int
+        Windows per forward pass.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 output, same length as ``dff``.
+    """
+    import torch
+
+    x = np.nan_to_num(np.asarray(dff, dtype=np.float32), nan=0.0)
+    with torch.inference_mode():
+        if method == "s2s":
+            return network(torch.from_numpy(x)[None]).numpy()[0].astype(np.float64)
+        n = x.size
+        pad = window - 1
+        xp = np.concatenate([np.zeros(pad, np.float32), x, np.zeros(pad, np.float32)])
+        starts = np.arange(0, n + pad, stride)
+        acc = np.zeros(xp.size)
+        cnt = np.zeros(xp.size)
+        offs = np.arange(window)
+        for i in range(0, starts.size, batch_size):
+            s = starts[i : i + batch_size]
+            out = network(torch.from_numpy(xp[s[:, None] + offs])).numpy()
+            idx = (s[:, None] + offs).ravel()
+            np.add.at(acc, idx, out.ravel())
+            np.add.at(cnt, idx, 1.0)
+        return (acc / np.maximum(cnt, 1))[pad : pad + n]

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..spiketrains import gaussian_kernel, gaussian_kernel_ms, gaussian_window
 
 #: Default fragment threshold, spikes per bin (see :func:`greedy_spike_counts`).
 DEFAULT_EPSILON_PER_BIN = 0.01
@@ -51,49 +52,6 @@ DEFAULT_SEED_MASS = 0.5
 #: Longest fragment, bins; longer runs above epsilon are cut into pieces of this length
 #: (the authors' code forces an estimate every 500 data points).
 DEFAULT_MAX_FRAGMENT_BINS = 500
-
-
-def gaussian_kernel(sigma_bins: float, truncate: float = 4.0) -> np.ndarray:
-    """A Gaussian smoothing kernel that sums to 1 (spike count preserving).
-
-    Parameters
-    ----------
-    sigma_bins : float
-        Standard deviation in bins (e.g. 25 ms at 60 Hz = 1.5 bins).
-    truncate : float
-        Half-width of the kernel in standard deviations.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 kernel of odd length ``2 * ceil(truncate * sigma_bins) + 1``.
-    """
-    if not np.isfinite(sigma_bins) or sigma_bins <= 0:
-        raise InvalidInputError(f"sigma_bins must be > 0; got {sigma_bins!r}.")
-    half = max(1, int(np.ceil(truncate * sigma_bins)))
-    x = np.arange(-half, half + 1, dtype=np.float64)
-    k = np.exp(-0.5 * (x / sigma_bins) ** 2)
-    return k / k.sum()
-
-
-def smooth_spike_counts(counts: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Convolve spike counts per bin with a centred kernel ('same' length, last axis).
-
-    Parameters
-    ----------
-    counts : numpy.ndarray
-        Spike counts per bin, (..., n_bins).
-    kernel : numpy.ndarray
-        Odd-length kernel (e.g. :func:`gaussian_kernel`).
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 smoothed counts (spikes per bin), same shape as ``counts``.
-    """
-    from scipy.ndimage import convolve1d
-
-    return convolve1d(np.asarray(counts, dtype=np.float64), kernel, axis=-1, mode="constant")
 
 
 @dataclass
@@ -377,3 +335,33 @@ def greedy_spike_counts_reference(
             err = best
         out[a:b] = est.astype(np.int32)
     return out
+
+
+def event_kernel(card: dict, method: str, fs_model_hz: float) -> np.ndarray:
+    """The target smoothing kernel of a model: from its card, else the paper's.
+
+    Parameters
+    ----------
+    card : dict
+        The model card (its ``target_smoothing`` or ``smoothing`` entry is used).
+    method : str
+        ``"ens2"`` or ``"s2s"``; decides the default when the card names none.
+    fs_model_hz : float
+        The model's sampling rate, Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        Unit-sum float64 kernel in model samples: the card's Gaussian window
+        (``width_samples``/``sd_samples``) or Gaussian (``sigma_ms``); else
+        S2S's 11-sample window with sd 5, or ENS²'s σ = 25 ms Gaussian.
+    """
+    sm = card.get("target_smoothing") or card.get("smoothing") or {}
+    if isinstance(sm, dict):
+        if sm.get("kind") == "gaussian_window" and "width_samples" in sm:
+            return gaussian_window(int(sm["width_samples"]), float(sm["sd_samples"]))
+        if "sigma_ms" in sm:
+            return gaussian_kernel_ms(float(sm["sigma_ms"]), fs_model_hz)
+    if method == "s2s":  # S2S: Gaussian window of 11 samples, sd 5 (at 100 Hz)
+        return gaussian_window(11, 5.0)
+    return gaussian_kernel(0.025 * fs_model_hz)  # ENS²: sigma 25 ms

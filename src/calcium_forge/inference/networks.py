@@ -1,8 +1,8 @@
 """Neural networks for spike inference: the ENS² U-Net and the S2S analysis-synthesis net.
 
 The networks only map tensors (dF/F windows → spike rates per bin at the model
-rate). Losses live in :mod:`calcium_forge.inference.losses`, training in
-:mod:`calcium_forge.inference.train`, windowing and averaging in the inference
+rate). Losses live in :mod:`calcium_forge.inference.training.losses`, training in
+:mod:`calcium_forge.inference.training`, windowing and averaging in the inference
 engine.
 
 Units: both networks take dF/F as a fraction (not percent) sampled at their

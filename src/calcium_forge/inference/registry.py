@@ -12,7 +12,7 @@ A model is two files side by side:
 
 Shipped models live in ``calcium_forge/inference/models/`` (package data).
 A training checkpoint (``checkpoint.pt`` written by
-:mod:`calcium_forge.inference.train`) or a folder holding a model can be loaded
+:mod:`calcium_forge.inference.training`) or a folder holding a model can be loaded
 the same way.
 """
 

@@ -32,11 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._distributed.cluster import open_client
-from ._distributed.inputs import expand_inputs, fingerprint, output_names, sha256_of
-from ._distributed.manifest import MANIFEST_NAME, Manifest
-from ._distributed.stream import StreamedInference, iter_infer_spikes_streamed
-from ._distributed.task import (
+from ..errors import InvalidInputError
+from ..inference.streamed import StreamedInference, iter_infer_spikes_streamed
+from ..progress import Progress, drain
+from .cluster import open_client
+from .inputs import expand_inputs, fingerprint, output_names, sha256_of
+from .manifest import MANIFEST_NAME, Manifest
+from .task import (
     DEFAULT_OPTIONS,
     PARTIAL_DIR,
     STAGES,
@@ -44,8 +46,6 @@ from ._distributed.task import (
     environment_versions,
     run_one,
 )
-from .errors import InvalidInputError
-from .progress import Progress, drain
 
 __all__ = [
     "STAGES",

@@ -20,7 +20,7 @@ trainer can resume the other's), the model and logs.
 
 Example (shell)::
 
-    torchrun --nproc_per_node 2 -m calcium_forge.ddp train-gan data.npz --out gan/
+    torchrun --nproc_per_node 2 -m calcium_forge.synthesis._ddp train-gan data.npz --out gan/
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError
-from .progress import Progress, drain
+from ..errors import InvalidInputError
+from ..progress import Progress, drain
 
 __all__ = [
     "DistContext",
@@ -336,16 +336,16 @@ def iter_train_gan_ddp(
     import torch
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    from .recording import Recording
-    from .synthesis.calciumgan import CalciumGAN, GANConfig, build_critic, build_generator
-    from .synthesis.train import (
+    from ..recording import Recording
+    from .calciumgan import CalciumGAN, GANConfig, build_critic, build_generator
+    from .train import (
         CHECKPOINT_FORMAT,
         TrainConfig,
         _fingerprint,
         gradient_penalty,
         load_checkpoint,
     )
-    from .synthesis.windows import WindowSplit, split_windows
+    from .windows import WindowSplit, split_windows
 
     ctx = ctx or init_distributed()
     tcfg = train_config or TrainConfig()
@@ -427,7 +427,7 @@ def iter_train_gan_ddp(
         """Rank 0 writes ``checkpoint.pt`` in the format of :mod:`calcium_forge.synthesis.train`."""
         if out is None or not ctx.is_main:
             return
-        from .io.atomic import atomic_path
+        from ..io.atomic import atomic_path
 
         state = {
             "format": CHECKPOINT_FORMAT,
@@ -523,7 +523,7 @@ def iter_train_gan_ddp(
     )
     model_path = None
     if out is not None and ctx.is_main:
-        from .io.atomic import atomic_path
+        from ..io.atomic import atomic_path
 
         model_path = model.save(out / "model.pt")
         log = out / "train_log.json"
@@ -592,9 +592,9 @@ def train_gan_ddp(
 # ---------------------------------------------------------------------------- entry point
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m calcium_forge.ddp",
-        description="Run under torchrun: torchrun --nproc_per_node N -m calcium_forge.ddp "
-        "train-gan DATA --out DIR",
+        prog="python -m calcium_forge.synthesis._ddp",
+        description="Run under torchrun: torchrun --nproc_per_node N "
+        "-m calcium_forge.synthesis._ddp train-gan DATA --out DIR",
     )
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train-gan", help="DDP CalciumGAN training")
@@ -612,11 +612,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None, log: Callable[[str], None] | None = None) -> int:
-    """``python -m calcium_forge.ddp train-gan ...`` (meant to be started by torchrun)."""
+    """``python -m calcium_forge.synthesis._ddp train-gan ...`` (started by torchrun)."""
     args = _parse(argv)
-    from .io import read
-    from .synthesis.calciumgan import GANConfig
-    from .synthesis.train import TrainConfig
+    from ..io import read
+    from .calciumgan import GANConfig
+    from .train import TrainConfig
 
     ctx = init_distributed()
     try:

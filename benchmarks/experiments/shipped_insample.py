@@ -2,7 +2,7 @@
 
 The comparison point for the leave-one-dataset-out folds: how much does leaving a
 dataset out cost? The split is rebuilt from the model card (``val_fraction``,
-``seed``, training datasets) with ``calcium_forge.inference.data.split_by_neuron``,
+``seed``, training datasets) with ``calcium_forge.inference.training.data.split_by_neuron``,
 the same call training used. Rates come from exact (stride-1) inference at the
 model rate (``benchmarks/event_gain.py``'s ``fold_rates``, cached); Corr is against
 the ground truth smoothed with the model's kernel at the model rate; events use
@@ -30,14 +30,14 @@ from event_gain import DEFAULT_DATA, fold_rates
 def main(argv=None) -> int:
     from calcium_forge.evaluation.spikes import match_events
     from calcium_forge.inference.api import _event_kernel
-    from calcium_forge.inference.data import (
+    from calcium_forge.inference.events import greedy_spike_counts
+    from calcium_forge.inference.registry import MODELS_DIR
+    from calcium_forge.inference.training.data import (
         bin_spikes,
         load_ground_truth,
         smooth_spike_counts,
         split_by_neuron,
     )
-    from calcium_forge.inference.events import greedy_spike_counts
-    from calcium_forge.inference.registry import MODELS_DIR
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ens2-excitatory", help="shipped model name")

@@ -6,7 +6,7 @@ from any array-like with shape (T, Y, X) -- a TIFF opened lazily by
 array, a numpy memmap -- and projected onto sparse ROI and neuropil masks.
 Peak memory is one chunk plus the output traces, independent of T.
 
->>> from calcium_forge.extraction import extract_traces
+>>> from calcium_forge.io.extraction import extract_traces
 >>> rec = extract_traces("movie.tif", labels, fs_hz=30.0)   # doctest: +SKIP
 >>> rec.traces.shape                                          # (n_rois, n_frames)
 """
@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError
-from .progress import Progress, drain
-from .recording import Recording
+from ..errors import InvalidInputError
+from ..progress import Progress, drain
+from ..recording import Recording
 
 __all__ = ["ExtractionMasks", "extract_traces", "iter_extract_traces", "make_masks"]
 
@@ -152,7 +152,7 @@ def _open_movie(stack: Any, fs_hz: float | None) -> tuple[Any, float | None, str
     """(array-like (T, Y, X), fs_hz, source) from a path, a Stack or an array-like."""
     source = None
     if isinstance(stack, str | os.PathLike):
-        from .io import read_stack
+        from . import read_stack
 
         source = os.fspath(stack)
         stack = read_stack(stack, fs_hz=fs_hz)

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     from calcium_forge.evaluation.spikes import match_events
     from calcium_forge.inference import infer_spikes, load_model
-    from calcium_forge.inference.data import _read_cascade_mat
+    from calcium_forge.inference.training.data import _read_cascade_mat
 
     (folder,) = sorted(Path(args.data).glob(args.dataset + "*"))
     model = load_model(args.model)
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def isolated_spike_sta(args) -> int:
     """Print the mean dF/F around isolated GT spikes (baseline: frames -10 to -3)."""
-    from calcium_forge.inference.data import _read_cascade_mat, noise_level
+    from calcium_forge.inference.training.data import _read_cascade_mat, noise_level
 
     (folder,) = sorted(Path(args.data).glob(args.dataset + "*"))
     snippets, noise, fs_all = [], [], []

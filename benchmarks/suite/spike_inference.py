@@ -10,12 +10,10 @@ with a 25 ms Gaussian ground truth: Corr, vRD, Error, Bias, VPD, ER (and S2S's
 Corr at 25 Hz). Per neuron the metrics are averaged over its recordings; the
 table shows medians over the test dataset's neurons.
 
-Run it with ``calcium-forge benchmark-spikes`` or
-``python benchmarks/spike_inference.py`` (same options), e.g. with a reduced
-budget::
+Run it from the repository root, e.g. with a reduced budget::
 
-    calcium-forge benchmark-spikes --ens2-iterations 400 --s2s-iterations 600 \
-        --out /tmp/cf/loo.json
+    python benchmarks/suite/spike_inference.py --ens2-iterations 400 \
+        --s2s-iterations 600 --out loo.json
 """
 
 from __future__ import annotations
@@ -28,12 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import INHIBITORY_DATASETS, _read_cascade_mat, dataset_folders, indicator_of
+from calcium_forge.inference.training.data import (
+    INHIBITORY_DATASETS,
+    _read_cascade_mat,
+    dataset_folders,
+    indicator_of,
+)
 
 __all__ = ["DEFAULT_FOLDS", "METRICS", "build_parser", "main", "print_table"]
 
 #: Ground truth beside the repository (../shared/data/ground_truth), when run from a checkout.
-DEFAULT_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ground_truth"
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "ground_truth"
 
 #: Default folds: OGB-1, Cal-520, GCaMP6f (mouse V1: DS10, DS11), GCaMP6s (mouse V1: DS12,
 #: DS13, DS15, DS16), GCaMP5k, R-CaMP, jGECO1a and an inhibitory GCaMP6f dataset. Every mouse
@@ -66,9 +69,9 @@ def _train_fold(
     noise=False,
     network_kwargs=None,
 ):
-    from ..progress import drain
-    from .registry import load_model
-    from .train import default_config, iter_train, load_training_data
+    from calcium_forge.inference.registry import load_model
+    from calcium_forge.inference.training import default_config, iter_train, load_training_data
+    from calcium_forge.progress import drain
 
     cfg = default_config(
         method,
@@ -95,8 +98,8 @@ def _train_fold(
 
 def _evaluate(folder, methods, threads):
     """Per-neuron mean metrics for each method on one dataset folder."""
-    from ..evaluation.spikes import evaluate_spikes
-    from .api import infer_spikes
+    from calcium_forge.evaluation.spikes import evaluate_spikes
+    from calcium_forge.inference.api import infer_spikes
 
     per_method = {m: [] for m in methods}
     for f in sorted(folder.glob("*.mat")):
@@ -276,8 +279,8 @@ def main(argv=None, args: argparse.Namespace | None = None) -> int:
 
 def _rescore(args: argparse.Namespace) -> int:
     """Score saved fold models again (``--rescore OLD.json``); writes ``--out``."""
-    from ..errors import MissingFileError
-    from .registry import load_model
+    from calcium_forge.errors import MissingFileError
+    from calcium_forge.inference.registry import load_model
 
     old = json.loads(Path(args.rescore).read_text())
     results = {k: v for k, v in old.items() if k != "folds"}

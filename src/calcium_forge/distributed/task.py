@@ -103,7 +103,7 @@ def environment_versions() -> dict[str, str]:
     import numpy
     import scipy
 
-    from .. import __version__
+    from .._version import __version__
 
     versions = {
         "calcium_forge": __version__,
@@ -189,9 +189,9 @@ def _run_streamed(
     copy of the dF/F, which the in-memory path stores). Updates ``res``; returns
     the last stage.
     """
+    from ..inference.streamed import Suite2PDffRows, iter_infer_spikes_streamed
     from ..io.suite2p import plane_frame_rate
     from ..progress import drain
-    from .stream import Suite2PDffRows, iter_infer_spikes_streamed
 
     res.stage = "load"  # the stage a failure is reported in (cleared on success)
     fs = plane_frame_rate(path, options.get("fs_hz"))
@@ -252,7 +252,7 @@ def run_one(input_path: str, out_dir: str, name: str, options: dict[str, Any]) -
     TaskResult
         ``ok=False`` with the failing stage and message when something went wrong.
     """
-    from .._malloc import tune_for_inference
+    from ..inference._runtime import tune_for_inference
 
     tune_for_inference()  # undo the cost of dask's MALLOC_TRIM_THRESHOLD_ (see _malloc)
     path = Path(input_path)

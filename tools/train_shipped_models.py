@@ -28,9 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-from calcium_forge.inference.data import INHIBITORY_DATASETS, dataset_folders
 from calcium_forge.inference.registry import MODELS_DIR, save_model
-from calcium_forge.inference.train import default_config, iter_train, load_training_data
+from calcium_forge.inference.training import default_config, iter_train, load_training_data
+from calcium_forge.inference.training.data import INHIBITORY_DATASETS, dataset_folders
 from calcium_forge.progress import drain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ SHIPPED = {
 def _calibrate_only(args: argparse.Namespace) -> int:
     import torch
 
-    from calcium_forge.inference.calibration import calibrate_saved_model
+    from calcium_forge.inference.training.calibration import calibrate_saved_model
 
     torch.set_num_threads(args.threads)
     for name in args.models:

@@ -8,7 +8,7 @@ neuron-hour. Run it three ways, one fresh process each::
     MALLOC_TRIM_THRESHOLD_=65536 python benchmarks/allocator_probe.py     # as in dask workers
     MALLOC_TRIM_THRESHOLD_=65536 python benchmarks/allocator_probe.py --tune
 
-``--tune`` applies :func:`calcium_forge._malloc.tune_for_inference` first.
+``--tune`` applies :func:`calcium_forge.inference._runtime.tune_for_inference` first.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", action="store_true", help="apply tune_for_inference() first")
     args = ap.parse_args(argv)
     if args.tune:
-        from calcium_forge._malloc import tune_for_inference
+        from calcium_forge.inference._runtime import tune_for_inference
 
         tune_for_inference()
     import torch

@@ -4,7 +4,7 @@ suite2p imports opencv, which segfaults next to a Qt viewer, so the
 **Run Suite2P** widget starts this module with ``python -m`` and reads the
 output folder when it exits::
 
-    python -m calcium_forge._napari._suite2p_runner movie.tif OUT --fs-hz 30 --tau 1.0
+    python -m calcium_forge.io.suite2p_run movie.tif OUT --fs-hz 30 --tau 1.0
 
 It prints one line per pipeline stage; the exit code is 0 on success, 1 with
 a one-line message on stderr otherwise. Results land in ``OUT/suite2p/plane0``.
@@ -57,7 +57,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
-    p = argparse.ArgumentParser(prog="python -m calcium_forge._napari._suite2p_runner")
+    p = argparse.ArgumentParser(prog="python -m calcium_forge.io.suite2p_run")
     p.add_argument("tiff", type=Path, help="TIFF stack (T, Y, X)")
     p.add_argument("out_dir", type=Path, help="output folder (suite2p/plane0 is created in it)")
     p.add_argument("--fs-hz", type=float, required=True, help="frame rate, Hz")

@@ -1,7 +1,7 @@
 """Training ENS² and S2S networks on paired ground truth.
 
 ``iter_train(data, config)`` is a generator: it yields :class:`Progress`
-records (iteration, train/validation loss) and returns a :class:`TrainResult`.
+records (iteration, train/validation loss) and returns a :class:`SpikeTrainResult`.
 ``train(...)`` drains it. Validation is split by neuron (never by time) within
 each training dataset. Checkpoints (weights, optimiser, RNG states, history and
 the model card so far) are written every ``checkpoint_every`` iterations and
@@ -22,300 +22,44 @@ import math
 import os
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError, ModelError
-from ..progress import Progress, drain
-from ..recording import Recording
+from ...errors import InvalidInputError, ModelError
+from ...evaluation.spikes import pearson
+from ...progress import Progress, drain
+from ..engine import predict_trace
+from .config import (
+    METHOD_DEFAULTS,
+    SpikeTrainConfig,
+    SpikeTrainResult,
+    default_config,
+    learning_rate_at,
+)
 from .data import (
     PairedData,
     PairedTrace,
     WindowSampler,
     added_noise_std,
-    load_ground_truth,
+    load_training_data,
     split_by_neuron,
 )
 
 __all__ = [
-    "METHOD_DEFAULTS",
-    "TrainConfig",
-    "TrainResult",
-    "default_config",
     "iter_train",
-    "load_training_data",
-    "predict_trace",
     "train",
 ]
 
-#: Paper settings per method.
-METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
-    "ens2": dict(
-        fs_hz=60.0,
-        window=96,
-        batch_size=1024,
-        learning_rate=1e-3,
-        iterations=5000,
-        patience=500,
-        val_every=50,
-        loss="mse",
-        sigma_ms=25.0,
-        kernel_samples=None,
-        segment_samples=96,
-    ),
-    "s2s": dict(
-        fs_hz=100.0,
-        window=100,
-        batch_size=20,
-        learning_rate=1e-3,
-        iterations=5000,
-        patience=None,  # 6 epochs, resolved from the data size
-        val_every=None,  # one epoch
-        loss="pearson",
-        sigma_ms=None,
-        kernel_samples=(11, 5.0),
-        segment_samples=2000,
-    ),
-}
-
-
-@dataclass
-class TrainConfig:
-    """Settings of one training run (all JSON-serialisable).
-
-    Attributes
-    ----------
-    method : str
-        ``"ens2"`` or ``"s2s"``.
-    iterations : int
-        Maximum number of optimiser steps.
-    batch_size : int
-        Windows (ENS²) or segments (S2S) per step.
-    learning_rate : float
-        Adam learning rate (the initial one with ``lr_schedule="cosine"``).
-    lr_schedule : {"constant", "cosine"}
-        ``"cosine"`` lowers the learning rate from ``learning_rate`` to 0 along
-        half a cosine over ``iterations`` (computed from the iteration count, so
-        a resumed run follows the same curve); the paper uses a constant rate.
-    patience : int or None
-        Early stopping: stop when the validation loss has not improved for this
-        many iterations (ENS²: 500; S2S: None → 6 epochs). With
-        ``val_fraction=0`` the training batch loss is watched instead and the
-        final weights are kept (the authors' ENS² code).
-    val_every : int or None
-        Iterations between validation checks (S2S: None → once per epoch).
-    val_fraction : float
-        Fraction of the neurons of each dataset held out for validation
-        (0: train on every neuron, early stopping on the training loss).
-    val_windows : int
-        Size of the fixed validation sample (windows / segments).
-    noise_augment : bool
-        Add white noise to training windows so that their noise level ν is a
-        random value in [0, ``noise_max``] (no noise when the recording is
-        already noisier), as in noise-augmented ENS².
-    noise_max : float
-        Upper noise level ν (Cascade units).
-    segment_samples : int
-        S2S training segment length in samples (ENS² uses the window).
-    checkpoint_every : int
-        Iterations between checkpoints (0: never).
-    report_every : int
-        Iterations between progress reports.
-    seed : int
-        Seed of initialisation, sampling, noise and dropout.
-    network_kwargs : dict
-        Extra constructor arguments of the network (e.g. ENS² ``channels``).
-    calibrate_events : bool
-        After training, choose the spike-event gain on the validation neurons
-        (training neurons when there are none) and store it in the card
-        (:mod:`calcium_forge.inference.calibration`).
-    fs_hz, window, loss, sigma_ms, kernel_samples :
-        Model rate (Hz), window (samples), loss name and target smoothing.
-    """
-
-    method: str = "ens2"
-    iterations: int = 5000
-    batch_size: int = 1024
-    learning_rate: float = 1e-3
-    lr_schedule: str = "constant"
-    patience: int | None = 500
-    val_every: int | None = 50
-    val_fraction: float = 0.2
-    val_windows: int = 8192
-    noise_augment: bool = False
-    noise_max: float = 15.0
-    segment_samples: int = 96
-    checkpoint_every: int = 500
-    report_every: int = 10
-    seed: int = 0
-    network_kwargs: dict = field(default_factory=dict)
-    calibrate_events: bool = True
-    fs_hz: float = 60.0
-    window: int = 96
-    loss: str = "mse"
-    sigma_ms: float | None = 25.0
-    kernel_samples: tuple[int, float] | None = None
-
-    def to_dict(self) -> dict:
-        """JSON-friendly dict."""
-        d = asdict(self)
-        if d["kernel_samples"] is not None:
-            d["kernel_samples"] = list(d["kernel_samples"])
-        return d
-
-
-def default_config(method: str = "ens2", **overrides) -> TrainConfig:
-    """Paper settings for ``method`` with ``overrides`` applied."""
-    if method not in METHOD_DEFAULTS:
-        raise InvalidInputError(f"method must be 'ens2' or 's2s', got {method!r}")
-    kw = dict(METHOD_DEFAULTS[method])
-    if method == "s2s":
-        kw["val_windows"] = 400
-    kw.update({k: v for k, v in overrides.items() if v is not None})
-    if kw.get("lr_schedule", "constant") not in LR_SCHEDULES:
-        raise InvalidInputError(
-            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {kw['lr_schedule']!r}"
-        )
-    return TrainConfig(method=method, **kw)
-
-
-#: Learning-rate schedules of :class:`TrainConfig`.
-LR_SCHEDULES = ("constant", "cosine")
-
-
-def _learning_rate(config: TrainConfig, iteration: int) -> float:
-    """Learning rate for the step after ``iteration`` completed steps."""
-    if config.lr_schedule == "cosine":
-        frac = min(iteration / max(config.iterations, 1), 1.0)
-        return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * frac))
-    return config.learning_rate
-
-
-@dataclass
-class TrainResult:
-    """Outcome of a training run.
-
-    Attributes
-    ----------
-    network : torch.nn.Module
-        Network with the best validation weights, in eval mode.
-    card : dict
-        Model card (see :mod:`calcium_forge.inference.registry`).
-    history : dict
-        ``iteration``, ``train_loss`` (mean since the last report) and
-        ``val_iteration``, ``val_loss`` lists.
-    best_iteration : int
-        Iteration of the best validation loss.
-    iterations_run : int
-        Optimiser steps done.
-    stopped_early : bool
-        True if early stopping ended the run.
-    train_neurons, val_neurons : list of str
-        Neuron ids in each split.
-    val_scores : dict
-        ``median_corr`` and per-neuron ``corr`` of full-trace predictions on
-        the validation neurons at the model rate.
-    elapsed_s : float
-        Wall-clock time of this call (s).
-    model_path : pathlib.Path or None
-        Saved ``.pt`` when ``out_dir`` was given.
-    """
-
-    network: Any
-    card: dict
-    history: dict
-    best_iteration: int
-    iterations_run: int
-    stopped_early: bool
-    train_neurons: list[str]
-    val_neurons: list[str]
-    val_scores: dict
-    elapsed_s: float
-    model_path: Path | None = None
-
-
-def load_training_data(paths, config: TrainConfig, include=None, exclude=None) -> PairedData:
-    """Paired data at the config's rate and target smoothing (see :func:`load_ground_truth`)."""
-    return load_ground_truth(
-        paths,
-        fs_hz=config.fs_hz,
-        sigma_ms=config.sigma_ms,
-        kernel_samples=config.kernel_samples,
-        include=include,
-        exclude=exclude,
-    )
-
-
 # ---------------------------------------------------------------------------
-# prediction on whole traces (validation scores, calibration)
+# validation scores and output calibration
 # ---------------------------------------------------------------------------
-
-
-def predict_trace(
-    network, dff: np.ndarray, method: str, window: int, stride: int = 1, batch_size: int = 4096
-) -> np.ndarray:
-    """Raw network output for a whole trace at the model rate.
-
-    ENS²: zero-padded stride-``stride`` windows, each sample the mean of the
-    windows covering it (the paper's scheme for stride 1). S2S: one pass over
-    the whole trace. NaN input samples are set to 0 for the network.
-
-    Parameters
-    ----------
-    network : torch.nn.Module
-        Network in eval mode.
-    dff : numpy.ndarray
-        1-D dF/F at the model rate.
-    method : str
-        ``"ens2"`` or ``"s2s"``.
-    window : int
-        ENS² window (samples).
-    stride : int
-        ENS² window stride (samples).
-    batch_size : int
-        Windows per forward pass.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 output, same length as ``dff``.
-    """
-    import torch
-
-    x = np.nan_to_num(np.asarray(dff, dtype=np.float32), nan=0.0)
-    with torch.inference_mode():
-        if method == "s2s":
-            return network(torch.from_numpy(x)[None]).numpy()[0].astype(np.float64)
-        n = x.size
-        pad = window - 1
-        xp = np.concatenate([np.zeros(pad, np.float32), x, np.zeros(pad, np.float32)])
-        starts = np.arange(0, n + pad, stride)
-        acc = np.zeros(xp.size)
-        cnt = np.zeros(xp.size)
-        offs = np.arange(window)
-        for i in range(0, starts.size, batch_size):
-            s = starts[i : i + batch_size]
-            out = network(torch.from_numpy(xp[s[:, None] + offs])).numpy()
-            idx = (s[:, None] + offs).ravel()
-            np.add.at(acc, idx, out.ravel())
-            np.add.at(cnt, idx, 1.0)
-        return (acc / np.maximum(cnt, 1))[pad : pad + n]
-
-
-def _corr(a: np.ndarray, b: np.ndarray) -> float:
-    m = np.isfinite(a) & np.isfinite(b)
-    a, b = a[m], b[m]
-    if a.size < 2 or a.std() == 0 or b.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(a, b)[0, 1])
 
 
 def _score_traces(
-    network, traces: Sequence[PairedTrace], config: TrainConfig, scale: float, offset: float
+    network, traces: Sequence[PairedTrace], config: SpikeTrainConfig, scale: float, offset: float
 ) -> dict:
     per_neuron: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     raw = []
@@ -327,7 +71,7 @@ def _score_traces(
         per_neuron.setdefault(t.neuron, []).append((pred, t.target.astype(np.float64)))
     corr = {}
     for neuron, parts in per_neuron.items():
-        corr[neuron] = _corr(
+        corr[neuron] = pearson(
             np.concatenate([p for p, _ in parts]), np.concatenate([g for _, g in parts])
         )
     vals = np.array([v for v in corr.values() if np.isfinite(v)])
@@ -344,7 +88,9 @@ def _score_traces(
     }
 
 
-def _calibrate(network, traces: Sequence[PairedTrace], config: TrainConfig) -> tuple[float, float]:
+def _calibrate(
+    network, traces: Sequence[PairedTrace], config: SpikeTrainConfig
+) -> tuple[float, float]:
     """Least-squares (scale, offset) mapping S2S output to spikes per bin on ``traces``."""
     sxx = sx = sy = sxy = n = 0.0
     for t in traces:
@@ -381,66 +127,18 @@ def _rng_from_json(text: str) -> np.random.Generator:
 
 def _package_version() -> str:
     try:
-        from .._version import __version__
+        from ..._version import __version__
 
         return str(__version__)
     except ImportError:  # pragma: no cover
         return "unknown"
 
 
-def paired_from_recordings(recs: Sequence[Recording], config: TrainConfig) -> PairedData:
-    """Paired training data at the model rate from dF/F Recordings with ground truth.
-
-    Recordings read from Cascade ``.mat`` files are reloaded from their file
-    (:func:`load_training_data`, which keeps their datasets and neurons);
-    others (synthetic, ``.npz``, napari layers) are paired ROI by ROI as
-    neurons ``"<name>/roi<i>"`` of a dataset ``<name>``.
-
-    Parameters
-    ----------
-    recs : sequence of Recording
-        ``kind="dff"`` recordings with ``spike_times`` (s).
-    config : TrainConfig
-        Gives the model rate (``fs_hz``) and the target smoothing.
-
-    Returns
-    -------
-    PairedData
-    """
-    from . import data as D
-
-    mats = sorted({r.source for r in recs if r.source and r.source.lower().endswith(".mat")})
-    others = [r for r in recs if not (r.source and r.source.lower().endswith(".mat"))]
-    paired = load_training_data(mats, config) if mats else None
-    if not others:
-        return paired
-    if config.kernel_samples is not None:
-        kernel = D.gaussian_kernel_samples(
-            int(config.kernel_samples[0]), float(config.kernel_samples[1])
-        )
-        smoothing = {
-            "kind": "gaussian_window",
-            "width_samples": int(config.kernel_samples[0]),
-            "sd_samples": float(config.kernel_samples[1]),
-        }
-    else:
-        kernel = D.gaussian_kernel_ms(config.sigma_ms, config.fs_hz)
-        smoothing = {"kind": "gaussian", "sigma_ms": float(config.sigma_ms)}
-    traces = list(paired.traces) if paired is not None else []
-    for r in others:
-        for i in range(r.n_rois):
-            raw = D._RawRecording(
-                dff=r.traces[i].astype(np.float64), fs_hz=r.fs_hz, spike_times_s=r.spike_times[i]
-            )
-            t = D._paired_from_raw(raw, config.fs_hz, kernel, r.name, f"{r.name}/roi{i}")
-            if t is not None:
-                traces.append(t)
-    return D.PairedData(traces, float(config.fs_hz), kernel, smoothing)
-
-
-def _init_weights(network: Any, init_from: str | os.PathLike[str], config: TrainConfig) -> dict:
+def _init_weights(
+    network: Any, init_from: str | os.PathLike[str], config: SpikeTrainConfig
+) -> dict:
     """Copy the weights of a saved model into ``network``; return its card."""
-    from .registry import load_model
+    from ..registry import load_model
 
     base = load_model(init_from)
     where = f"init_from={str(init_from)!r}"
@@ -460,15 +158,15 @@ def _init_weights(network: Any, init_from: str | os.PathLike[str], config: Train
         raise ModelError(
             f"{where}: its architecture {base.card.get('architecture')} differs from the network "
             f"being trained ({type(network).__name__} {network.config()}); pass "
-            "TrainConfig(network_kwargs=...) with the model's widths"
+            "SpikeTrainConfig(network_kwargs=...) with the model's widths"
         ) from exc
     return base.card
 
 
-def _build(config: TrainConfig):
+def _build(config: SpikeTrainConfig):
     import torch
 
-    from .networks import ENS2UNet, S2SNet
+    from ..networks import ENS2UNet, S2SNet
 
     torch.manual_seed(config.seed)
     if config.method == "ens2":
@@ -481,7 +179,7 @@ def _build(config: TrainConfig):
 def _save_checkpoint(path: Path, payload: dict) -> None:
     import torch
 
-    from .registry import _atomic
+    from ..registry import _atomic
 
     with _atomic(path) as tmp:
         torch.save(payload, tmp)
@@ -489,22 +187,22 @@ def _save_checkpoint(path: Path, payload: dict) -> None:
 
 def iter_train(
     data: PairedData | Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
-    config: TrainConfig | None = None,
+    config: SpikeTrainConfig | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     name: str | None = None,
     resume: str | os.PathLike[str] | None = None,
     num_threads: int | None = None,
     score_validation: bool = True,
     init_from: str | os.PathLike[str] | None = None,
-) -> Generator[Progress, None, TrainResult]:
-    """Train a spike-inference network, yielding progress; return a :class:`TrainResult`.
+) -> Generator[Progress, None, SpikeTrainResult]:
+    """Train a spike-inference network, yielding progress; return a :class:`SpikeTrainResult`.
 
     Parameters
     ----------
     data : PairedData or path(s)
         Paired data at the config's rate (see :func:`load_training_data`), or
         ground-truth folders / ``.mat`` files to load.
-    config : TrainConfig, optional
+    config : SpikeTrainConfig, optional
         Settings; default :func:`default_config` of ENS².
     out_dir : path, optional
         Folder for ``checkpoint.pt`` and the final ``<name>.pt`` / ``<name>.json``.
@@ -531,7 +229,7 @@ def iter_train(
 
     Returns
     -------
-    TrainResult
+    SpikeTrainResult
     """
     import torch
 
@@ -542,7 +240,7 @@ def iter_train(
         torch.set_num_threads(int(num_threads))
     ckpt = None
     if resume is not None:
-        from .registry import _checkpoint_payload
+        from ..registry import _checkpoint_payload
 
         ckpt = _checkpoint_payload(Path(resume))
         saved = dict(ckpt["config"])
@@ -567,7 +265,7 @@ def iter_train(
                         f"checkpoint's {saved[key]!r}; resume with the same settings"
                     )
             saved["iterations"] = config.iterations
-        config = TrainConfig(**saved)
+        config = SpikeTrainConfig(**saved)
         name = name or ckpt["card"].get("name")
     config = config or default_config("ens2")
     if config.method not in METHOD_DEFAULTS:
@@ -754,7 +452,7 @@ def iter_train(
         loss.backward()
         if config.lr_schedule != "constant":
             for group in opt.param_groups:
-                group["lr"] = _learning_rate(config, it)
+                group["lr"] = learning_rate_at(config, it)
         opt.step()
         it += 1
         running.append(float(loss.detach()))
@@ -824,12 +522,12 @@ def iter_train(
         card["training"]["resumed_from_iteration"] = int(ckpt["iteration"])
     model_path = None
     if out_path is not None:
-        from .registry import save_model
+        from ..registry import save_model
 
         if config.checkpoint_every:
             checkpoint(stopped)
         model_path = save_model(network, card, out_path / name)
-    return TrainResult(
+    return SpikeTrainResult(
         network=network,
         card=card,
         history=history,
@@ -845,7 +543,7 @@ def iter_train(
 
 
 def train(
-    data, config: TrainConfig | None = None, progress_bar: bool = False, **kwargs
-) -> TrainResult:
+    data, config: SpikeTrainConfig | None = None, progress_bar: bool = False, **kwargs
+) -> SpikeTrainResult:
     """Headless :func:`iter_train` (same arguments); shows a tqdm bar if asked."""
     return drain(iter_train(data, config, **kwargs), progress_bar=progress_bar, desc="train")

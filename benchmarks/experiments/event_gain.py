@@ -63,7 +63,7 @@ GAINS = [round(0.7 + 0.1 * i, 2) for i in range(14)]
 def fold_rates(ds: str, model_path: Path, data: Path, cache: Path, threads: int) -> list[dict]:
     """Model-rate predictions (spikes per bin) of one fold model on its test dataset."""
     from calcium_forge.inference.api import _load, _nearest_frame, _resample, _run_network
-    from calcium_forge.inference.data import _read_cascade_mat
+    from calcium_forge.inference.training.data import _read_cascade_mat
     from calcium_forge.signal import bridge_nans
 
     path = cache / f"{model_path.stem}_{ds}.pkl"

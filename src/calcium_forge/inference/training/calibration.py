@@ -28,8 +28,16 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..errors import InvalidInputError
-from .events import DEFAULT_EPSILON_PER_BIN, DEFAULT_SEED_MASS, greedy_spike_counts
+from ...errors import InvalidInputError
+from ..engine import predict_trace
+from ..events import (
+    DEFAULT_EPSILON_PER_BIN,
+    DEFAULT_SEED_MASS,
+    event_kernel,
+    greedy_spike_counts,
+)
+from .config import SpikeTrainConfig
+from .data import load_training_data, split_by_neuron
 
 #: Event gains tried by :func:`calibrate_event_gain` (dimensionless).
 DEFAULT_GAINS: tuple[float, ...] = tuple(round(0.7 + 0.1 * i, 2) for i in range(14))
@@ -126,7 +134,7 @@ def calibrate_event_gain(
     -------
     EventCalibration
     """
-    from ..evaluation.spikes import match_events, victor_purpura_distance
+    from ...evaluation.spikes import match_events, victor_purpura_distance
 
     n = len(rates_per_bin)
     if n == 0 or len(spike_times_s) != n or len(neurons) != n:
@@ -200,7 +208,7 @@ def calibrate_on_traces(
         Trained network in eval mode.
     traces : sequence of PairedTrace
         Held-out recordings at the model rate (see
-        :class:`calcium_forge.inference.data.PairedTrace`).
+        :class:`calcium_forge.inference.training.data.PairedTrace`).
     method : {"ens2", "s2s"}
         Network kind.
     window : int
@@ -220,8 +228,6 @@ def calibrate_on_traces(
     -------
     EventCalibration
     """
-    from .api import _event_kernel
-    from .train import predict_trace
 
     fs = float(traces[0].fs_hz) if traces else float(card.get("fs_hz", 60.0))
     rates = []
@@ -239,7 +245,7 @@ def calibrate_on_traces(
         [t.spike_times_s for t in traces],
         [t.neuron for t in traces],
         fs,
-        _event_kernel(card, method, fs),
+        event_kernel(card, method, fs),
         gains=gains,
         calibrated_on=calibrated_on,
     )
@@ -275,10 +281,8 @@ def calibrate_saved_model(
     """
     from pathlib import Path
 
-    from ..errors import MissingFileError
-    from .data import split_by_neuron
-    from .registry import load_model, save_model
-    from .train import TrainConfig, load_training_data
+    from ...errors import MissingFileError
+    from ..registry import load_model, save_model
 
     loaded = load_model(model)
     card = dict(loaded.card)
@@ -292,8 +296,8 @@ def calibrate_saved_model(
         )
     if cfg_dict.get("kernel_samples") is not None:
         cfg_dict["kernel_samples"] = tuple(cfg_dict["kernel_samples"])
-    known = set(TrainConfig.__dataclass_fields__)
-    config = TrainConfig(**{k: v for k, v in cfg_dict.items() if k in known})
+    known = set(SpikeTrainConfig.__dataclass_fields__)
+    config = SpikeTrainConfig(**{k: v for k, v in cfg_dict.items() if k in known})
     root = Path(data_dir)
     folders = [root / n for n in names]
     missing = [str(f) for f in folders if not f.is_dir()]

@@ -21,7 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InvalidInputError, MissingFileError
+from ...errors import InvalidInputError, MissingFileError
+from ...io import read
+from ...recording import Recording
+from ...signal import noise_level, resample
+from ...spiketrains import bin_spikes, gaussian_kernel_ms, gaussian_window, smooth_spike_counts
+from .config import SpikeTrainConfig
 
 __all__ = [
     "INHIBITORY_DATASETS",
@@ -30,14 +35,11 @@ __all__ = [
     "PairedTrace",
     "WindowSampler",
     "added_noise_std",
-    "bin_spikes",
     "dataset_folders",
-    "gaussian_kernel_ms",
-    "gaussian_kernel_samples",
     "indicator_of",
     "load_ground_truth",
-    "noise_level",
-    "smooth_spike_counts",
+    "load_training_data",
+    "paired_from_recordings",
     "split_by_neuron",
 ]
 
@@ -49,106 +51,8 @@ MAD_TO_STD: float = float(np.sqrt(2.0) * 0.6744897501960817)
 
 
 # ---------------------------------------------------------------------------
-# targets
+# noise
 # ---------------------------------------------------------------------------
-
-
-def gaussian_kernel_ms(sigma_ms: float, fs_hz: float, truncate: float = 4.0) -> np.ndarray:
-    """Unit-sum Gaussian kernel of standard deviation ``sigma_ms`` sampled at ``fs_hz``.
-
-    Parameters
-    ----------
-    sigma_ms : float
-        Standard deviation in milliseconds (ENS²: 25 ms).
-    fs_hz : float
-        Sampling rate of the spike-count bins (Hz).
-    truncate : float
-        Half-width of the kernel in standard deviations.
-
-    Returns
-    -------
-    numpy.ndarray
-        Odd-length float64 kernel summing to 1.
-    """
-    if sigma_ms <= 0 or fs_hz <= 0:
-        raise InvalidInputError(
-            f"sigma_ms and fs_hz must be > 0, got sigma_ms={sigma_ms}, fs_hz={fs_hz}"
-        )
-    sigma = sigma_ms * 1e-3 * fs_hz
-    half = max(1, int(np.ceil(truncate * sigma)))
-    x = np.arange(-half, half + 1, dtype=np.float64)
-    k = np.exp(-0.5 * (x / sigma) ** 2)
-    return k / k.sum()
-
-
-def gaussian_kernel_samples(width: int, sd: float) -> np.ndarray:
-    """Unit-sum Gaussian window of ``width`` samples and standard deviation ``sd`` samples.
-
-    This is the S2S target kernel (width 11, sd 5), i.e.
-    ``scipy.signal.windows.gaussian(width, sd)`` normalised to sum 1.
-    """
-    if width < 1 or sd <= 0:
-        raise InvalidInputError(f"width must be >= 1 and sd > 0, got width={width}, sd={sd}")
-    x = np.arange(width, dtype=np.float64) - (width - 1) / 2.0
-    k = np.exp(-0.5 * (x / sd) ** 2)
-    return k / k.sum()
-
-
-def bin_spikes(spike_times_s: np.ndarray, n_bins: int, fs_hz: float) -> np.ndarray:
-    """Count spikes in bins centred on the samples ``k / fs_hz`` (k = 0 … n_bins − 1).
-
-    Parameters
-    ----------
-    spike_times_s : numpy.ndarray
-        Spike times in seconds from the first sample.
-    n_bins : int
-        Number of bins (samples of the trace).
-    fs_hz : float
-        Bin rate in Hz.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 spike counts per bin; spikes outside the trace are dropped.
-    """
-    t = np.asarray(spike_times_s, dtype=np.float64).ravel()
-    idx = np.round(t[np.isfinite(t)] * fs_hz).astype(np.int64)
-    idx = idx[(idx >= 0) & (idx < n_bins)]
-    return np.bincount(idx, minlength=n_bins).astype(np.float64)
-
-
-def smooth_spike_counts(counts: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Convolve spike counts with a centred kernel ('same' length, zero outside).
-
-    Parameters
-    ----------
-    counts : numpy.ndarray
-        Spike counts per bin, last axis = time.
-    kernel : numpy.ndarray
-        Odd-length kernel (e.g. :func:`gaussian_kernel_ms`).
-
-    Returns
-    -------
-    numpy.ndarray
-        Smoothed counts (spikes per bin), same shape as ``counts``.
-    """
-    from scipy.ndimage import convolve1d
-
-    if kernel.ndim != 1 or kernel.size % 2 == 0:
-        raise InvalidInputError(f"kernel must be 1-D of odd length, got shape {kernel.shape}")
-    return convolve1d(np.asarray(counts, dtype=np.float64), kernel, axis=-1, mode="constant")
-
-
-def noise_level(dff: np.ndarray, fs_hz: float) -> float:
-    """Cascade noise level ν = median(|Δ dF/F|) / √fs × 100 of one trace (NaN-aware).
-
-    ``dff`` is dF/F as a fraction; ``fs_hz`` its native sampling rate.
-    """
-    d = np.abs(np.diff(np.asarray(dff, dtype=np.float64)))
-    d = d[np.isfinite(d)]
-    if d.size == 0:
-        return float("nan")
-    return float(np.median(d) / np.sqrt(fs_hz) * 100.0)
 
 
 def added_noise_std(nu_target, nu_present, fs_hz: float):
@@ -176,16 +80,6 @@ def added_noise_std(nu_target, nu_present, fs_hz: float):
     return nu_add * np.sqrt(fs_hz) / (100.0 * MAD_TO_STD)
 
 
-def _resample(x: np.ndarray, fs_in_hz: float, fs_out_hz: float) -> np.ndarray:
-    """Fourier resampling of a 1-D finite trace (scipy.signal.resample)."""
-    from scipy.signal import resample
-
-    n_out = max(1, round(x.size * fs_out_hz / fs_in_hz))
-    if n_out == x.size:
-        return x.astype(np.float64, copy=True)
-    return resample(x.astype(np.float64), n_out)
-
-
 # ---------------------------------------------------------------------------
 # reading ground truth
 # ---------------------------------------------------------------------------
@@ -198,32 +92,8 @@ class _RawRecording:
     spike_times_s: np.ndarray  # seconds from the first frame
 
 
-def _read_cascade_mat_scipy(path: Path) -> list[_RawRecording]:
-    """Minimal Cascade reader used only while :mod:`calcium_forge.io` is unavailable."""
-    from scipy.io import loadmat
-
-    ca = loadmat(str(path), squeeze_me=True, struct_as_record=False)["CAttached"]
-    out = []
-    for r in np.atleast_1d(ca):
-        if not {"fluo_mean", "fluo_time"} <= set(r._fieldnames):
-            continue
-        y = np.asarray(r.fluo_mean, dtype=np.float64).ravel()
-        t = np.asarray(r.fluo_time, dtype=np.float64).ravel()[: y.size]
-        fs = 1.0 / float(np.nanmedian(np.diff(t)))
-        k = np.flatnonzero(np.isfinite(t))
-        t0 = t[k[0]] - k[0] / fs
-        ev = np.atleast_1d(np.asarray(r.events_AP, dtype=np.float64)).ravel() * 1e-4
-        out.append(_RawRecording(dff=y, fs_hz=fs, spike_times_s=ev - t0))
-    return out
-
-
 def _read_cascade_mat(path: Path) -> list[_RawRecording]:
     """Read a Cascade ground-truth ``.mat`` file through :func:`calcium_forge.io.read`."""
-    try:
-        from ..io import read
-    except ImportError:  # foundation reader not installed in this tree yet
-        return _read_cascade_mat_scipy(path)
-
     recs = read(path)
     if not isinstance(recs, list):
         recs = [recs]
@@ -421,14 +291,14 @@ def _paired_from_raw(
     finite = np.isfinite(y)
     if finite.sum() < 2:
         return None
-    nu = noise_level(y, raw.fs_hz)
+    nu = float(noise_level(y, raw.fs_hz))
     # bridge NaN stretches linearly for the Fourier resampler, then mask them again
     if not finite.all():
         k = np.flatnonzero(finite)
         filled = np.interp(np.arange(y.size), k, y[k])
     else:
         filled = y
-    x = _resample(filled, raw.fs_hz, fs_hz)
+    x = resample(filled, raw.fs_hz, fs_hz, dtype=np.float64)
     if not finite.all():
         src = np.minimum(
             np.floor(np.arange(x.size) * raw.fs_hz / fs_hz + 0.5).astype(np.int64), y.size - 1
@@ -484,7 +354,7 @@ def load_ground_truth(
     if fs_hz is None or not fs_hz > 0:
         raise InvalidInputError(f"fs_hz must be > 0, got {fs_hz!r}")
     if kernel_samples is not None:
-        kernel = gaussian_kernel_samples(int(kernel_samples[0]), float(kernel_samples[1]))
+        kernel = gaussian_window(int(kernel_samples[0]), float(kernel_samples[1]))
         smoothing = {
             "kind": "gaussian_window",
             "width_samples": int(kernel_samples[0]),
@@ -627,3 +497,61 @@ class WindowSampler:
         start, seg = self.starts(np.asarray(index, dtype=np.int64))
         take = start[:, None] + self._offsets
         return self.x[take], self.y[take], self.seg_nu[seg]
+
+
+def load_training_data(paths, config: SpikeTrainConfig, include=None, exclude=None) -> PairedData:
+    """Paired data at the config's rate and target smoothing (see :func:`load_ground_truth`)."""
+    return load_ground_truth(
+        paths,
+        fs_hz=config.fs_hz,
+        sigma_ms=config.sigma_ms,
+        kernel_samples=config.kernel_samples,
+        include=include,
+        exclude=exclude,
+    )
+
+
+def paired_from_recordings(recs: Sequence[Recording], config: SpikeTrainConfig) -> PairedData:
+    """Paired training data at the model rate from dF/F Recordings with ground truth.
+
+    Recordings read from Cascade ``.mat`` files are reloaded from their file
+    (:func:`load_training_data`, which keeps their datasets and neurons);
+    others (synthetic, ``.npz``, napari layers) are paired ROI by ROI as
+    neurons ``"<name>/roi<i>"`` of a dataset ``<name>``.
+
+    Parameters
+    ----------
+    recs : sequence of Recording
+        ``kind="dff"`` recordings with ``spike_times`` (s).
+    config : SpikeTrainConfig
+        Gives the model rate (``fs_hz``) and the target smoothing.
+
+    Returns
+    -------
+    PairedData
+    """
+    mats = sorted({r.source for r in recs if r.source and r.source.lower().endswith(".mat")})
+    others = [r for r in recs if not (r.source and r.source.lower().endswith(".mat"))]
+    paired = load_training_data(mats, config) if mats else None
+    if not others:
+        return paired
+    if config.kernel_samples is not None:
+        kernel = gaussian_window(int(config.kernel_samples[0]), float(config.kernel_samples[1]))
+        smoothing = {
+            "kind": "gaussian_window",
+            "width_samples": int(config.kernel_samples[0]),
+            "sd_samples": float(config.kernel_samples[1]),
+        }
+    else:
+        kernel = gaussian_kernel_ms(config.sigma_ms, config.fs_hz)
+        smoothing = {"kind": "gaussian", "sigma_ms": float(config.sigma_ms)}
+    traces = list(paired.traces) if paired is not None else []
+    for r in others:
+        for i in range(r.n_rois):
+            raw = _RawRecording(
+                dff=r.traces[i].astype(np.float64), fs_hz=r.fs_hz, spike_times_s=r.spike_times[i]
+            )
+            t = _paired_from_raw(raw, config.fs_hz, kernel, r.name, f"{r.name}/roi{i}")
+            if t is not None:
+                traces.append(t)
+    return PairedData(traces, float(config.fs_hz), kernel, smoothing)

@@ -197,9 +197,9 @@ def iter_infer_spikes_streamed(
     **infer_options: Any,
 ) -> Generator[Progress, None, StreamedInference]:
     """Generator version of :func:`infer_spikes_streamed`; yields one Progress per block."""
-    from .. import __version__
-    from ..inference import infer_spikes
+    from .._version import __version__
     from ..io.atomic import atomic_path
+    from .api import infer_spikes
 
     src = _open_traces(traces)
     n_rois, n_frames = (int(s) for s in src.shape)
@@ -209,7 +209,7 @@ def iter_infer_spikes_streamed(
     if out.suffix != ".npz":
         raise InvalidInputError(f"out_path must end in .npz; got {out}.")
     if method in ("ens2", "s2s") and (model is None or isinstance(model, str | os.PathLike)):
-        from ..inference.registry import load_model
+        from .registry import load_model
 
         model = load_model(model if model is not None else {"ens2": "ens2-excitatory",
                                                              "s2s": "s2s"}[method])  # fmt: skip

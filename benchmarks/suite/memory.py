@@ -23,7 +23,7 @@ speed do not depend on the weights (the rates do, and are not looked at here).
 With ``--extract-gb G`` it measures per-ROI trace extraction instead: a
 BigTIFF of G GB (512 x 512 uint16 frames, written chunk by chunk, never in
 RAM) is opened lazily with :func:`calcium_forge.io.read_stack` and
-:func:`calcium_forge.extraction.extract_traces` averages ``--n-rois`` disk
+:func:`calcium_forge.io.extraction.extract_traces` averages ``--n-rois`` disk
 ROIs and their neuropil annuli chunk by chunk, in a fresh process.
 
 Run (from the repository root)::
@@ -159,8 +159,8 @@ def disk_labels(n_rois: int, shape=(512, 512), radius_px: int = 4, seed: int = 0
 
 def child_extract(args: argparse.Namespace) -> None:
     """Extract traces from the TIFF in this process and print a JSON line."""
-    from calcium_forge.extraction import extract_traces
     from calcium_forge.io import read_stack
+    from calcium_forge.io.extraction import extract_traces
 
     labels = disk_labels(args.n_rois)
     baseline_mb = _rss_mb()

@@ -1,0 +1,208 @@
+"""Settings and results of spike-model training (ENS², S2S).
+
+:class:`SpikeTrainConfig` holds every setting of one run (JSON-serialisable, stored in
+the model card); :func:`default_config` gives the papers' settings per method;
+:class:`SpikeTrainResult` is what a run returns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ...errors import InvalidInputError
+
+__all__ = [
+    "LR_SCHEDULES",
+    "METHOD_DEFAULTS",
+    "SpikeTrainConfig",
+    "SpikeTrainResult",
+    "default_config",
+]
+
+#: Paper settings per method.
+METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
+    "ens2": dict(
+        fs_hz=60.0,
+        window=96,
+        batch_size=1024,
+        learning_rate=1e-3,
+        iterations=5000,
+        patience=500,
+        val_every=50,
+        loss="mse",
+        sigma_ms=25.0,
+        kernel_samples=None,
+        segment_samples=96,
+    ),
+    "s2s": dict(
+        fs_hz=100.0,
+        window=100,
+        batch_size=20,
+        learning_rate=1e-3,
+        iterations=5000,
+        patience=None,  # 6 epochs, resolved from the data size
+        val_every=None,  # one epoch
+        loss="pearson",
+        sigma_ms=None,
+        kernel_samples=(11, 5.0),
+        segment_samples=2000,
+    ),
+}
+
+
+@dataclass
+class SpikeTrainConfig:
+    """Settings of one training run (all JSON-serialisable).
+
+    Attributes
+    ----------
+    method : str
+        ``"ens2"`` or ``"s2s"``.
+    iterations : int
+        Maximum number of optimiser steps.
+    batch_size : int
+        Windows (ENS²) or segments (S2S) per step.
+    learning_rate : float
+        Adam learning rate (the initial one with ``lr_schedule="cosine"``).
+    lr_schedule : {"constant", "cosine"}
+        ``"cosine"`` lowers the learning rate from ``learning_rate`` to 0 along
+        half a cosine over ``iterations`` (computed from the iteration count, so
+        a resumed run follows the same curve); the paper uses a constant rate.
+    patience : int or None
+        Early stopping: stop when the validation loss has not improved for this
+        many iterations (ENS²: 500; S2S: None → 6 epochs). With
+        ``val_fraction=0`` the training batch loss is watched instead and the
+        final weights are kept (the authors' ENS² code).
+    val_every : int or None
+        Iterations between validation checks (S2S: None → once per epoch).
+    val_fraction : float
+        Fraction of the neurons of each dataset held out for validation
+        (0: train on every neuron, early stopping on the training loss).
+    val_windows : int
+        Size of the fixed validation sample (windows / segments).
+    noise_augment : bool
+        Add white noise to training windows so that their noise level ν is a
+        random value in [0, ``noise_max``] (no noise when the recording is
+        already noisier), as in noise-augmented ENS².
+    noise_max : float
+        Upper noise level ν (Cascade units).
+    segment_samples : int
+        S2S training segment length in samples (ENS² uses the window).
+    checkpoint_every : int
+        Iterations between checkpoints (0: never).
+    report_every : int
+        Iterations between progress reports.
+    seed : int
+        Seed of initialisation, sampling, noise and dropout.
+    network_kwargs : dict
+        Extra constructor arguments of the network (e.g. ENS² ``channels``).
+    calibrate_events : bool
+        After training, choose the spike-event gain on the validation neurons
+        (training neurons when there are none) and store it in the card
+        (:mod:`calcium_forge.inference.training.calibration`).
+    fs_hz, window, loss, sigma_ms, kernel_samples :
+        Model rate (Hz), window (samples), loss name and target smoothing.
+    """
+
+    method: str = "ens2"
+    iterations: int = 5000
+    batch_size: int = 1024
+    learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
+    patience: int | None = 500
+    val_every: int | None = 50
+    val_fraction: float = 0.2
+    val_windows: int = 8192
+    noise_augment: bool = False
+    noise_max: float = 15.0
+    segment_samples: int = 96
+    checkpoint_every: int = 500
+    report_every: int = 10
+    seed: int = 0
+    network_kwargs: dict = field(default_factory=dict)
+    calibrate_events: bool = True
+    fs_hz: float = 60.0
+    window: int = 96
+    loss: str = "mse"
+    sigma_ms: float | None = 25.0
+    kernel_samples: tuple[int, float] | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-friendly dict."""
+        d = asdict(self)
+        if d["kernel_samples"] is not None:
+            d["kernel_samples"] = list(d["kernel_samples"])
+        return d
+
+
+def default_config(method: str = "ens2", **overrides) -> SpikeTrainConfig:
+    """Paper settings for ``method`` with ``overrides`` applied."""
+    if method not in METHOD_DEFAULTS:
+        raise InvalidInputError(f"method must be 'ens2' or 's2s', got {method!r}")
+    kw = dict(METHOD_DEFAULTS[method])
+    if method == "s2s":
+        kw["val_windows"] = 400
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    if kw.get("lr_schedule", "constant") not in LR_SCHEDULES:
+        raise InvalidInputError(
+            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {kw['lr_schedule']!r}"
+        )
+    return SpikeTrainConfig(method=method, **kw)
+
+
+#: Learning-rate schedules of :class:`SpikeTrainConfig`.
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate_at(config: SpikeTrainConfig, iteration: int) -> float:
+    """Learning rate for the step after ``iteration`` completed steps."""
+    if config.lr_schedule == "cosine":
+        frac = min(iteration / max(config.iterations, 1), 1.0)
+        return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * frac))
+    return config.learning_rate
+
+
+@dataclass
+class SpikeTrainResult:
+    """Outcome of a training run.
+
+    Attributes
+    ----------
+    network : torch.nn.Module
+        Network with the best validation weights, in eval mode.
+    card : dict
+        Model card (see :mod:`calcium_forge.inference.registry`).
+    history : dict
+        ``iteration``, ``train_loss`` (mean since the last report) and
+        ``val_iteration``, ``val_loss`` lists.
+    best_iteration : int
+        Iteration of the best validation loss.
+    iterations_run : int
+        Optimiser steps done.
+    stopped_early : bool
+        True if early stopping ended the run.
+    train_neurons, val_neurons : list of str
+        Neuron ids in each split.
+    val_scores : dict
+        ``median_corr`` and per-neuron ``corr`` of full-trace predictions on
+        the validation neurons at the model rate.
+    elapsed_s : float
+        Wall-clock time of this call (s).
+    model_path : pathlib.Path or None
+        Saved ``.pt`` when ``out_dir`` was given.
+    """
+
+    network: Any
+    card: dict
+    history: dict
+    best_iteration: int
+    iterations_run: int
+    stopped_early: bool
+    train_neurons: list[str]
+    val_neurons: list[str]
+    val_scores: dict
+    elapsed_s: float
+    model_path: Path | None = None
