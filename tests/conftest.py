@@ -45,16 +45,21 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
+#: Markers applied by folder: every test under tests/<folder>/ gets the marker.
+MARKERS_BY_FOLDER = {"napari": "qt"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the Qt tests (tests/napari) last.
+    """Mark tests by folder (tests/napari -> ``qt``) and run the Qt tests last.
 
     suite2p's opencv segfaults when imported after a Qt viewer exists in the same
     process (DESIGN.md §4); keeping every napari test after the headless ones lets
     the headless tests import suite2p safely.
     """
-    napari_dir = Path(__file__).parent / "napari"
-
-    def is_qt(item: pytest.Item) -> bool:
-        return napari_dir in Path(str(item.fspath)).parents
-
-    items.sort(key=is_qt)  # stable: keeps the order within each group
+    here = Path(__file__).parent
+    for item in items:
+        path = Path(str(item.fspath))
+        for folder, marker in MARKERS_BY_FOLDER.items():
+            if here / folder in path.parents:
+                item.add_marker(getattr(pytest.mark, marker))
+    items.sort(key=lambda item: item.get_closest_marker("qt") is not None)  # stable
