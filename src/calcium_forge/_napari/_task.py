@@ -225,5 +225,6 @@ class TaskWidget(QWidget):
         return add_layer_data(self.viewer, tuples)
 
     def closeEvent(self, event: Any) -> None:
+        """Cancel a running task when the dock closes."""
         self.cancel()
         super().closeEvent(event)

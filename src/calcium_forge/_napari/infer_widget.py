@@ -101,6 +101,7 @@ class InferSpikesWidget(TaskWidget):
     run_text = "Infer spikes"
 
     def make_params(self) -> list:
+        """The form's fields (magicgui widgets), kept as attributes."""
         self.traces_layer = layer_combo(
             self.viewer, "traces_layer", "traces", ("traces", "synthetic_traces"), "image"
         )
@@ -161,6 +162,7 @@ class InferSpikesWidget(TaskWidget):
         return None if self.model.value == "default" else self.model.value
 
     def start(self) -> Task:
+        """Read the form and return the :class:`Task` that runs the core generator."""
         from ..inference import iter_infer_spikes
 
         rec = prepare_recording(

@@ -43,6 +43,7 @@ class SyntheticMovieWidget(TaskWidget):
     run_text = "Render movie"
 
     def make_params(self) -> list:
+        """The form's fields (magicgui widgets), kept as attributes."""
         self.rois_layer = layer_combo(self.viewer, "rois_layer", "ROIs", None, "labels")
         self.traces_layer = layer_combo(
             self.viewer, "traces_layer", "traces", ("traces", "synthetic_traces"), "image"
@@ -69,6 +70,7 @@ class SyntheticMovieWidget(TaskWidget):
         ]
 
     def start(self) -> Task:
+        """Read the form and return the :class:`Task` that runs the core generator."""
         from ..synthesis.movie import MovieParams
 
         layer = self.rois_layer.value
