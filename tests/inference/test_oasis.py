@@ -100,4 +100,5 @@ def test_oasis_one_returns_a_dataclass(rng):
     assert one.sn == pytest.approx(0.1, rel=0.3) and 0 < one.g < 1 and one.unit_amplitude > 0
     with pytest.warns(DeprecationWarning, match="OasisRoiResult"):
         rate, counts, sn, g, amp = one
-    assert rate is one.rate_hz and (sn, g, amp) == (one.sn, one.g, one.unit_amplitude)
+    assert rate is one.rate_hz and counts is one.counts
+    assert (sn, g, amp) == (one.sn, one.g, one.unit_amplitude)
