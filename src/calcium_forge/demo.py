@@ -15,7 +15,7 @@ folder:
    as long as the real one, evaluated against the real data (KL divergences,
    Fréchet distance, spectra, memorisation) with figures;
 5. a short synthetic two-photon movie of the sampled traces on the real ROIs
-   (multi-page TIFF).
+   (ImageJ TIFF, float32, written by :func:`calcium_forge.io.write_stack`).
 
 Every file is written atomically; ``summary.md`` lists them with the headline
 numbers.
@@ -303,17 +303,7 @@ def iter_demo(
     labels = dff.labels if dff.labels is not None else gt_stack.labels
     n_movie = 150 if quick else 600
     movie = render_movie(labels, synthetic.traces[: int(labels.max()), :n_movie], seed=seed)
-    import tifffile
-
-    movie_path = out / "synthetic_movie.tif"
-    with atomic_path(movie_path) as tmp:
-        tifffile.imwrite(
-            tmp,
-            np.clip(movie, 0, 65535).astype(np.uint16),
-            imagej=True,
-            metadata={"axes": "TYX", "finterval": 1.0 / dff.fs_hz},
-        )
-    files.append(movie_path)
+    files.append(io.write_stack(out / "synthetic_movie.tif", movie, fs_hz=dff.fs_hz))
     lap("synthetic movie")
 
     yield Progress(6, N_STEPS, "summary")
