@@ -19,6 +19,10 @@ Writing: :func:`write_stack` is the one TIFF stack writer (ImageJ hyperstack,
 frame rate as ``finterval``, one frame at a time, atomic) and
 :func:`write_labels` the one label-image writer. Dtype policy: movies are
 float32 (``dtype="uint16"`` only for integer images), label images uint16.
+
+Size: about 600 lines, over the house's ~500, because both directions of the
+one format live here: what the writer stores (ImageJ ``finterval``, axes
+``TYX``) is what the reader parses, and the round trip is tested as one.
 """
 
 from __future__ import annotations
@@ -292,6 +296,71 @@ def _check_complete(tif: Any, series: Any, path: Path) -> None:
         )
 
 
+def _first_series(tif: Any, problems: _LogCollector, path: Path) -> Any:
+    """The first image series of an open TIFF, refusing damaged, empty or RGB files."""
+    series_list = tif.series
+    damaged = [m for m in problems.messages if _DAMAGE.search(m)]
+    if damaged:
+        raise FileFormatError(
+            f"{path}: the TIFF is truncated or damaged (tifffile: {damaged[0].strip()}). "
+            "The copy or acquisition was interrupted; re-copy the file."
+        )
+    ij = tif.imagej_metadata if tif.is_imagej else None
+    if ij and int(ij.get("images", 0)) > len(tif.pages) and series_list:
+        s0 = series_list[0]
+        if s0.dataoffset is None:
+            raise FileFormatError(
+                f"{path}: the TIFF is truncated: ImageJ metadata announce {ij['images']} "
+                f"images but only {len(tif.pages)} page(s) are readable. Re-copy the file."
+            )
+    if not series_list:
+        raise FileFormatError(f"{path}: the TIFF holds no image series (empty stack).")
+    series = tif.series[0]
+    axes = series.axes.upper()
+    shape = tuple(int(s) for s in series.shape)
+    if 0 in shape or series.size == 0:
+        raise FileFormatError(f"{path}: the TIFF image stack is empty (shape {shape}).")
+    if "S" in axes and shape[axes.index("S")] > 1:
+        raise FileFormatError(
+            f"{path}: the TIFF holds RGB/multi-sample pixels (axes {series.axes}, shape "
+            f"{shape}); calcium imaging stacks must be grayscale. Export one channel."
+        )
+    _check_complete(tif, series, path)
+    return series
+
+
+def _open_zarr(store: Any, path: Path) -> Any:
+    """The zarr array behind tifffile's store (level 0 of a multiscale group)."""
+    import zarr
+
+    try:
+        zarr_array = zarr.open(store, mode="r")
+    except Exception as exc:  # pragma: no cover - depends on zarr version
+        raise FileFormatError(
+            f"{path}: tifffile could not expose the data lazily ({exc})."
+        ) from exc
+    if hasattr(zarr_array, "keys") and not hasattr(zarr_array, "shape"):  # multiscale group
+        zarr_array = zarr_array["0"]
+    return zarr_array
+
+
+def _choose_fs(
+    fs_hz: float | None,
+    found_fs: float | None,
+    fs_source: str | None,
+    path: Path,
+    meta: dict[str, Any],
+) -> float | None:
+    """The frame rate (Hz): the ``fs_hz`` option, else the metadata's; notes the source in meta."""
+    if fs_hz is not None:
+        meta["fs_hz_source"] = "fs_hz option"
+        if found_fs is not None:
+            meta["fs_hz_in_metadata"] = found_fs
+        return check_fs(fs_hz, f"{path} (fs_hz option)")
+    meta["fs_hz_source"] = fs_source if found_fs is not None else None
+    return None if found_fs is None else check_fs(found_fs, f"{path} ({fs_source})")
+
+
 def read_tiff_stack(
     path: str | os.PathLike[str],
     fs_hz: float | None = None,
@@ -334,34 +403,9 @@ def read_tiff_stack(
             "truncated or damaged."
         ) from exc
     try:
-        series_list = tif.series
-        damaged = [m for m in problems.messages if _DAMAGE.search(m)]
-        if damaged:
-            raise FileFormatError(
-                f"{path}: the TIFF is truncated or damaged (tifffile: {damaged[0].strip()}). "
-                "The copy or acquisition was interrupted; re-copy the file."
-            )
-        ij = tif.imagej_metadata if tif.is_imagej else None
-        if ij and int(ij.get("images", 0)) > len(tif.pages) and series_list:
-            s0 = series_list[0]
-            if s0.dataoffset is None:
-                raise FileFormatError(
-                    f"{path}: the TIFF is truncated: ImageJ metadata announce {ij['images']} "
-                    f"images but only {len(tif.pages)} page(s) are readable. Re-copy the file."
-                )
-        if not series_list:
-            raise FileFormatError(f"{path}: the TIFF holds no image series (empty stack).")
-        series = tif.series[0]
+        series = _first_series(tif, problems, path)
         axes = series.axes.upper()
         shape = tuple(int(s) for s in series.shape)
-        if 0 in shape or series.size == 0:
-            raise FileFormatError(f"{path}: the TIFF image stack is empty (shape {shape}).")
-        if "S" in axes and shape[axes.index("S")] > 1:
-            raise FileFormatError(
-                f"{path}: the TIFF holds RGB/multi-sample pixels (axes {series.axes}, shape "
-                f"{shape}); calcium imaging stacks must be grayscale. Export one channel."
-            )
-        _check_complete(tif, series, path)
         found_fs, fs_source, extra = frame_rate_from_metadata(tif)
         kind = series.kind
         is_imagej = bool(getattr(tif, "is_imagej", False))
@@ -378,17 +422,7 @@ def read_tiff_stack(
             "of frames (T, Y, X) is needed. Pass the multi-page TIFF of the movie."
         )
 
-    import zarr
-
-    try:
-        zarr_array = zarr.open(store, mode="r")
-    except Exception as exc:  # pragma: no cover - depends on zarr version
-        raise FileFormatError(
-            f"{path}: tifffile could not expose the data lazily ({exc})."
-        ) from exc
-    if hasattr(zarr_array, "keys") and not hasattr(zarr_array, "shape"):  # multiscale group
-        zarr_array = zarr_array["0"]
-
+    zarr_array = _open_zarr(store, path)
     meta: dict[str, Any] = {"reader": "tiff", "kind": kind, "axes": series.axes}
     n_ch, n_pl = int(extra.get("n_channels", 1)), int(extra.get("n_planes", 1))
     if extra.get("scanimage") and not is_imagej:
@@ -398,17 +432,7 @@ def read_tiff_stack(
         data = _select_tyx(zarr_array, axes, shape, series.axes, path, channel, plane, meta)
     meta["channel"] = channel
     meta["plane"] = plane
-    if fs_hz is not None:
-        fs: float | None = check_fs(fs_hz, f"{path} (fs_hz option)")
-        meta["fs_hz_source"] = "fs_hz option"
-        if found_fs is not None:
-            meta["fs_hz_in_metadata"] = found_fs
-    elif found_fs is not None:
-        fs = check_fs(found_fs, f"{path} ({fs_source})")
-        meta["fs_hz_source"] = fs_source
-    else:
-        fs = None
-        meta["fs_hz_source"] = None
+    fs = _choose_fs(fs_hz, found_fs, fs_source, path, meta)
     return Stack(data=data, fs_hz=fs, meta=meta, source=str(path))
 
 
