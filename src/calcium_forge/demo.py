@@ -70,15 +70,6 @@ class DemoResult:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def _save_figure(fig: Any, path: Path, files: list[Path]) -> None:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip("."))
-    plt.close(fig)
-    files.append(path)
-
-
 def _figure_inference(dff: Recording, results: list[SpikeInference], rois: list[int]) -> Any:
     """dF/F with each method's rate and events for a few ROIs."""
     import matplotlib
@@ -159,12 +150,6 @@ def _median_metrics(rec: Recording, res: SpikeInference) -> dict[str, float]:
     return {k: float(np.nanmedian([np.nan if r[k] is None else r[k] for r in rows])) for k in keys}
 
 
-def _write_json(obj: Any, path: Path, files: list[Path]) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=float))
-    files.append(path)
-
-
 @dataclass
 class _Run:
     """What every stage of the demo shares: the options, the result it fills, a stopwatch."""
@@ -186,6 +171,23 @@ class _Run:
         """Record a written file; return it."""
         self.result.files.append(path)
         return path
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write ``out/name`` atomically and record it."""
+        path = self.out / name
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
+        return self.add(path)
+
+    def save_figure(self, fig: Any, name: str) -> Path:
+        """Save a matplotlib figure to ``out/name`` (110 dpi) atomically, close it, record it."""
+        import matplotlib.pyplot as plt
+
+        path = self.out / name
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip("."))
+        plt.close(fig)
+        return self.add(path)
 
 
 def _stage_dff(run: _Run) -> tuple[Recording, Recording]:
@@ -215,11 +217,8 @@ def _stage_inference(run: _Run, dff: Recording) -> tuple[SpikeInference, SpikeIn
     # show the ROIs with the clearest transients (99th percentile of dF/F over noise)
     snr = np.nanpercentile(dff.traces, 99, axis=1) / signal.noise_level(dff.traces, dff.fs_hz)
     rois = sorted(int(i) for i in np.argsort(-snr)[:4])
-    files = run.result.files
-    _save_figure(_figure_inference(dff, [ens2, oasis], rois), run.out / "inference.png", files)
-    _save_figure(
-        _figure_raster(ens2, f"{dff.name}: ENS² spike events"), run.out / "raster_ens2.png", files
-    )
+    run.save_figure(_figure_inference(dff, [ens2, oasis], rois), "inference.png")
+    run.save_figure(_figure_raster(ens2, f"{dff.name}: ENS² spike events"), "raster_ens2.png")
     return ens2, oasis
 
 
@@ -255,12 +254,8 @@ def _stage_ground_truth(run: _Run) -> np.ndarray:
     metrics = run.result.spike_metrics
     for r in gt_results:
         metrics[r.method] = _median_metrics(gt_noisy, r)
-    _save_figure(
-        _figure_ground_truth(gt_noisy, gt_results, 0),
-        run.out / "ground_truth_check.png",
-        run.result.files,
-    )
-    _write_json(metrics, run.out / "ground_truth_metrics.json", run.result.files)
+    run.save_figure(_figure_ground_truth(gt_noisy, gt_results, 0), "ground_truth_check.png")
+    run.write_text("ground_truth_metrics.json", json.dumps(metrics, indent=2, default=float))
     run.lap("ground-truth check")
     return gt_stack.labels
 
@@ -302,9 +297,7 @@ def _stage_synthesis_report(
         names=("real hippocampus (held out)", "CalciumGAN"),
     )
     run.result.synthesis = report.summary()
-    with atomic_path(run.out / "synthesis_report.md") as tmp:
-        tmp.write_text(report.to_markdown())
-    run.add(run.out / "synthesis_report.md")
+    run.write_text("synthesis_report.md", report.to_markdown())
     run.result.files.extend(report.save_figures(run.out / "synthesis_figures"))
     run.lap("synthesis evaluation")
     return report
@@ -332,10 +325,9 @@ def _stage_summary(
     report: SynthesisReport,
 ) -> None:
     """6. ``summary.md``: headline numbers and the list of files."""
-    summary = run.out / "summary.md"
-    with atomic_path(summary) as tmp:
-        tmp.write_text(_summary_markdown(run.result, dff, ens2, oasis, report.to_markdown()))
-    run.add(summary)
+    run.write_text(
+        "summary.md", _summary_markdown(run.result, dff, ens2, oasis, report.to_markdown())
+    )
 
 
 def _prepare_out_dir(out_dir: str | Path) -> Path:
