@@ -555,13 +555,9 @@ def _register_synth_movie(sub: argparse._SubParsersAction) -> None:
     def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
-        import numpy as np
-        import tifffile
-        from tqdm.auto import tqdm
-
         from .errors import InvalidInputError
-        from .io import write
-        from .io.atomic import atomic_path
+        from .io import write, write_stack
+        from .io.tiff import write_labels
         from .synthesis.movie import make_synthetic_stack
 
         traces = None
@@ -592,21 +588,8 @@ def _register_synth_movie(sub: argparse._SubParsersAction) -> None:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         fs = st.recording.fs_hz
-        frames = (movie.frame(t) for t in range(movie.shape[0]))
-        if not args.no_progress:
-            frames = tqdm(frames, total=movie.shape[0], desc="synthetic movie", unit="frame")
-        with atomic_path(out) as tmp:
-            tifffile.imwrite(
-                tmp,
-                frames,
-                shape=movie.shape,
-                dtype=np.float32,
-                imagej=True,
-                metadata={"axes": "TYX", "finterval": 1.0 / fs},
-            )
-        lab_path = out.with_name(f"{out.stem}_labels.tif")
-        with atomic_path(lab_path) as tmp:
-            tifffile.imwrite(tmp, st.labels.astype(np.uint16))
+        write_stack(out, movie, fs_hz=fs, progress_bar=not args.no_progress)
+        lab_path = write_labels(out.with_name(f"{out.stem}_labels.tif"), st.labels)
         truth = write(st.recording, out.with_name(f"{out.stem}_truth.npz"))
         st_list = st.recording.spike_times
         spikes = "no" if st_list is None else str(sum(len(s) for s in st_list))

@@ -15,7 +15,7 @@ folder:
    as long as the real one, evaluated against the real data (KL divergences,
    Fréchet distance, spectra, memorisation) with figures;
 5. a short synthetic two-photon movie of the sampled traces on the real ROIs
-   (multi-page TIFF).
+   (ImageJ TIFF, float32, written by :func:`calcium_forge.io.write_stack`).
 
 Every file is written atomically; ``summary.md`` lists them with the headline
 numbers.
@@ -28,7 +28,7 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +37,10 @@ from .io.atomic import atomic_path
 from .progress import Progress, drain
 from .recording import Recording
 from .results import SpikeInference
+
+if TYPE_CHECKING:
+    from .evaluation.population import SynthesisReport
+    from .synthesis.calciumgan import CalciumGAN
 
 N_STEPS = 7
 
@@ -64,15 +68,6 @@ class DemoResult:
     spike_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     synthesis: dict[str, float] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
-
-
-def _save_figure(fig: Any, path: Path, files: list[Path]) -> None:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip("."))
-    plt.close(fig)
-    files.append(path)
 
 
 def _figure_inference(dff: Recording, results: list[SpikeInference], rois: list[int]) -> Any:
@@ -155,10 +150,195 @@ def _median_metrics(rec: Recording, res: SpikeInference) -> dict[str, float]:
     return {k: float(np.nanmedian([np.nan if r[k] is None else r[k] for r in rows])) for k in keys}
 
 
-def _write_json(obj: Any, path: Path, files: list[Path]) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=float))
-    files.append(path)
+@dataclass
+class _Run:
+    """What every stage of the demo shares: the options, the result it fills, a stopwatch."""
+
+    out: Path
+    quick: bool
+    mode: str
+    seed: int
+    result: DemoResult
+    clock: float = field(default_factory=time.perf_counter)
+
+    def lap(self, name: str) -> None:
+        """Record the wall time (s) since the previous lap as stage ``name``."""
+        now = time.perf_counter()
+        self.result.timings_s[name] = round(now - self.clock, 2)
+        self.clock = now
+
+    def add(self, path: Path) -> Path:
+        """Record a written file; return it."""
+        self.result.files.append(path)
+        return path
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write ``out/name`` atomically and record it."""
+        path = self.out / name
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
+        return self.add(path)
+
+    def save_figure(self, fig: Any, name: str) -> Path:
+        """Save a matplotlib figure to ``out/name`` (110 dpi) atomically, close it, record it."""
+        import matplotlib.pyplot as plt
+
+        path = self.out / name
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip("."))
+        plt.close(fig)
+        return self.add(path)
+
+
+def _stage_dff(run: _Run) -> tuple[Recording, Recording]:
+    """1. The bundled hippocampus recording -> dF/F; (full, shown) where shown is 100 s if quick."""
+    from . import datasets, io, signal
+
+    raw = datasets.load_hippocampus()
+    full = signal.to_dff(raw)
+    dff = full.crop(0, int(100 * full.fs_hz)) if run.quick else full  # quick: first 100 s
+    run.add(io.write(dff, run.out / "hippocampus_dff.npz"))
+    run.lap("load + dF/F")
+    return full, dff
+
+
+def _stage_inference(run: _Run, dff: Recording) -> tuple[SpikeInference, SpikeInference]:
+    """2. ENS² and OASIS on the real recording: rates and events (.npz, .csv) and figures."""
+    from . import io, signal
+    from .inference import infer_spikes
+
+    ens2 = infer_spikes(dff, method="ens2", mode=run.mode)
+    run.lap("ENS² inference")
+    oasis = infer_spikes(dff, method="oasis")
+    run.lap("OASIS inference")
+    for r in (ens2, oasis):
+        run.add(io.write(r, run.out / f"hippocampus_spikes_{r.method}.npz"))
+        run.add(io.write(r, run.out / f"hippocampus_spikes_{r.method}.csv"))
+    # show the ROIs with the clearest transients (99th percentile of dF/F over noise)
+    snr = np.nanpercentile(dff.traces, 99, axis=1) / signal.noise_level(dff.traces, dff.fs_hz)
+    rois = sorted(int(i) for i in np.argsort(-snr)[:4])
+    run.save_figure(_figure_inference(dff, [ens2, oasis], rois), "inference.png")
+    run.save_figure(_figure_raster(ens2, f"{dff.name}: ENS² spike events"), "raster_ens2.png")
+    return ens2, oasis
+
+
+def _stage_ground_truth(run: _Run) -> np.ndarray:
+    """3. ENS² and OASIS scored on a synthetic population with known spikes.
+
+    Returns the population's (Y, X) ROI labels (the movie's fallback ROIs).
+    """
+    from .inference import infer_spikes
+    from .synthesis.movie import make_synthetic_stack
+
+    gt_stack = make_synthetic_stack(
+        shape=(96, 96),
+        n_cells=8 if run.quick else 20,
+        n_frames=1800 if run.quick else 9000,
+        fs_hz=30.0,
+        seed=run.seed,
+        lazy=True,
+    )
+    gt = gt_stack.recording
+    noise = np.random.default_rng(run.seed).normal(0.0, 0.03, gt.traces.shape).astype(np.float32)
+    gt_noisy = Recording(
+        traces=gt.traces + noise,
+        fs_hz=gt.fs_hz,
+        spike_times=gt.spike_times,
+        labels=gt.labels,
+        meta={"name": "synthetic ground truth"},
+    )
+    gt_results = [
+        infer_spikes(gt_noisy, method="ens2", mode=run.mode),
+        infer_spikes(gt_noisy, method="oasis"),
+    ]
+    metrics = run.result.spike_metrics
+    for r in gt_results:
+        metrics[r.method] = _median_metrics(gt_noisy, r)
+    run.save_figure(_figure_ground_truth(gt_noisy, gt_results, 0), "ground_truth_check.png")
+    run.write_text("ground_truth_metrics.json", json.dumps(metrics, indent=2, default=float))
+    run.lap("ground-truth check")
+    return gt_stack.labels
+
+
+def _stage_calciumgan(run: _Run, full: Recording) -> tuple[CalciumGAN, Recording]:
+    """4a. The shipped CalciumGAN samples half as many frames as the real recording."""
+    from . import io
+    from .synthesis import CalciumGAN
+
+    gan = CalciumGAN.load("hippocampus")
+    synthetic = gan.sample_long(full.n_frames // 2, seed=run.seed)
+    synthetic.meta["name"] = "CalciumGAN hippocampus"
+    run.add(io.write(synthetic, run.out / "calciumgan_synthetic.npz"))
+    run.lap("CalciumGAN sampling")
+    return gan, synthetic
+
+
+def _stage_synthesis_report(
+    run: _Run, full: Recording, gan: CalciumGAN, synthetic: Recording
+) -> SynthesisReport:
+    """4b. Real vs synthetic: the SynthesisReport (markdown and figures)."""
+    from .evaluation.population import evaluate_synthetic
+
+    # Compare with the block the model never saw, and check for memorised windows
+    # against the block it was trained on (both recorded in its model card).
+    train_span = gan.card.get("train_frames")
+    held_span = gan.card.get("held_out_frames")
+    training = held_out = None
+    real = full
+    if train_span and held_span:
+        training = full.crop(*train_span)
+        held_out = real = full.crop(*held_span)
+    report = evaluate_synthetic(
+        real,
+        synthetic,
+        training=training,
+        held_out=held_out,
+        seed=run.seed,
+        names=("real hippocampus (held out)", "CalciumGAN"),
+    )
+    run.result.synthesis = report.summary()
+    run.write_text("synthesis_report.md", report.to_markdown())
+    run.result.files.extend(report.save_figures(run.out / "synthesis_figures"))
+    run.lap("synthesis evaluation")
+    return report
+
+
+def _stage_movie(
+    run: _Run, dff: Recording, synthetic: Recording, fallback_labels: np.ndarray
+) -> None:
+    """5. A short synthetic movie of the sampled traces on the real ROIs (ImageJ TIFF)."""
+    from . import io
+    from .synthesis.movie import render_movie
+
+    labels = dff.labels if dff.labels is not None else fallback_labels
+    n_movie = 150 if run.quick else 600
+    movie = render_movie(labels, synthetic.traces[: int(labels.max()), :n_movie], seed=run.seed)
+    run.add(io.write_stack(run.out / "synthetic_movie.tif", movie, fs_hz=dff.fs_hz))
+    run.lap("synthetic movie")
+
+
+def _stage_summary(
+    run: _Run,
+    dff: Recording,
+    ens2: SpikeInference,
+    oasis: SpikeInference,
+    report: SynthesisReport,
+) -> None:
+    """6. ``summary.md``: headline numbers and the list of files."""
+    run.write_text(
+        "summary.md", _summary_markdown(run.result, dff, ens2, oasis, report.to_markdown())
+    )
+
+
+def _prepare_out_dir(out_dir: str | Path) -> Path:
+    """The output folder, created; refuse a path that is a file."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InvalidInputError(
+            f"demo --out {str(out)!r} is a file, not a folder. Pass a folder path."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 def iter_demo(
@@ -181,148 +361,24 @@ def iter_demo(
     seed : int
         Seed of every random step.
     """
-    from . import datasets, io, signal
-    from .inference import infer_spikes
-
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InvalidInputError(
-            f"demo --out {str(out)!r} is a file, not a folder. Pass a folder path."
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    res = DemoResult(out_dir=out)
-    files = res.files
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        res.timings_s[name] = round(now - clock, 2)
-        clock = now
-
-    # 1. real recording -> dF/F
+    out = _prepare_out_dir(out_dir)
+    run = _Run(out=out, quick=quick, mode=mode, seed=seed, result=DemoResult(out_dir=out))
     yield Progress(0, N_STEPS, "hippocampus sample -> dF/F")
-    raw = datasets.load_hippocampus()
-    full = signal.to_dff(raw)
-    dff = full.crop(0, int(100 * full.fs_hz)) if quick else full  # quick: first 100 s
-    files.append(io.write(dff, out / "hippocampus_dff.npz"))
-    lap("load + dF/F")
-
-    # 2. spike inference on the real recording
+    full, dff = _stage_dff(run)
     yield Progress(1, N_STEPS, "ENS² + OASIS spike inference")
-    ens2 = infer_spikes(dff, method="ens2", mode=mode)
-    lap("ENS² inference")
-    oasis = infer_spikes(dff, method="oasis")
-    lap("OASIS inference")
-    for r in (ens2, oasis):
-        files.append(io.write(r, out / f"hippocampus_spikes_{r.method}.npz"))
-        files.append(io.write(r, out / f"hippocampus_spikes_{r.method}.csv"))
-    # show the ROIs with the clearest transients (99th percentile of dF/F over noise)
-    snr = np.nanpercentile(dff.traces, 99, axis=1) / signal.noise_level(dff.traces, dff.fs_hz)
-    rois = sorted(int(i) for i in np.argsort(-snr)[:4])
-    _save_figure(_figure_inference(dff, [ens2, oasis], rois), out / "inference.png", files)
-    _save_figure(
-        _figure_raster(ens2, f"{dff.name}: ENS² spike events"), out / "raster_ens2.png", files
-    )
-
-    # 3. ground-truth check on a synthetic population with known spikes
+    ens2, oasis = _stage_inference(run, dff)
     yield Progress(2, N_STEPS, "ground-truth check (synthetic population)")
-    from .synthesis.movie import make_synthetic_stack
-
-    gt_stack = make_synthetic_stack(
-        shape=(96, 96),
-        n_cells=8 if quick else 20,
-        n_frames=1800 if quick else 9000,
-        fs_hz=30.0,
-        seed=seed,
-        lazy=True,
-    )
-    gt = gt_stack.recording
-    noise = np.random.default_rng(seed).normal(0.0, 0.03, gt.traces.shape).astype(np.float32)
-    gt_noisy = Recording(
-        traces=gt.traces + noise,
-        fs_hz=gt.fs_hz,
-        spike_times=gt.spike_times,
-        labels=gt.labels,
-        meta={"name": "synthetic ground truth"},
-    )
-    gt_results = [
-        infer_spikes(gt_noisy, method="ens2", mode=mode),
-        infer_spikes(gt_noisy, method="oasis"),
-    ]
-    for r in gt_results:
-        res.spike_metrics[r.method] = _median_metrics(gt_noisy, r)
-    _save_figure(
-        _figure_ground_truth(gt_noisy, gt_results, 0), out / "ground_truth_check.png", files
-    )
-    _write_json(res.spike_metrics, out / "ground_truth_metrics.json", files)
-    lap("ground-truth check")
-
-    # 4. CalciumGAN: sample as long as the real recording and compare
+    gt_labels = _stage_ground_truth(run)
     yield Progress(3, N_STEPS, "CalciumGAN sampling")
-    from .synthesis import CalciumGAN
-
-    gan = CalciumGAN.load("hippocampus")
-    synthetic = gan.sample_long(full.n_frames // 2, seed=seed)
-    synthetic.meta["name"] = "CalciumGAN hippocampus"
-    files.append(io.write(synthetic, out / "calciumgan_synthetic.npz"))
-    lap("CalciumGAN sampling")
-
+    gan, synthetic = _stage_calciumgan(run, full)
     yield Progress(4, N_STEPS, "real vs synthetic evaluation")
-    from .evaluation.population import evaluate_synthetic
-
-    # Compare with the block the model never saw, and check for memorised windows
-    # against the block it was trained on (both recorded in its model card).
-    train_span = gan.card.get("train_frames")
-    held_span = gan.card.get("held_out_frames")
-    training = held_out = None
-    real = full
-    if train_span and held_span:
-        training = full.crop(*train_span)
-        held_out = real = full.crop(*held_span)
-    report = evaluate_synthetic(
-        real,
-        synthetic,
-        training=training,
-        held_out=held_out,
-        seed=seed,
-        names=("real hippocampus (held out)", "CalciumGAN"),
-    )
-    res.synthesis = report.summary()
-    with atomic_path(out / "synthesis_report.md") as tmp:
-        tmp.write_text(report.to_markdown())
-    files.append(out / "synthesis_report.md")
-    fig_dir = out / "synthesis_figures"
-    files.extend(report.save_figures(fig_dir))
-    lap("synthesis evaluation")
-
-    # 5. synthetic movie on the real ROIs
+    report = _stage_synthesis_report(run, full, gan, synthetic)
     yield Progress(5, N_STEPS, "synthetic movie")
-    from .synthesis.movie import render_movie
-
-    labels = dff.labels if dff.labels is not None else gt_stack.labels
-    n_movie = 150 if quick else 600
-    movie = render_movie(labels, synthetic.traces[: int(labels.max()), :n_movie], seed=seed)
-    import tifffile
-
-    movie_path = out / "synthetic_movie.tif"
-    with atomic_path(movie_path) as tmp:
-        tifffile.imwrite(
-            tmp,
-            np.clip(movie, 0, 65535).astype(np.uint16),
-            imagej=True,
-            metadata={"axes": "TYX", "finterval": 1.0 / dff.fs_hz},
-        )
-    files.append(movie_path)
-    lap("synthetic movie")
-
+    _stage_movie(run, dff, synthetic, gt_labels)
     yield Progress(6, N_STEPS, "summary")
-    summary = out / "summary.md"
-    with atomic_path(summary) as tmp:
-        tmp.write_text(_summary_markdown(res, dff, ens2, oasis, report.to_markdown()))
-    files.append(summary)
+    _stage_summary(run, dff, ens2, oasis, report)
     yield Progress(N_STEPS, N_STEPS, "done")
-    return res
+    return run.result
 
 
 def _summary_markdown(

@@ -56,15 +56,11 @@ def stack_source(layer: Any, out_dir: Path) -> tuple[Path, float | None]:
     src = info.get("source") or getattr(layer.source, "path", None)
     if src and str(src).lower().endswith((".tif", ".tiff")) and Path(src).is_file():
         return Path(src), fs
-    import tifffile
-
-    from ..io.atomic import atomic_path
+    from ..io import write_stack
 
     out_dir.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in layer.name) or "stack"
-    path = out_dir / f"{safe}.tif"
-    with atomic_path(path) as tmp:
-        tifffile.imwrite(tmp, np.asarray(layer.data, dtype=np.float32), photometric="minisblack")
+    path = write_stack(out_dir / f"{safe}.tif", layer.data, fs_hz=fs)
     return path, fs
 
 

@@ -188,7 +188,9 @@ def deconvolve_windows(
     numpy.ndarray
         bool (M, N, T).
     """
-    from oasis.functions import GetSn, deconvolve
+    from oasis.functions import GetSn
+
+    from ..inference.oasis import deconvolve_trace
 
     if decay_s is not None and fs_hz is None:
         raise InvalidInputError("deconvolve_windows: decay_s needs fs_hz.")
@@ -202,10 +204,8 @@ def deconvolve_windows(
                 continue
             s_n = float(sn[j]) if sn is not None else float(GetSn(y))
             kw = {} if decay_s is None else {"tau_d": float(decay_s[j]), "framerate": fs_hz}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = deconvolve(y, sn=s_n, penalty=1, **kw)
-            out[i, j] = np.asarray(res[1]) > spike_threshold_sn * s_n
+            res = deconvolve_trace(y, sn=s_n, penalty=1, **kw)
+            out[i, j] = res.s > spike_threshold_sn * s_n
     return out
 
 

@@ -390,8 +390,10 @@ def _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude):
     frames = np.arange(n_frames)
     for i in range(n_rois):
         filled, _ = bridge_nans(np.where(nan[i], np.nan, traces[i]))
-        r, c, sn[i], g[i], amp[i] = oasis_one(filled, fs_in, spike_amplitude)
-        rate[i] = r
+        one = oasis_one(filled, fs_in, spike_amplitude)
+        c = one.counts
+        sn[i], g[i], amp[i] = one.sn, one.g, one.unit_amplitude
+        rate[i] = one.rate_hz
         rate[i, nan[i]] = np.nan
         if ev is not None:
             c[nan[i]] = 0

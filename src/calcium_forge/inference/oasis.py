@@ -17,12 +17,18 @@ From the deconvolved activity ``s`` (a calcium jump per frame, dF/F units):
   noise floor) get ``max(1, round(s / A))`` spikes at the frame centre
   ``(j + 0.5) / fs_hz``;
 * **rate**: ``s / A * fs_hz`` spikes/s.
+
+:func:`deconvolve_trace` is the one call into ``oasis.functions.deconvolve``
+in the package (spike inference here, the population evaluation and the DG
+baseline use it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import warnings
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -60,27 +66,178 @@ class OasisResult:
     unit_amplitude: np.ndarray
 
 
+@dataclass
+class OasisTrace:
+    """What ``oasis.functions.deconvolve`` found in one trace.
+
+    Parameters
+    ----------
+    c : numpy.ndarray
+        float64 (n_frames,) denoised calcium, in the units of the trace.
+    s : numpy.ndarray
+        float64 (n_frames,) deconvolved activity (calcium jump per frame, trace
+        units), as OASIS returns it (not clipped).
+    b : float
+        Baseline, trace units.
+    g : tuple of float
+        AR coefficients (one for the AR(1) model; dimensionless, per frame).
+    lam : float
+        Lagrange multiplier of the noise constraint (L1 penalty).
+    sn : float
+        Noise SD (trace units) that OASIS was given.
+    """
+
+    c: np.ndarray
+    s: np.ndarray
+    b: float
+    g: tuple[float, ...]
+    lam: float
+    sn: float
+
+
+def _oasis_functions(feature: str) -> Any:
+    """``oasis.functions``, or a MissingDependencyError naming ``feature``."""
+    return require("oasis.functions", "", feature)
+
+
+def deconvolve_trace(
+    y: np.ndarray,
+    sn: float | None = None,
+    penalty: int = 1,
+    optimize_g: int = 0,
+    g: float | None = None,
+    tau_d: float | None = None,
+    framerate: float | None = None,
+) -> OasisTrace:
+    """Deconvolve one trace with OASIS (``oasis.functions.deconvolve``, AR(1)).
+
+    The arguments reach OASIS unchanged; its warnings (convergence, deprecated
+    ``g``) are silenced.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        (n_frames,) finite trace at its native rate (any units; cast to float64).
+    sn : float, optional
+        Noise SD in the units of ``y``. None: OASIS' PSD estimate
+        (``oasis.functions.GetSn(y)``, what OASIS would use itself).
+    penalty : int
+        Sparsity penalty: 1 = L1, 0 = L0.
+    optimize_g : int
+        Number of isolated events used to refine the decay (0 = no refinement).
+    g : float, optional
+        AR(1) coefficient per frame; estimated from the data when None (and
+        when ``tau_d`` is None).
+    tau_d : float, optional
+        Decay time constant in s; sets g (needs ``framerate``).
+    framerate : float, optional
+        Frame rate in Hz, with ``tau_d``.
+
+    Returns
+    -------
+    OasisTrace
+
+    Raises
+    ------
+    MissingDependencyError
+        When the ``oasis-deconv`` package is not installed.
+    InvalidInputError
+        ``tau_d`` given without ``framerate``.
+    """
+    functions = _oasis_functions("OASIS deconvolution")
+    if tau_d is not None and framerate is None:
+        raise InvalidInputError(
+            f"deconvolve_trace: tau_d={tau_d!r} s needs framerate (Hz); pass framerate=fs_hz."
+        )
+    y = np.asarray(y, dtype=np.float64)
+    if sn is None:
+        sn = float(functions.GetSn(y))
+    kw: dict[str, Any] = {"g": (None,) if g is None else (g,)}
+    if tau_d is not None:
+        kw.update(tau_d=tau_d, framerate=framerate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c, s, b, g_out, lam = functions.deconvolve(
+            y, sn=sn, penalty=penalty, optimize_g=optimize_g, **kw
+        )
+    return OasisTrace(
+        c=np.asarray(c),
+        s=np.asarray(s),
+        b=float(b),
+        g=tuple(float(v) for v in np.ravel(g_out)),
+        lam=float(lam),
+        sn=float(sn),
+    )
+
+
+@dataclass
+class OasisRoiResult:
+    """OASIS spike inference for one ROI (input frame rate), from :func:`oasis_one`.
+
+    Parameters
+    ----------
+    rate_hz : numpy.ndarray
+        float64 (n_frames,) spikes/s (``s / A * fs_hz``).
+    counts : numpy.ndarray
+        int32 (n_frames,) thresholded spike counts per frame.
+    sn : float
+        Noise SD (dF/F), estimated at the native rate.
+    g : float
+        AR(1) coefficient (per frame).
+    unit_amplitude : float
+        dF/F per spike used (``A``).
+    """
+
+    rate_hz: np.ndarray
+    counts: np.ndarray
+    sn: float
+    g: float
+    unit_amplitude: float
+
+    def __iter__(self) -> Iterator[Any]:
+        """Deprecated: unpacking as the old 5-tuple ``(rate, counts, sn, g, A)``."""
+        warnings.warn(
+            "oasis_one now returns an OasisRoiResult; unpacking it as a tuple is deprecated. "
+            "Use its fields (.rate_hz, .counts, .sn, .g, .unit_amplitude).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return iter((self.rate_hz, self.counts, self.sn, self.g, self.unit_amplitude))
+
+
 def oasis_one(
     trace: np.ndarray,
     fs_hz: float,
     spike_amplitude: float | None = None,
     threshold_sn: float = DEFAULT_THRESHOLD_SN,
     optimize_g: int = 5,
-) -> tuple[np.ndarray, np.ndarray, float, float, float]:
+) -> OasisRoiResult:
     """Deconvolve one finite dF/F trace; see the module docstring for the rules.
+
+    Parameters
+    ----------
+    trace : numpy.ndarray
+        (n_frames,) finite dF/F (fraction) at the native frame rate.
+    fs_hz : float
+        Frame rate, Hz.
+    spike_amplitude : float, optional
+        dF/F jump of one spike, when known.
+    threshold_sn : float
+        Noise floor for events, in units of the noise SD.
+    optimize_g : int
+        Isolated events used by OASIS to refine the decay.
 
     Returns
     -------
-    tuple
-        (rate_hz float64, counts int32, sn, g, unit_amplitude).
+    OasisRoiResult
     """
-    functions = require("oasis.functions", "", "OASIS spike inference")
+    functions = _oasis_functions("OASIS spike inference")
     y = np.asarray(trace, dtype=np.float64)
     sn = float(functions.GetSn(y))
     if not np.isfinite(sn) or sn <= 0:
         sn = float(np.median(np.abs(np.diff(y))) / (0.6745 * np.sqrt(2)) or 1e-6)
-    _c, s, _b, g, _lam = functions.deconvolve(y, g=(None,), sn=sn, penalty=1, optimize_g=optimize_g)
-    s = np.clip(np.asarray(s, dtype=np.float64), 0.0, None)
+    dec = deconvolve_trace(y, sn=sn, penalty=1, optimize_g=optimize_g)
+    s = np.clip(np.asarray(dec.s, dtype=np.float64), 0.0, None)
     floor = threshold_sn * sn
     if spike_amplitude is not None:
         amp = float(spike_amplitude)
@@ -90,7 +247,7 @@ def oasis_one(
     thr = max(AMPLITUDE_FRACTION * amp, floor)
     counts = np.where(s >= thr, np.maximum(1, np.rint(s / amp)), 0).astype(np.int32)
     rate = s / amp * fs_hz
-    return rate, counts, sn, float(np.atleast_1d(g)[0]), amp
+    return OasisRoiResult(rate_hz=rate, counts=counts, sn=sn, g=dec.g[0], unit_amplitude=amp)
 
 
 def iter_oasis(
@@ -129,10 +286,9 @@ def iter_oasis(
     g = np.zeros(n)
     amp = np.zeros(n)
     for i in range(n):
-        r, c, sn[i], g[i], amp[i] = oasis_one(
-            x[i], fs_hz, spike_amplitude, threshold_sn, optimize_g
-        )
-        rate[i] = r
-        counts[i] = c
+        one = oasis_one(x[i], fs_hz, spike_amplitude, threshold_sn, optimize_g)
+        rate[i] = one.rate_hz
+        counts[i] = one.counts
+        sn[i], g[i], amp[i] = one.sn, one.g, one.unit_amplitude
         yield Progress(i + 1, n, "OASIS deconvolution")
     return OasisResult(rate_hz=rate, counts=counts, sn=sn, g=g, unit_amplitude=amp)

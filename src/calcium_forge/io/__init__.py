@@ -4,6 +4,7 @@
 >>> rec = read("suite2p/plane0", fs_hz=30.0)          # doctest: +SKIP
 >>> write(rec, "plane0.npz")                           # doctest: +SKIP
 >>> stack = read_stack("movie.tif")                    # doctest: +SKIP
+>>> write_stack("movie.tif", movie, fs_hz=30.0)        # doctest: +SKIP
 
 Formats (detected from magic bytes / folder structure, not only the extension):
 
@@ -19,6 +20,8 @@ calcium-forge / any .npz  npz        Recording
 NWB (HDF5)                nwb        Recording (needs the ``nwb`` extra)
 TIFF                      tiff       use :func:`read_stack` (image stack)
 ========================  =========  ==========================================
+
+Image stacks are written with :func:`write_stack` (ImageJ TIFF, float32).
 """
 
 from __future__ import annotations
@@ -31,8 +34,18 @@ from ..errors import CalciumForgeError, FileFormatError, InvalidInputError, Miss
 from ..recording import Recording
 from ..results import SpikeInference
 from .atomic import atomic_path
+from .tiff import write_stack
 
-__all__ = ["Stack", "atomic_path", "detect_format", "read", "read_result", "read_stack", "write"]
+__all__ = [
+    "Stack",
+    "atomic_path",
+    "detect_format",
+    "read",
+    "read_result",
+    "read_stack",
+    "write",
+    "write_stack",
+]
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"

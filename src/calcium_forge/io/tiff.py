@@ -14,6 +14,15 @@ Frame rate (Hz), in order: the ``fs_hz`` argument; ScanImage
 ScanImage header or from ``key = value`` lines in the frame description /
 Software tag); ImageJ ``finterval`` (s) or ``fps``; OME ``TimeIncrement`` (with
 its unit). ``Stack.meta["fs_hz_source"]`` says which was used.
+
+Writing: :func:`write_stack` is the one TIFF stack writer (ImageJ hyperstack,
+frame rate as ``finterval``, one frame at a time, atomic) and
+:func:`write_labels` the one label-image writer. Dtype policy: movies are
+float32 (``dtype="uint16"`` only for integer images), label images uint16.
+
+Size: about 600 lines, over the house's ~500, because both directions of the
+one format live here: what the writer stores (ImageJ ``finterval``, axes
+``TYX``) is what the reader parses, and the round trip is tested as one.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +39,23 @@ import numpy as np
 
 from ..errors import FileFormatError, InvalidInputError
 from ._common import check_fs
+from .atomic import atomic_path
 
-__all__ = ["Stack", "frame_rate_from_metadata", "read_tiff_stack"]
+__all__ = [
+    "STACK_DTYPES",
+    "Stack",
+    "frame_rate_from_metadata",
+    "read_tiff_stack",
+    "write_labels",
+    "write_stack",
+]
+
+#: Pixel types :func:`write_stack` writes: float32 (default, any intensities)
+#: and uint16 (integer-valued images in 0..65535). Both are ImageJ types.
+STACK_DTYPES = ("float32", "uint16")
+_UINT16_MAX = 65535
+_UINT16_STACK_FIX = "Write intensities with dtype='float32' (the default) instead."
+_UINT16_LABELS_FIX = "Labels are ROI numbers: 0 = background, i + 1 = ROI i (at most 65535 ROIs)."
 
 _SI_RATE = re.compile(
     r"(?:scanimage\.)?SI\d*\.hRoiManager\.(scanVolumeRate|scanFrameRate)\s*=\s*([0-9.eE+-]+)"
@@ -271,6 +296,71 @@ def _check_complete(tif: Any, series: Any, path: Path) -> None:
         )
 
 
+def _first_series(tif: Any, problems: _LogCollector, path: Path) -> Any:
+    """The first image series of an open TIFF, refusing damaged, empty or RGB files."""
+    series_list = tif.series
+    damaged = [m for m in problems.messages if _DAMAGE.search(m)]
+    if damaged:
+        raise FileFormatError(
+            f"{path}: the TIFF is truncated or damaged (tifffile: {damaged[0].strip()}). "
+            "The copy or acquisition was interrupted; re-copy the file."
+        )
+    ij = tif.imagej_metadata if tif.is_imagej else None
+    if ij and int(ij.get("images", 0)) > len(tif.pages) and series_list:
+        s0 = series_list[0]
+        if s0.dataoffset is None:
+            raise FileFormatError(
+                f"{path}: the TIFF is truncated: ImageJ metadata announce {ij['images']} "
+                f"images but only {len(tif.pages)} page(s) are readable. Re-copy the file."
+            )
+    if not series_list:
+        raise FileFormatError(f"{path}: the TIFF holds no image series (empty stack).")
+    series = tif.series[0]
+    axes = series.axes.upper()
+    shape = tuple(int(s) for s in series.shape)
+    if 0 in shape or series.size == 0:
+        raise FileFormatError(f"{path}: the TIFF image stack is empty (shape {shape}).")
+    if "S" in axes and shape[axes.index("S")] > 1:
+        raise FileFormatError(
+            f"{path}: the TIFF holds RGB/multi-sample pixels (axes {series.axes}, shape "
+            f"{shape}); calcium imaging stacks must be grayscale. Export one channel."
+        )
+    _check_complete(tif, series, path)
+    return series
+
+
+def _open_zarr(store: Any, path: Path) -> Any:
+    """The zarr array behind tifffile's store (level 0 of a multiscale group)."""
+    import zarr
+
+    try:
+        zarr_array = zarr.open(store, mode="r")
+    except Exception as exc:  # pragma: no cover - depends on zarr version
+        raise FileFormatError(
+            f"{path}: tifffile could not expose the data lazily ({exc})."
+        ) from exc
+    if hasattr(zarr_array, "keys") and not hasattr(zarr_array, "shape"):  # multiscale group
+        zarr_array = zarr_array["0"]
+    return zarr_array
+
+
+def _choose_fs(
+    fs_hz: float | None,
+    found_fs: float | None,
+    fs_source: str | None,
+    path: Path,
+    meta: dict[str, Any],
+) -> float | None:
+    """The frame rate (Hz): the ``fs_hz`` option, else the metadata's; notes the source in meta."""
+    if fs_hz is not None:
+        meta["fs_hz_source"] = "fs_hz option"
+        if found_fs is not None:
+            meta["fs_hz_in_metadata"] = found_fs
+        return check_fs(fs_hz, f"{path} (fs_hz option)")
+    meta["fs_hz_source"] = fs_source if found_fs is not None else None
+    return None if found_fs is None else check_fs(found_fs, f"{path} ({fs_source})")
+
+
 def read_tiff_stack(
     path: str | os.PathLike[str],
     fs_hz: float | None = None,
@@ -313,34 +403,9 @@ def read_tiff_stack(
             "truncated or damaged."
         ) from exc
     try:
-        series_list = tif.series
-        damaged = [m for m in problems.messages if _DAMAGE.search(m)]
-        if damaged:
-            raise FileFormatError(
-                f"{path}: the TIFF is truncated or damaged (tifffile: {damaged[0].strip()}). "
-                "The copy or acquisition was interrupted; re-copy the file."
-            )
-        ij = tif.imagej_metadata if tif.is_imagej else None
-        if ij and int(ij.get("images", 0)) > len(tif.pages) and series_list:
-            s0 = series_list[0]
-            if s0.dataoffset is None:
-                raise FileFormatError(
-                    f"{path}: the TIFF is truncated: ImageJ metadata announce {ij['images']} "
-                    f"images but only {len(tif.pages)} page(s) are readable. Re-copy the file."
-                )
-        if not series_list:
-            raise FileFormatError(f"{path}: the TIFF holds no image series (empty stack).")
-        series = tif.series[0]
+        series = _first_series(tif, problems, path)
         axes = series.axes.upper()
         shape = tuple(int(s) for s in series.shape)
-        if 0 in shape or series.size == 0:
-            raise FileFormatError(f"{path}: the TIFF image stack is empty (shape {shape}).")
-        if "S" in axes and shape[axes.index("S")] > 1:
-            raise FileFormatError(
-                f"{path}: the TIFF holds RGB/multi-sample pixels (axes {series.axes}, shape "
-                f"{shape}); calcium imaging stacks must be grayscale. Export one channel."
-            )
-        _check_complete(tif, series, path)
         found_fs, fs_source, extra = frame_rate_from_metadata(tif)
         kind = series.kind
         is_imagej = bool(getattr(tif, "is_imagej", False))
@@ -357,17 +422,7 @@ def read_tiff_stack(
             "of frames (T, Y, X) is needed. Pass the multi-page TIFF of the movie."
         )
 
-    import zarr
-
-    try:
-        zarr_array = zarr.open(store, mode="r")
-    except Exception as exc:  # pragma: no cover - depends on zarr version
-        raise FileFormatError(
-            f"{path}: tifffile could not expose the data lazily ({exc})."
-        ) from exc
-    if hasattr(zarr_array, "keys") and not hasattr(zarr_array, "shape"):  # multiscale group
-        zarr_array = zarr_array["0"]
-
+    zarr_array = _open_zarr(store, path)
     meta: dict[str, Any] = {"reader": "tiff", "kind": kind, "axes": series.axes}
     n_ch, n_pl = int(extra.get("n_channels", 1)), int(extra.get("n_planes", 1))
     if extra.get("scanimage") and not is_imagej:
@@ -377,15 +432,172 @@ def read_tiff_stack(
         data = _select_tyx(zarr_array, axes, shape, series.axes, path, channel, plane, meta)
     meta["channel"] = channel
     meta["plane"] = plane
-    if fs_hz is not None:
-        fs: float | None = check_fs(fs_hz, f"{path} (fs_hz option)")
-        meta["fs_hz_source"] = "fs_hz option"
-        if found_fs is not None:
-            meta["fs_hz_in_metadata"] = found_fs
-    elif found_fs is not None:
-        fs = check_fs(found_fs, f"{path} ({fs_source})")
-        meta["fs_hz_source"] = fs_source
-    else:
-        fs = None
-        meta["fs_hz_source"] = None
+    fs = _choose_fs(fs_hz, found_fs, fs_source, path, meta)
     return Stack(data=data, fs_hz=fs, meta=meta, source=str(path))
+
+
+# ------------------------------------------------------------------ writing
+def _stack_dtype(dtype: Any) -> np.dtype:
+    """The output dtype, one of :data:`STACK_DTYPES`."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in STACK_DTYPES:
+        raise InvalidInputError(
+            f"write_stack: dtype={dtype!r} is not supported; use dtype='float32' (intensities, "
+            "the default) or dtype='uint16' (integer images in 0..65535)."
+        )
+    return dt
+
+
+def _cast(frame: Any, dt: np.dtype, what: str, uint16_fix: str) -> np.ndarray:
+    """``frame`` as ``dt``, refusing values that would not survive the cast.
+
+    ``what`` names the argument in messages (e.g. ``"write_stack: movie frame 3"``);
+    ``uint16_fix`` is the advice when values do not fit uint16.
+    """
+    a = np.asarray(frame)
+    if a.dtype.kind not in "biuf":
+        raise InvalidInputError(
+            f"{what} has dtype {a.dtype}; expected real numbers. Convert it to float "
+            "(e.g. numpy.abs of a complex image) first."
+        )
+    if dt == np.float32:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = a.astype(np.float32)
+        bad = int(out.size - np.count_nonzero(np.isfinite(out)))
+        if bad:
+            raise InvalidInputError(
+                f"{what} holds {bad} non-finite value(s) (NaN/inf, or beyond the float32 "
+                "range); a TIFF stack needs finite pixels. Replace them first, e.g. "
+                "numpy.nan_to_num(movie)."
+            )
+        return out
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise InvalidInputError(
+            f"{what} holds non-finite value(s) (NaN/inf), which uint16 cannot store. {uint16_fix}"
+        )
+    if a.size and (a.min() < 0 or a.max() > _UINT16_MAX or (a.dtype.kind == "f" and (a % 1).any())):
+        raise InvalidInputError(
+            f"{what} has values in [{a.min()}, {a.max()}] that are not all integers in "
+            f"0..{_UINT16_MAX}, so uint16 would change them. {uint16_fix}"
+        )
+    return a.astype(np.uint16)
+
+
+def _frames(movie: Any, dt: np.dtype, progress_bar: bool, desc: str) -> Iterator[np.ndarray]:
+    """The frames of ``movie`` one at a time, checked and cast (a lazy movie stays lazy)."""
+    n = int(np.shape(movie)[0])
+    bar = None
+    if progress_bar:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc=desc, unit="frame")
+    try:
+        for t in range(n):
+            yield _cast(movie[t], dt, f"write_stack: movie frame {t}", _UINT16_STACK_FIX)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def write_stack(
+    path: str | os.PathLike[str],
+    movie: Any,
+    fs_hz: float | None = None,
+    *,
+    dtype: str = "float32",
+    progress_bar: bool = False,
+) -> Path:
+    """Write a (T, Y, X) movie as an ImageJ TIFF stack, one frame at a time, atomically.
+
+    :func:`calcium_forge.io.read_stack` reads it back: the same pixels (cast
+    to ``dtype``) and the frame rate (ImageJ ``finterval``, s).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file (``.tif``); its folder must exist. Written through a
+        temporary file: on any failure nothing is left at ``path``.
+    movie : array-like
+        (n_frames, Y, X) pixels: a numpy array or a lazy array indexable by
+        frame (zarr, dask, :class:`~calcium_forge.synthesis.movie.SyntheticMovie`),
+        read one frame at a time. A single frame is written as a 2-D image,
+        which ``read_stack`` refuses (it needs a stack).
+    fs_hz : float, optional
+        Frame rate in Hz, stored as ``finterval = 1 / fs_hz`` s; not stored when None.
+    dtype : {"float32", "uint16"}
+        Pixel type on disk: float32 (default) for intensities; uint16 only for
+        integer images whose values are all in 0..65535 (refused otherwise).
+    progress_bar : bool
+        Show a tqdm bar (frames written) on stderr.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    InvalidInputError
+        ``movie`` not 3-D or empty, non-real or non-finite pixels, values that
+        do not fit ``dtype``, an unknown ``dtype``, ``fs_hz`` not > 0.
+    MissingFileError
+        The folder of ``path`` does not exist.
+    """
+    import tifffile
+
+    dt = _stack_dtype(dtype)
+    shape = tuple(int(n) for n in np.shape(movie))
+    if len(shape) != 3 or 0 in shape:
+        raise InvalidInputError(
+            f"write_stack: movie has shape {shape}; expected a non-empty 3-D (n_frames, Y, X) "
+            "stack. Add a frame axis to a single image (movie[None]) or select one "
+            "channel/plane of a hyperstack."
+        )
+    metadata: dict[str, Any] = {"axes": "TYX"}
+    if fs_hz is not None:
+        metadata["finterval"] = 1.0 / check_fs(fs_hz, "write_stack")
+    final = Path(path)
+    frames = _frames(movie, dt, progress_bar, f"writing {final.name}")
+    with atomic_path(final) as tmp:
+        tifffile.imwrite(tmp, frames, shape=shape, dtype=dt, imagej=True, metadata=metadata)
+    return final
+
+
+def write_labels(path: str | os.PathLike[str], labels: Any) -> Path:
+    """Write a (Y, X) ROI label image (0 = background, i + 1 = ROI i) as a uint16 TIFF.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Output file (``.tif``); written atomically.
+    labels : array-like
+        (Y, X) non-negative integers up to 65535.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    InvalidInputError
+        ``labels`` not 2-D, or values that are not integers in 0..65535.
+    """
+    import tifffile
+
+    a = np.asarray(labels)
+    if a.ndim != 2 or a.size == 0:
+        raise InvalidInputError(
+            f"write_labels: labels has shape {a.shape}; expected a non-empty 2-D (Y, X) image "
+            "(0 = background, i + 1 = ROI i). Write movies with write_stack."
+        )
+    out = _cast(a, np.dtype(np.uint16), "write_labels: labels", _UINT16_LABELS_FIX)
+    final = Path(path)
+    with atomic_path(final) as tmp:
+        tifffile.imwrite(tmp, out)
+    return final

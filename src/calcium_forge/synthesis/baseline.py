@@ -12,7 +12,6 @@ with CalciumGAN samples (the paper's baseline).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +69,9 @@ class DGBaseline:
         spike_threshold_sn : float
             Spike threshold in noise units (same as the evaluation's).
         """
-        from oasis.functions import GetSn, deconvolve
+        from oasis.functions import GetSn
+
+        from ..inference.oasis import deconvolve_trace
 
         if isinstance(data, Recording):
             tr, fs = data.traces, data.fs_hz
@@ -90,13 +91,10 @@ class DGBaseline:
         for j in range(n):
             y = tr[j]
             sn[j] = max(float(GetSn(y)), 1e-9)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                res = deconvolve(y, sn=sn[j], penalty=1, optimize_g=5)
-            s = np.asarray(res[1])
-            base[j] = float(res[2])
-            gj = np.ravel(res[3])
-            g[j] = float(np.clip(gj[0], 0.0, 0.999))
+            res = deconvolve_trace(y, sn=sn[j], penalty=1, optimize_g=5)
+            s = res.s
+            base[j] = res.b
+            g[j] = float(np.clip(res.g[0], 0.0, 0.999))
             events[j] = s > spike_threshold_sn * sn[j]
             # least-squares amplitude of the event train through the AR(1) kernel
             # (the L1-penalised OASIS amplitudes are shrunk towards zero)
