@@ -15,7 +15,7 @@ folder:
    as long as the real one, evaluated against the real data (KL divergences,
    Fréchet distance, spectra, memorisation) with figures;
 5. a short synthetic two-photon movie of the sampled traces on the real ROIs
-   (ImageJ TIFF, float32, written by :func:`calcium_forge.io.write_stack`).
+   (ImageJ TIFF, uint16 photon counts, written by :func:`calcium_forge.io.write_stack`).
 
 Every file is written atomically; ``summary.md`` lists them with the headline
 numbers.
@@ -313,7 +313,10 @@ def _stage_movie(
     labels = dff.labels if dff.labels is not None else fallback_labels
     n_movie = 150 if run.quick else 600
     movie = render_movie(labels, synthetic.traces[: int(labels.max()), :n_movie], seed=run.seed)
-    run.add(io.write_stack(run.out / "synthetic_movie.tif", movie, fs_hz=dff.fs_hz))
+    counts = np.clip(movie, 0, 65535).astype(np.uint16)  # photon counts: uint16 halves the file
+    run.add(
+        io.write_stack(run.out / "synthetic_movie.tif", counts, fs_hz=dff.fs_hz, dtype="uint16")
+    )
     run.lap("synthetic movie")
 
 
