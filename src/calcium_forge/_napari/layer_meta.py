@@ -49,6 +49,16 @@ def cf_metadata(kind: str, recording: Any, **extra: Any) -> dict[str, Any]:
         The object the layer shows; widgets find their inputs through it.
     **extra
         More keys (``fs_hz``, ``method``, ``ground_truth``...).
+
+    Returns
+    -------
+    dict
+        ``{"calcium_forge": {"kind": kind, "recording": recording, **extra}}``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``kind`` is not one of :data:`LAYER_KINDS`.
     """
     if kind not in LAYER_KINDS:
         raise InvalidInputError(f"layer kind must be one of {LAYER_KINDS}; got {kind!r}.")
@@ -56,7 +66,18 @@ def cf_metadata(kind: str, recording: Any, **extra: Any) -> dict[str, Any]:
 
 
 def layer_info(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The ``calcium_forge`` entry of a layer's metadata, or None."""
+    """The ``calcium_forge`` entry of a layer's metadata, or None.
+
+    Parameters
+    ----------
+    metadata : Mapping or None
+        ``layer.metadata``.
+
+    Returns
+    -------
+    dict or None
+        The entry made by :func:`cf_metadata`; None for other layers.
+    """
     if not metadata:
         return None
     info = metadata.get("calcium_forge")
@@ -64,7 +85,22 @@ def layer_info(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 
 def robust_limits(a: np.ndarray, lo: float = 1.0, hi: float = 99.5) -> tuple[float, float]:
-    """Percentile contrast limits ignoring NaN; never equal."""
+    """Percentile contrast limits ignoring NaN; never equal.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        Image values (any shape; more than 2e6 finite values are subsampled).
+    lo, hi : float
+        Percentiles (0-100) of the lower and upper limit.
+
+    Returns
+    -------
+    (float, float)
+        ``(vmin, vmax)`` in the units of ``a``, ``vmax > vmin``; ``(0, 1)``
+        without finite values. A pair because it is napari's
+        ``contrast_limits`` argument.
+    """
     finite = np.asarray(a, dtype=np.float64)
     finite = finite[np.isfinite(finite)]
     if finite.size == 0:
@@ -78,7 +114,21 @@ def robust_limits(a: np.ndarray, lo: float = 1.0, hi: float = 99.5) -> tuple[flo
 
 
 def base_name(obj: Recording | SpikeInference | None, name: str | None = None) -> str:
-    """Display name of a recording/result source, e.g. ``plane0``."""
+    """Display name of a recording/result source, e.g. ``plane0``.
+
+    Parameters
+    ----------
+    obj : Recording, SpikeInference or None
+        The object shown.
+    name : str, optional
+        An explicit name, returned as is.
+
+    Returns
+    -------
+    str
+        ``name``, else the recording's name (``"traces"`` for a result without
+        its input, ``"recording"`` for None).
+    """
     if name:
         return name
     if isinstance(obj, SpikeInference):
@@ -101,6 +151,23 @@ def recording_from_layer_data(
     Recording, or the input/rates of a SpikeInference); otherwise builds a
     dF/F Recording from a 2-D image ``(n_rois, n_frames)`` whose time scale
     (``scale[-1]``, seconds per frame) gives the frame rate.
+
+    Parameters
+    ----------
+    data : array-like or None
+        The layer's data.
+    metadata : Mapping or None
+        The layer's metadata.
+    scale : sequence of float, optional
+        The layer's scale; its last entry is seconds per frame (default 1 s).
+    layer_name : str
+        Name used in the error message and as the Recording's name.
+
+    Returns
+    -------
+    Recording
+        The recording behind the layer (the rates, ``kind="rate"``, for a rate
+        layer).
 
     Raises
     ------
@@ -134,7 +201,25 @@ def recording_from_layer_data(
 def result_from_layer_data(
     metadata: Mapping[str, Any] | None, *, layer_name: str = "layer"
 ) -> SpikeInference:
-    """The SpikeInference behind a rate/raster/overlay layer, or an error naming the layer."""
+    """The SpikeInference behind a rate/raster/overlay layer, or an error naming the layer.
+
+    Parameters
+    ----------
+    metadata : Mapping or None
+        The layer's metadata.
+    layer_name : str
+        Name used in the error message.
+
+    Returns
+    -------
+    SpikeInference
+        The result stored by :func:`cf_metadata`.
+
+    Raises
+    ------
+    InvalidInputError
+        When the layer holds no spike inference result.
+    """
     info = layer_info(metadata)
     obj = None if info is None else info.get("recording")
     if not isinstance(obj, SpikeInference):

@@ -45,7 +45,20 @@ def roi_centroids(labels: np.ndarray, n_rois: int) -> np.ndarray:
 
 
 def roi_radii(labels: np.ndarray, n_rois: int) -> np.ndarray:
-    """Equivalent-disc radius of each ROI in pixels (float64, n_rois); 0 when empty."""
+    """Equivalent-disc radius of each ROI in pixels (float64, n_rois); 0 when empty.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        int image (Y, X), 0 = background, ``i + 1`` = ROI ``i``.
+    n_rois : int
+        Number of ROIs.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (n_rois,) ``sqrt(area / pi)`` in pixels.
+    """
     flat = np.asarray(labels).ravel().astype(np.int64)
     area = np.bincount(flat, minlength=n_rois + 1)[1 : n_rois + 1].astype(np.float64)
     return np.sqrt(area / np.pi)
@@ -65,6 +78,28 @@ def spike_overlay_layer(
 
     With ``scale = (1/fs_hz, 1, 1)`` the points share the time axis of the
     movie, so scrubbing the movie shows which ROIs fire on each frame.
+
+    Parameters
+    ----------
+    events : list of numpy.ndarray
+        Spike times per ROI, seconds.
+    fs_hz : float
+        Frame rate of the movie, Hz.
+    labels : numpy.ndarray
+        int image (Y, X) locating the ROIs.
+    name : str
+        Layer name.
+    recording : object
+        Stored in the metadata.
+    n_frames : int, optional
+        Frames of the movie; events outside are dropped.
+    color : str
+        Border colour of the circles (sized by the ROI's radius, pixels).
+
+    Returns
+    -------
+    (data, kwargs, layer_type)
+        A napari layer-data tuple (napari's own format, hence a tuple).
     """
     n_rois = len(events)
     cent = roi_centroids(labels, n_rois)
@@ -112,6 +147,31 @@ def stack_layer(
 
     ``data`` may be lazy (dask/zarr/memmap); nothing is loaded here except a
     few frames to set the contrast limits.
+
+    Parameters
+    ----------
+    data : array-like
+        The movie ``(n_frames, Y, X)`` (a 2-D image is shown unscaled).
+    fs_hz : float or None
+        Frame rate, Hz; unknown (None) draws one frame per second.
+    name : str
+        Layer name.
+    recording : object, optional
+        Stored in the metadata (e.g. the Stack).
+    kind : str
+        Metadata kind (``"stack"`` or ``"synthetic_movie"``).
+    **extra
+        More metadata keys.
+
+    Returns
+    -------
+    (data, kwargs, layer_type)
+        A napari layer-data tuple (napari's own format, hence a tuple).
+
+    Raises
+    ------
+    InvalidInputError
+        When ``data`` has fewer than two dimensions.
     """
     shape = tuple(getattr(data, "shape", ()))
     if len(shape) < 2:

@@ -36,8 +36,18 @@ RASTER_SIZE_PER_SPIKE = 0.6
 def roi_colors(n_rois: int, iscell: np.ndarray | None = None) -> dict[int | None, Any]:
     """A direct label colormap: cells in distinct colours, non-cells grey.
 
-    Returns a dict usable as the ``colormap`` of a napari Labels layer
-    (label ``i + 1`` -> RGBA of ROI ``i``; ``None`` -> transparent default).
+    Parameters
+    ----------
+    n_rois : int
+        Number of ROIs.
+    iscell : numpy.ndarray, optional
+        bool (n_rois,); False ROIs are grey (all cells when None).
+
+    Returns
+    -------
+    dict
+        Usable as the ``colormap`` of a napari Labels layer (label ``i + 1`` ->
+        RGBA of ROI ``i``, components in [0, 1]; ``None`` -> transparent default).
     """
     import matplotlib
 
@@ -71,6 +81,11 @@ def traces_layer(
     raw : Recording, optional
         The raw recording the dF/F was computed from (kept for widgets that
         redo neuropil correction).
+
+    Returns
+    -------
+    (data, kwargs, layer_type)
+        A napari layer-data tuple (napari's own format, hence a tuple).
     """
     label = KIND_LABELS.get(rec.kind, rec.kind)
     base = base_name(rec, name)
@@ -93,7 +108,25 @@ def traces_layer(
 
 
 def mean_image_layer(rec: Recording, *, name: str | None = None) -> LayerDataTuple:
-    """The recording's mean image as an Image ``(Y, X)``."""
+    """The recording's mean image as an Image ``(Y, X)``.
+
+    Parameters
+    ----------
+    rec : Recording
+        A recording with a ``mean_image``.
+    name : str, optional
+        Source name; the layer is called ``"<name> mean image"``.
+
+    Returns
+    -------
+    (data, kwargs, layer_type)
+        A napari layer-data tuple (napari's own format, hence a tuple).
+
+    Raises
+    ------
+    InvalidInputError
+        When the recording has no mean image.
+    """
     if rec.mean_image is None:
         raise InvalidInputError(
             f"recording {rec.name!r} has no mean_image; read a Suite2P folder with ops.npy "
@@ -109,7 +142,25 @@ def mean_image_layer(rec: Recording, *, name: str | None = None) -> LayerDataTup
 
 
 def rois_layer(rec: Recording, *, name: str | None = None) -> LayerDataTuple:
-    """The ROIs as a Labels layer (label ``i + 1`` = ROI ``i``; non-cells grey)."""
+    """The ROIs as a Labels layer (label ``i + 1`` = ROI ``i``; non-cells grey).
+
+    Parameters
+    ----------
+    rec : Recording
+        A recording with ``labels``.
+    name : str, optional
+        Source name; the layer is called ``"<name> ROIs"``.
+
+    Returns
+    -------
+    (data, kwargs, layer_type)
+        A napari layer-data tuple (napari's own format, hence a tuple).
+
+    Raises
+    ------
+    InvalidInputError
+        When the recording has no labels image.
+    """
     if rec.labels is None:
         raise InvalidInputError(
             f"recording {rec.name!r} has no labels image; it cannot be shown as ROIs."
@@ -153,6 +204,13 @@ def raster_layer(
         Stored in the metadata.
     color : str
         Face colour.
+    **extra
+        More metadata keys (``method``, ``ground_truth``...).
+
+    Returns
+    -------
+    (data, kwargs, layer_type)
+        A napari layer-data tuple (napari's own format, hence a tuple).
     """
     rows, times, counts = [], [], []
     for i, ev in enumerate(events):
@@ -202,6 +260,7 @@ def recording_layers(
     Returns
     -------
     list of (data, kwargs, layer_type)
+        napari layer-data tuples, in the order above.
     """
     out: list[LayerDataTuple] = []
     if rec.mean_image is not None:
@@ -229,6 +288,19 @@ def inference_layers(result: SpikeInference, *, name: str | None = None) -> list
     The rate layer is named like ``plane0 rate (ENS²)``; the raster
     ``plane0 spikes (ENS²)``; the overlay (only when the input has labels)
     ``plane0 spike overlay (ENS²)``.
+
+    Parameters
+    ----------
+    result : SpikeInference
+        Rates (spikes/s) and events (s).
+    name : str, optional
+        Source name used in the layer names (default: the input's name).
+
+    Returns
+    -------
+    list of (data, kwargs, layer_type)
+        napari layer-data tuples: rate, then raster and overlay when there are
+        events.
     """
     method = METHOD_LABELS.get(result.method, result.method)
     base = base_name(result, name)
@@ -278,6 +350,20 @@ def synthetic_layers(
 
     The raster comes from ``rec.spike_times`` (generated spikes) or, when
     given, from ``inference.events`` (spikes deconvolved from the traces).
+
+    Parameters
+    ----------
+    rec : Recording
+        Synthetic traces (spike times in s, when generated).
+    name : str, optional
+        Source name used in the layer names.
+    inference : SpikeInference, optional
+        Inference run on the traces, whose events replace the generated spikes.
+
+    Returns
+    -------
+    list of (data, kwargs, layer_type)
+        napari layer-data tuples: traces, then the raster when there are spikes.
     """
     out = [traces_layer(rec, name=name, kind="synthetic_traces")]
     events = rec.spike_times

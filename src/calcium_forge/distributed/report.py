@@ -113,7 +113,13 @@ class BatchReport:
         return 60.0 * len(self.done) / self.wall_s if self.wall_s > 0 else float("nan")
 
     def stage_totals_s(self) -> dict[str, float]:
-        """Seconds spent per stage, summed over the items computed in this run."""
+        """Seconds spent per stage, summed over the items computed in this run.
+
+        Returns
+        -------
+        dict
+            Stage name -> seconds (every stage of :data:`STAGES`, 0 when unused).
+        """
         totals = dict.fromkeys(STAGES, 0.0)
         for item in self.done:
             for k, v in item.timings_s.items():
@@ -121,7 +127,14 @@ class BatchReport:
         return totals
 
     def summary(self) -> str:
-        """A few lines for humans: counts, throughput, failures."""
+        """A few lines for humans: counts, throughput, failures.
+
+        Returns
+        -------
+        str
+            Counts and wall time (s), recordings per minute and seconds per
+            stage, then one line per failed input.
+        """
         lines = [
             f"batch-infer on {self.scheduler}: {len(self.done)} done, {len(self.skipped)} "
             f"skipped (already finished), {len(self.failed)} failed; {self.wall_s:.1f} s "

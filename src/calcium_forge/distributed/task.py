@@ -97,7 +97,14 @@ class TaskResult:
 
 
 def environment_versions() -> dict[str, str]:
-    """Versions of Python and of the packages that shape the numbers."""
+    """Versions of Python and of the packages that shape the numbers.
+
+    Returns
+    -------
+    dict
+        Package name -> version string (calcium_forge, python, numpy, scipy and,
+        when installed, torch, oasis-deconv, tifffile, dask, distributed).
+    """
     from importlib import metadata
 
     import numpy

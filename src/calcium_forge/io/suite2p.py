@@ -61,7 +61,19 @@ _OPS_KEEP = (
 
 
 def is_suite2p_plane(path: str | os.PathLike[str]) -> bool:
-    """True if ``path`` is a folder holding any Suite2P plane file (F, stat, ops...)."""
+    """True if ``path`` is a folder holding any Suite2P plane file (F, stat, ops...).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Folder to test.
+
+    Returns
+    -------
+    bool
+        Whether it holds ``F.npy``, ``Fneu.npy``, ``spks.npy``, ``stat.npy``,
+        ``iscell.npy`` or ``ops.npy``.
+    """
     p = Path(path)
     return p.is_dir() and any((p / f).is_file() for f in _PLANE_FILES)
 
@@ -72,6 +84,16 @@ def find_planes(path: str | os.PathLike[str]) -> list[Path]:
     Accepts a ``suite2p/`` folder holding ``plane0``, ``plane1``... or a folder
     that contains a ``suite2p/`` folder. ``combined/`` is skipped (it merges
     the planes). Returns ``[]`` when there is none.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``suite2p/`` folder or the folder holding it.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The ``plane<N>`` folders, sorted by N.
     """
     p = Path(path)
     if not p.is_dir():
@@ -84,7 +106,18 @@ def find_planes(path: str | os.PathLike[str]) -> list[Path]:
 
 
 def is_suite2p_folder(path: str | os.PathLike[str]) -> bool:
-    """True if ``path`` is a plane folder or a folder of plane folders."""
+    """True if ``path`` is a plane folder or a folder of plane folders.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Folder to test.
+
+    Returns
+    -------
+    bool
+        :func:`is_suite2p_plane` or :func:`find_planes` finds something.
+    """
     return is_suite2p_plane(path) or bool(find_planes(path))
 
 
