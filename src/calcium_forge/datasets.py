@@ -34,6 +34,17 @@ HIPPOCAMPUS_PROVENANCE = {
 def sample_path(name: str = _HIPPOCAMPUS) -> Path:
     """Path of a file in the package's ``data`` folder.
 
+    Parameters
+    ----------
+    name : str
+        File name inside ``calcium_forge/data`` (default: the hippocampus
+        Suite2P sample).
+
+    Returns
+    -------
+    pathlib.Path
+        Its path in the installed package.
+
     Raises
     ------
     MissingFileError

@@ -193,6 +193,12 @@ class Recording:
         ----------
         rois : array-like of int or bool
             ROI indices (or a boolean mask of length n_rois) to keep, in order.
+
+        Returns
+        -------
+        Recording
+            The selected rows of traces, neuropil, iscell and spike times; the
+            same frame rate, mean image and a copy of ``meta``.
         """
         idx = np.arange(self.n_rois)[np.asarray(rois)]
         labels = None
@@ -223,6 +229,16 @@ class Recording:
         ----------
         start_frame, stop_frame : int
             Frame span (Python slice semantics, no step).
+
+        Returns
+        -------
+        Recording
+            ``stop - start`` frames; ``meta["crop_frames"] = [start, stop]``.
+
+        Raises
+        ------
+        InvalidInputError
+            When the span selects no frame.
         """
         start, stop, _ = slice(start_frame, stop_frame).indices(self.n_frames)
         if stop <= start:

@@ -100,6 +100,11 @@ class SpikeInference:
         Frame ``j`` stands for the bin centred on ``j / fs_hz`` (the convention
         of the rates and of the event times), so an event at ``t`` s counts in
         frame ``round(t * fs_hz)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            int32 (n_rois, n_frames) spike counts per frame (zeros without events).
         """
         counts = np.zeros(self.rate_hz.shape, dtype=np.int32)
         if self.events is None:
@@ -110,7 +115,14 @@ class SpikeInference:
         return counts
 
     def as_recording(self) -> Recording:
-        """The rates as a ``kind="rate"`` Recording (labels etc. from the input)."""
+        """The rates as a ``kind="rate"`` Recording (labels etc. from the input).
+
+        Returns
+        -------
+        Recording
+            ``traces`` = ``rate_hz`` (spikes/s) with the input's labels, mean
+            image, iscell, ground-truth spikes and source.
+        """
         rec = self.recording
         return Recording(
             traces=self.rate_hz,

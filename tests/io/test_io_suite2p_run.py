@@ -1,18 +1,18 @@
-"""Slow: run suite2p 1.x on a small synthetic movie and read its real output folder."""
+"""The headless suite2p runner (API and CLI, with a stand-in suite2p module) and,
+slow, a real suite2p 1.x run on a small synthetic movie whose output folder is read."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from calcium_forge import read
 from calcium_forge.signal import to_dff
-
-pytestmark = pytest.mark.slow
 
 _RUN = textwrap.dedent(
     """
@@ -43,6 +43,7 @@ _RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_read_real_suite2p_1x_output(tmp_path):
     pytest.importorskip("suite2p")
     (tmp_path / "data").mkdir()
@@ -61,3 +62,71 @@ def test_read_real_suite2p_1x_output(tmp_path):
     assert len(rec2) == 1 and rec2[0].meta["fs_hz_source"] == "settings.npy fs"
     np.testing.assert_array_equal(rec2[0].labels, rec.labels)
     assert to_dff(rec).kind == "dff"
+
+
+# ----------------------------------------------------------- runner API (fake suite2p)
+class _FakeSuite2P:
+    """Stands in for the suite2p module: records the call, writes plane0/F.npy."""
+
+    version = "fake"
+
+    def __init__(self, write_f: bool = True) -> None:
+        self.calls: list[dict] = []
+        self.write_f = write_f
+
+    @staticmethod
+    def default_settings() -> dict:
+        return {"run": {"do_registration": 1}, "diameter": [12.0, 12.0]}
+
+    def run_s2p(self, db: dict, settings: dict) -> None:
+        self.calls.append({"db": db, "settings": settings})
+        plane = Path(db["save_path0"]) / db["save_folder"] / "plane0"
+        plane.mkdir(parents=True, exist_ok=True)
+        if self.write_f:
+            np.save(plane / "F.npy", np.zeros((1, 4), np.float32))
+
+
+@pytest.fixture
+def fake_suite2p(monkeypatch):
+    fake = _FakeSuite2P()
+    monkeypatch.setitem(sys.modules, "suite2p", fake)
+    return fake
+
+
+def test_run_suite2p_api_and_settings(tmp_path, fake_suite2p):
+    from calcium_forge.io.suite2p_run import run_suite2p
+
+    plane = run_suite2p(
+        tmp_path / "data" / "movie.tif", tmp_path / "out", 30.0, tau_s=0.7, diameter_px=8.0,
+        registration=False,
+    )  # fmt: skip
+    assert plane == tmp_path / "out" / "suite2p" / "plane0"
+    (call,) = fake_suite2p.calls
+    assert call["db"]["data_path"] == [str(tmp_path / "data")]
+    assert call["db"]["file_list"] == ["movie.tif"]
+    assert call["db"]["save_path0"] == str(tmp_path / "out")
+    s = call["settings"]
+    assert s["fs"] == 30.0 and s["tau"] == 0.7 and s["torch_device"] == "cpu"
+    assert s["diameter"] == [8.0, 8.0] and s["run"]["do_registration"] == 0
+
+
+def test_main_calls_run_suite2p_and_reports_failure(tmp_path, fake_suite2p, capsys):
+    from calcium_forge.io.suite2p_run import main
+
+    argv = [str(tmp_path / "m.tif"), str(tmp_path / "out"), "--fs-hz", "15"]
+    assert main(argv) == 0
+    s = fake_suite2p.calls[-1]["settings"]
+    assert s["fs"] == 15.0 and s["tau"] == 1.0 and s["diameter"] == [12.0, 12.0]
+    assert s["run"]["do_registration"] == 1
+    fake_suite2p.write_f = False
+    assert main([*argv[:1], str(tmp_path / "empty"), "--fs-hz", "15", "--no-registration"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("suite2p failed: RuntimeError: suite2p finished but wrote no")
+
+
+def test_run_is_a_deprecated_alias(tmp_path, fake_suite2p):
+    from calcium_forge.io.suite2p_run import run
+
+    with pytest.warns(DeprecationWarning, match="run_suite2p"):
+        plane = run(tmp_path / "m.tif", tmp_path / "out", 20.0, 1.0, 0.0, True)
+    assert (plane / "F.npy").is_file()

@@ -62,6 +62,11 @@ def open_client(
     resources : dict, optional
         Resources each LocalCluster worker declares (so that tasks asking for
         them can run), e.g. ``{"GPU": 1}``.
+
+    Yields
+    ------
+    ClientHandle
+        The client (None for ``"serial"``) and a description of where it runs.
     """
     if scheduler == "serial":
         yield ClientHandle(None, "serial")

@@ -149,7 +149,19 @@ def _files_of(path: Path) -> list[Path]:
 
 
 def fingerprint(path: Path) -> dict[str, int]:
-    """A cheap identity of an input: total size (bytes) and newest mtime (ns) of its files."""
+    """A cheap identity of an input: total size (bytes) and newest mtime (ns) of its files.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        File, or Suite2P folder (its ``.npy`` files).
+
+    Returns
+    -------
+    dict
+        ``bytes`` (total size), ``mtime_ns`` (newest modification time, ns)
+        and ``n_files``.
+    """
     files = _files_of(path)
     stats = [f.stat() for f in files]
     return {

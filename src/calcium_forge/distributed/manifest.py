@@ -47,7 +47,23 @@ class Manifest:
 
     @classmethod
     def load(cls, out_dir: Path) -> Manifest:
-        """Read ``out_dir/manifest.json`` (an empty manifest when absent)."""
+        """Read ``out_dir/manifest.json`` (an empty manifest when absent).
+
+        Parameters
+        ----------
+        out_dir : pathlib.Path
+            The batch output folder.
+
+        Returns
+        -------
+        Manifest
+            Its content, or an empty manifest bound to that path.
+
+        Raises
+        ------
+        FileFormatError
+            When the file exists but is not a readable batch manifest.
+        """
         path = Path(out_dir) / MANIFEST_NAME
         if not path.exists():
             return cls(path=path)
@@ -71,7 +87,14 @@ class Manifest:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready content."""
+        """JSON-ready content.
+
+        Returns
+        -------
+        dict
+            Format name and version, timestamps (UTC), counts per status, runs
+            and items.
+        """
         counts: dict[str, int] = {}
         for entry in self.items.values():
             counts[entry.get("status", "?")] = counts.get(entry.get("status", "?"), 0) + 1
@@ -86,7 +109,13 @@ class Manifest:
         }
 
     def save(self) -> Path:
-        """Write the manifest atomically (temp file + rename)."""
+        """Write the manifest atomically (temp file + rename).
+
+        Returns
+        -------
+        pathlib.Path
+            :attr:`path`.
+        """
         from ..io.atomic import atomic_path
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +125,21 @@ class Manifest:
         return self.path
 
     def record(self, key: str, **entry: Any) -> dict[str, Any]:
-        """Replace the entry of input ``key`` (absolute path) and stamp it."""
+        """Replace the entry of input ``key`` (absolute path) and stamp it.
+
+        Parameters
+        ----------
+        key : str
+            Absolute input path.
+        **entry
+            The entry's fields (``status``, ``output``, ``options``, checksums,
+            ``timings_s`` in seconds...).
+
+        Returns
+        -------
+        dict
+            The stored entry (with ``input`` and an ``updated`` UTC timestamp).
+        """
         entry = {"input": key, **entry, "updated": _now()}
         self.items[key] = entry
         return entry

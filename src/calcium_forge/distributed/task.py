@@ -97,7 +97,14 @@ class TaskResult:
 
 
 def environment_versions() -> dict[str, str]:
-    """Versions of Python and of the packages that shape the numbers."""
+    """Versions of Python and of the packages that shape the numbers.
+
+    Returns
+    -------
+    dict
+        Package name -> version string (calcium_forge, python, numpy, scipy and,
+        when installed, torch, oasis-deconv, tifffile, dask, distributed).
+    """
     from importlib import metadata
 
     import numpy
@@ -179,6 +186,13 @@ def _stream_plane(path: Path) -> bool:
     )
 
 
+def _attempt_path(out_dir: str, name: str) -> Path:
+    """A fresh private attempt file ``<out_dir>/.calcium-forge-partial/<name>.<id>.npz``."""
+    partial = Path(out_dir) / PARTIAL_DIR
+    partial.mkdir(parents=True, exist_ok=True)
+    return partial / f"{name}.{uuid.uuid4().hex[:12]}.npz"
+
+
 def _run_streamed(
     path: Path, out_dir: str, name: str, options: dict[str, Any], res: TaskResult, t0: float
 ) -> str:
@@ -202,9 +216,7 @@ def _run_streamed(
 
     res.stage = "inference"
     t1 = time.perf_counter()
-    partial = Path(out_dir) / PARTIAL_DIR
-    partial.mkdir(parents=True, exist_ok=True)
-    attempt = partial / f"{name}.{uuid.uuid4().hex[:12]}.npz"
+    attempt = _attempt_path(out_dir, name)
     summary = drain(
         iter_infer_spikes_streamed(
             lazy,
@@ -233,6 +245,81 @@ def _run_streamed(
     return "write"
 
 
+def _checksum(path: Path, res: TaskResult) -> None:
+    """Stage ``checksum``: fingerprint and SHA-256 of the input."""
+    t0 = time.perf_counter()
+    res.input_fingerprint = fingerprint(path)
+    res.input_sha256 = sha256_of(path)
+    res.timings_s["checksum"] = time.perf_counter() - t0
+
+
+def _load(path: Path, options: dict[str, Any], res: TaskResult, t0: float) -> Any:
+    """Stage ``load``: read the input as one Recording (``fs_hz`` only as a fallback)."""
+    from .. import io as cf_io
+    from ..errors import CalciumForgeError
+
+    try:  # files that store their frame rate keep it; fs_hz is the fallback
+        obj = cf_io.read(path)
+    except CalciumForgeError:
+        if options.get("fs_hz") is None:
+            raise
+        obj = cf_io.read(path, fs_hz=float(options["fs_hz"]))
+    rec = _single_recording(obj, path)
+    res.n_rois, res.n_frames, res.fs_hz = rec.n_rois, rec.n_frames, rec.fs_hz
+    res.timings_s["load"] = time.perf_counter() - t0
+    return rec
+
+
+def _preprocess(rec: Any, path: Path, options: dict[str, Any], res: TaskResult) -> Any:
+    """Stage ``preprocess``: raw fluorescence -> dF/F; dF/F passes; other kinds fail."""
+    t0 = time.perf_counter()
+    if rec.kind == "raw":
+        from ..signal import to_dff
+
+        rec = to_dff(
+            rec, neuropil_coeff=float(options["neuropil_coeff"]), baseline=options["baseline"]
+        )
+    elif rec.kind != "dff":
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"{path} holds kind={rec.kind!r} traces; spike inference needs fluorescence "
+            "('raw' or 'dff'). Remove this input from the batch."
+        )
+    res.timings_s["preprocess"] = time.perf_counter() - t0
+    return rec
+
+
+def _infer(rec: Any, options: dict[str, Any], res: TaskResult) -> Any:
+    """Stage ``inference``: :func:`calcium_forge.inference.infer_spikes` with the options."""
+    t0 = time.perf_counter()
+    from ..inference import infer_spikes  # timed: its first import is part of the stage
+
+    result = infer_spikes(
+        rec,
+        method=options["method"],
+        model=options["model"],
+        events=bool(options["events"]),
+        mode=options["mode"],
+        device=options.get("device"),
+    )
+    res.model = str(result.model_card.get("name", options["method"]))
+    res.timings_s["inference"] = time.perf_counter() - t0
+    return result
+
+
+def _write(result: Any, out_dir: str, name: str, res: TaskResult) -> None:
+    """Stage ``write``: the result to a private attempt file, and its checksum."""
+    from .. import io as cf_io
+
+    t0 = time.perf_counter()
+    attempt = _attempt_path(out_dir, name)
+    cf_io.write(result, attempt)
+    res.output_sha256 = sha256_of(attempt)
+    res.attempt_path = str(attempt)
+    res.timings_s["write"] = time.perf_counter() - t0
+
+
 def run_one(input_path: str, out_dir: str, name: str, options: dict[str, Any]) -> TaskResult:
     """Read, preprocess, infer and write one input; never raises for a bad input.
 
@@ -245,12 +332,13 @@ def run_one(input_path: str, out_dir: str, name: str, options: dict[str, Any]) -
     name : str
         Output stem; the attempt file is ``<out_dir>/.calcium-forge-partial/<name>.<id>.npz``.
     options : dict
-        Batch options (:data:`DEFAULT_OPTIONS` keys).
+        Batch options (:data:`DEFAULT_OPTIONS` keys, plus ``device``).
 
     Returns
     -------
     TaskResult
-        ``ok=False`` with the failing stage and message when something went wrong.
+        ``ok=False`` with the failing stage and message when something went
+        wrong; per-stage wall times in seconds.
     """
     from ..inference._runtime import tune_for_inference
 
@@ -266,72 +354,20 @@ def run_one(input_path: str, out_dir: str, name: str, options: dict[str, Any]) -
     )
     stage = STAGES[0]
     try:
-        t0 = time.perf_counter()
-        res.input_fingerprint = fingerprint(path)
-        res.input_sha256 = sha256_of(path)
-        res.timings_s[stage] = time.perf_counter() - t0
-
+        _checksum(path, res)
         stage = "load"
         t0 = time.perf_counter()
-        from .. import io as cf_io
-        from ..errors import CalciumForgeError
-
         if _stream_plane(path):
             stage = _run_streamed(path, out_dir, name, options, res, t0)
             res.ok = True
             return res
-
-        try:  # files that store their frame rate keep it; fs_hz is the fallback
-            obj = cf_io.read(path)
-        except CalciumForgeError:
-            if options.get("fs_hz") is None:
-                raise
-            obj = cf_io.read(path, fs_hz=float(options["fs_hz"]))
-        rec = _single_recording(obj, path)
-        res.n_rois, res.n_frames, res.fs_hz = rec.n_rois, rec.n_frames, rec.fs_hz
-        res.timings_s[stage] = time.perf_counter() - t0
-
+        rec = _load(path, options, res, t0)
         stage = "preprocess"
-        t0 = time.perf_counter()
-        if rec.kind == "raw":
-            from ..signal import to_dff
-
-            rec = to_dff(
-                rec, neuropil_coeff=float(options["neuropil_coeff"]), baseline=options["baseline"]
-            )
-        elif rec.kind != "dff":
-            from ..errors import InvalidInputError
-
-            raise InvalidInputError(
-                f"{path} holds kind={rec.kind!r} traces; spike inference needs fluorescence "
-                "('raw' or 'dff'). Remove this input from the batch."
-            )
-        res.timings_s[stage] = time.perf_counter() - t0
-
+        rec = _preprocess(rec, path, options, res)
         stage = "inference"
-        t0 = time.perf_counter()
-        from ..inference import infer_spikes
-
-        result = infer_spikes(
-            rec,
-            method=options["method"],
-            model=options["model"],
-            events=bool(options["events"]),
-            mode=options["mode"],
-            device=options.get("device"),
-        )
-        res.model = str(result.model_card.get("name", options["method"]))
-        res.timings_s[stage] = time.perf_counter() - t0
-
+        result = _infer(rec, options, res)
         stage = "write"
-        t0 = time.perf_counter()
-        partial = Path(out_dir) / PARTIAL_DIR
-        partial.mkdir(parents=True, exist_ok=True)
-        attempt = partial / f"{name}.{uuid.uuid4().hex[:12]}.npz"
-        cf_io.write(result, attempt)
-        res.output_sha256 = sha256_of(attempt)
-        res.attempt_path = str(attempt)
-        res.timings_s[stage] = time.perf_counter() - t0
+        _write(result, out_dir, name, res)
         res.ok = True
     except Exception as exc:
         res.ok = False

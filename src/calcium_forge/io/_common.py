@@ -53,6 +53,20 @@ def check_fs_matches(stored_hz: float, given_hz: float | None, where: str) -> No
     times, calcium-forge ``.npz`` and NWB files) cannot take a different frame
     rate: that would shift every spike. ``given_hz`` equal to the stored rate
     (within 0.1 %) or None is accepted.
+
+    Parameters
+    ----------
+    stored_hz : float
+        Frame rate the file stores, Hz.
+    given_hz : float or None
+        The ``fs_hz`` option, Hz.
+    where : str
+        File or argument named in the error message.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``given_hz`` differs from ``stored_hz`` by more than 0.1 %.
     """
     if given_hz is None:
         return
@@ -103,6 +117,19 @@ def json_safe(obj: Any, max_array_size: int = 10_000) -> Any:
     numpy scalars become Python numbers, arrays up to ``max_array_size``
     elements become (nested) lists, larger arrays a short description string,
     paths become strings; dict keys become strings.
+
+    Parameters
+    ----------
+    obj : object
+        Anything (dicts, sequences, numpy values, paths, dates...).
+    max_array_size : int
+        Largest array (elements) stored as a list.
+
+    Returns
+    -------
+    object
+        Nested dicts/lists of str, int, float, bool and None (non-finite floats
+        as their ``repr``; unknown objects as their ``repr``).
     """
     if isinstance(obj, dict):
         return {str(k): json_safe(v, max_array_size) for k, v in obj.items()}
@@ -128,5 +155,16 @@ def json_safe(obj: Any, max_array_size: int = 10_000) -> Any:
 
 
 def json_dumps(obj: Any) -> str:
-    """``json.dumps(json_safe(obj))``."""
+    """``json.dumps(json_safe(obj))``.
+
+    Parameters
+    ----------
+    obj : object
+        Anything :func:`json_safe` accepts.
+
+    Returns
+    -------
+    str
+        The JSON text.
+    """
     return json.dumps(json_safe(obj))

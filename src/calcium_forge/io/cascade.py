@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,14 @@ def nan_stretches(trace: np.ndarray, fs_hz: float) -> list[tuple[float, float]]:
         1-D trace.
     fs_hz : float
         Frame rate in Hz (frame k starts at k / fs_hz seconds).
+
+    Returns
+    -------
+    list of (float, float)
+        ``(start_s, stop_s)`` of each NaN stretch in seconds from the first
+        frame, stop exclusive; empty when the trace has no NaN. (Plain pairs,
+        not a dataclass: the list is stored as is in ``Recording.meta`` and
+        must stay JSON-friendly.)
     """
     isnan = np.isnan(np.asarray(trace, dtype=np.float64))
     if not isnan.any():
@@ -122,6 +131,129 @@ def _frame_grid(t: np.ndarray, n: int, where: str) -> tuple[np.ndarray, float, d
     return full, step, info
 
 
+def _load_cattached(path: Path) -> np.ndarray:
+    """The ``CAttached`` structs of a ``.mat`` file, as a flat object array."""
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)
+    except NotImplementedError as exc:  # v7.3 (HDF5) files
+        raise FileFormatError(
+            f"{path}: MATLAB v7.3 (HDF5) files are not supported ({exc}). Re-save it in "
+            "MATLAB with save(..., '-v7')."
+        ) from exc
+    except Exception as exc:
+        raise FileFormatError(
+            f"{path}: not a readable MATLAB .mat file ({type(exc).__name__}: {exc})."
+        ) from exc
+    if "CAttached" not in mat:
+        names = sorted(k for k in mat if not k.startswith("__"))
+        raise FileFormatError(
+            f"{path}: no 'CAttached' struct in this .mat file (variables: "
+            f"{', '.join(names) or 'none'}). Cascade ground-truth files store their recordings "
+            "in CAttached (fluo_time, fluo_mean, events_AP)."
+        )
+    return np.atleast_1d(mat["CAttached"]).ravel()
+
+
+@dataclass
+class _Events:
+    """Spike times of one struct placed on the frame clock.
+
+    Parameters
+    ----------
+    times_s : numpy.ndarray
+        Spike times in seconds from the first frame (all of them, inside or not).
+    outside : numpy.ndarray
+        bool, True for spikes outside ``[0, duration)``.
+    raw_s : numpy.ndarray
+        The finite ``events_AP`` in seconds on their own clock.
+    clock : str
+        ``"fluo_time"`` or ``"first_frame"``.
+    """
+
+    times_s: np.ndarray
+    outside: np.ndarray
+    raw_s: np.ndarray
+    clock: str
+
+
+def _place_events(s: Any, y: np.ndarray, fs: float, t0: float, duration: float) -> _Events:
+    """Put ``events_AP`` on the clock of the frames (see the module docs for the rule)."""
+    ev = np.asarray(getattr(s, "events_AP", np.zeros(0)), dtype=np.float64).ravel()
+    ev_raw = ev[np.isfinite(ev)] * EVENT_UNIT_S
+    ev = ev_raw - t0
+    outside = (ev < 0) | (ev >= duration)
+    clock = "fluo_time"
+    if t0 > 1.0 and ev_raw.size:
+        outside_ff = (ev_raw < 0) | (ev_raw >= duration)
+        n_ff, n_ft = int(outside_ff.sum()), int(outside.sum())
+        if n_ff < n_ft or (n_ff == n_ft and _spike_rise(y, fs, ev_raw) > _spike_rise(y, fs, ev)):
+            ev, outside, clock = ev_raw, outside_ff, "first_frame"
+    return _Events(times_s=ev, outside=outside, raw_s=ev_raw, clock=clock)
+
+
+def _check_outside(
+    events: _Events, events_outside: str, where: str, t0: float, duration: float
+) -> None:
+    """Raise when spikes fall outside and that is refused (or more than half do)."""
+    ev, n_out = events.times_s, int(events.outside.sum())
+    if n_out and (events_outside == "error" or n_out > 0.5 * ev.size):
+        why = (
+            "more than half of them, so the spike times do not belong to these frames or "
+            "are not in units of 1e-4 s"
+            if n_out > 0.5 * ev.size
+            else "events_outside='error' was requested"
+        )
+        raise FileFormatError(
+            f"{where}: {n_out} of {ev.size} spikes (events_AP) fall outside the recording "
+            f"[{t0:.3f}, {t0 + duration:.3f}) s ({why}). Check events_AP (1e-4 s units) and "
+            "fluo_time, or read with events_outside='drop'."
+        )
+
+
+def _read_struct(
+    s: Any, idx: int, n_structs: int, path: Path, events_outside: str
+) -> Recording | None:
+    """One ``CAttached`` struct as a Recording; None when it holds no imaging data."""
+    fields = set(getattr(s, "_fieldnames", []) or [])
+    if not {"fluo_time", "fluo_mean"} <= fields:
+        return None
+    where = f"{path} (CAttached[{idx}])"
+    y = np.asarray(s.fluo_mean, dtype=np.float64).ravel()
+    if y.size < 2:
+        return None
+    if np.isinf(y).any():
+        raise FileFormatError(f"{where}: fluo_mean contains infinite values.")
+    t, step, info = _frame_grid(np.asarray(s.fluo_time), y.size, where)
+    fs = 1.0 / step
+    t0 = float(t[0])
+    duration = y.size * step
+    events = _place_events(s, y, fs, t0, duration)
+    _check_outside(events, events_outside, where, t0, duration)
+    meta: dict[str, Any] = {
+        "reader": READER,
+        "dataset": path.parent.name,
+        "struct_index": idx,
+        "n_structs": n_structs,
+        "first_frame_time_s": t0,
+        "nan_stretches_s": nan_stretches(y, fs),
+        "n_nan_frames": int(np.isnan(y).sum()),
+        "events_clock": events.clock,
+        "events_outside_s": events.raw_s[events.outside].tolist(),
+        "name": f"{path.stem}#{idx}" if n_structs > 1 else path.stem,
+        **info,
+    }
+    return Recording(
+        traces=y[None, :],
+        fs_hz=fs,
+        kind="dff",
+        spike_times=[events.times_s[~events.outside]],
+        source=str(path),
+        meta=meta,
+    )
+
+
 def read_cascade(path: str | os.PathLike[str], events_outside: str = "drop") -> list[Recording]:
     """Read a Cascade ground-truth ``.mat`` file: one Recording per recording.
 
@@ -147,98 +279,20 @@ def read_cascade(path: str | os.PathLike[str], events_outside: str = "drop") -> 
         If the file is not a MATLAB file, has no ``CAttached``, no usable
         recording, or spikes that do not fit the recording.
     """
-    import scipy.io
-
     path = Path(path)
     if events_outside not in ("drop", "error"):
         raise InvalidInputError(
             f"events_outside must be 'drop' or 'error'; got {events_outside!r}."
         )
-    try:
-        mat = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)
-    except NotImplementedError as exc:  # v7.3 (HDF5) files
-        raise FileFormatError(
-            f"{path}: MATLAB v7.3 (HDF5) files are not supported ({exc}). Re-save it in "
-            "MATLAB with save(..., '-v7')."
-        ) from exc
-    except Exception as exc:
-        raise FileFormatError(
-            f"{path}: not a readable MATLAB .mat file ({type(exc).__name__}: {exc})."
-        ) from exc
-    if "CAttached" not in mat:
-        names = sorted(k for k in mat if not k.startswith("__"))
-        raise FileFormatError(
-            f"{path}: no 'CAttached' struct in this .mat file (variables: "
-            f"{', '.join(names) or 'none'}). Cascade ground-truth files store their recordings "
-            "in CAttached (fluo_time, fluo_mean, events_AP)."
-        )
-    structs = np.atleast_1d(mat["CAttached"]).ravel()
+    structs = _load_cattached(path)
     recordings: list[Recording] = []
     skipped: list[int] = []
     for idx, s in enumerate(structs):
-        fields = set(getattr(s, "_fieldnames", []) or [])
-        if not {"fluo_time", "fluo_mean"} <= fields:
+        rec = _read_struct(s, idx, int(structs.size), path, events_outside)
+        if rec is None:
             skipped.append(idx)
-            continue
-        where = f"{path} (CAttached[{idx}])"
-        y = np.asarray(s.fluo_mean, dtype=np.float64).ravel()
-        if y.size < 2:
-            skipped.append(idx)
-            continue
-        if np.isinf(y).any():
-            raise FileFormatError(f"{where}: fluo_mean contains infinite values.")
-        t, step, info = _frame_grid(np.asarray(s.fluo_time), y.size, where)
-        fs = 1.0 / step
-        t0 = float(t[0])
-        ev = np.asarray(getattr(s, "events_AP", np.zeros(0)), dtype=np.float64).ravel()
-        ev_raw = ev[np.isfinite(ev)] * EVENT_UNIT_S
-        duration = y.size * step
-        ev = ev_raw - t0
-        outside = (ev < 0) | (ev >= duration)
-        clock = "fluo_time"
-        if t0 > 1.0 and ev_raw.size:
-            outside_ff = (ev_raw < 0) | (ev_raw >= duration)
-            n_ff, n_ft = int(outside_ff.sum()), int(outside.sum())
-            if n_ff < n_ft or (
-                n_ff == n_ft and _spike_rise(y, fs, ev_raw) > _spike_rise(y, fs, ev)
-            ):
-                ev, outside, clock = ev_raw, outside_ff, "first_frame"
-        n_out = int(outside.sum())
-        if n_out and (events_outside == "error" or n_out > 0.5 * ev.size):
-            why = (
-                "more than half of them, so the spike times do not belong to these frames or "
-                "are not in units of 1e-4 s"
-                if n_out > 0.5 * ev.size
-                else "events_outside='error' was requested"
-            )
-            raise FileFormatError(
-                f"{where}: {n_out} of {ev.size} spikes (events_AP) fall outside the recording "
-                f"[{t0:.3f}, {t0 + duration:.3f}) s ({why}). Check events_AP (1e-4 s units) and "
-                "fluo_time, or read with events_outside='drop'."
-            )
-        meta: dict[str, Any] = {
-            "reader": READER,
-            "dataset": path.parent.name,
-            "struct_index": idx,
-            "n_structs": int(structs.size),
-            "first_frame_time_s": t0,
-            "nan_stretches_s": nan_stretches(y, fs),
-            "n_nan_frames": int(np.isnan(y).sum()),
-            "events_clock": clock,
-            "events_outside_s": ev_raw[outside].tolist(),
-            "name": f"{path.stem}#{idx}" if structs.size > 1 else path.stem,
-            **info,
-        }
-        recordings.append(
-            Recording(
-                traces=y[None, :],
-                fs_hz=fs,
-                kind="dff",
-                spike_times=[ev[~outside]],
-                source=str(path),
-                meta=meta,
-            )
-        )
+        else:
+            recordings.append(rec)
     if not recordings:
         raise FileFormatError(
             f"{path}: CAttached holds {structs.size} struct(s) but none has both fluo_time and "

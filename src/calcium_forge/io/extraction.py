@@ -183,7 +183,24 @@ def iter_extract_traces(
     chunk_frames: int | None = None,
     max_chunk_mb: float = 64.0,
 ) -> Generator[Progress, None, Recording]:
-    """Generator version of :func:`extract_traces`; yields one Progress per chunk."""
+    """Generator version of :func:`extract_traces`; yields one Progress per chunk.
+
+    Parameters
+    ----------
+    stack, labels, fs_hz, neuropil, inner_radius_px, outer_radius_px, chunk_frames, max_chunk_mb
+        As in :func:`extract_traces` (``fs_hz`` in Hz, radii in pixels,
+        ``max_chunk_mb`` in MiB).
+
+    Yields
+    ------
+    Progress
+        One per chunk of frames read.
+
+    Returns
+    -------
+    Recording
+        The generator's return value: what :func:`extract_traces` returns.
+    """
     movie, fs, source = _open_movie(stack, fs_hz)
     if fs is None:
         raise InvalidInputError(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,56 +48,21 @@ def _pixel_masks(labels: np.ndarray | None, n_rois: int) -> list[list[tuple[int,
     return masks
 
 
-def write_nwb(
-    obj: Recording | SpikeInference,
-    path: str | os.PathLike[str],
-    session_description: str = "calcium imaging traces written by calcium-forge",
-    identifier: str | None = None,
-    session_start_time: datetime | None = None,
-) -> Path:
-    """Write a Recording (or a SpikeInference and its input) to an NWB file (atomic).
-
-    Parameters
-    ----------
-    obj : Recording or SpikeInference
-        What to write. A SpikeInference writes its rates (``SpikeRate``), its
-        events and, when attached, its input recording.
-    path : str or os.PathLike
-        Destination ``.nwb``.
-    session_description, identifier, session_start_time
-        NWBFile fields (identifier defaults to a random UUID, start time to
-        ``meta["session_start_time"]`` (ISO string) or now, UTC).
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-    """
-    pynwb = require("pynwb", "nwb", "Writing NWB files")
-    from pynwb.base import Images
-    from pynwb.image import GrayscaleImage
-    from pynwb.ophys import DfOverF, Fluorescence, ImageSegmentation, OpticalChannel
-
-    path = Path(path)
+def _split(obj: Any, path: Path) -> tuple[SpikeInference | None, Recording | None]:
+    """(result, recording) of what is written; a Recording has no result."""
     if isinstance(obj, SpikeInference):
-        result: SpikeInference | None = obj
-        rec = obj.recording
-    elif isinstance(obj, Recording):
-        result, rec = None, obj
-    else:
-        raise InvalidInputError(
-            f"write({str(path)!r}): expected a Recording or SpikeInference; got "
-            f"{type(obj).__name__}."
-        )
-    n_rois = rec.n_rois if rec is not None else result.n_rois  # type: ignore[union-attr]
-    fs = rec.fs_hz if rec is not None else result.fs_hz  # type: ignore[union-attr]
+        return obj, obj.recording
+    if isinstance(obj, Recording):
+        return None, obj
+    raise InvalidInputError(
+        f"write({str(path)!r}): expected a Recording or SpikeInference; got {type(obj).__name__}."
+    )
+
+
+def _notes(rec: Recording | None, result: SpikeInference | None) -> dict[str, Any]:
+    """calcium-forge's own notes (kind, labels size, meta, model card) for ``NWBFile.notes``."""
     meta = dict(rec.meta) if rec is not None else {}
-    if session_start_time is None:
-        start = meta.get("session_start_time")
-        session_start_time = (
-            datetime.fromisoformat(start) if isinstance(start, str) else datetime.now(UTC)
-        )
-    notes = {
+    notes: dict[str, Any] = {
         "writer": f"calcium-forge {__version__}",
         "kind": rec.kind if rec is not None else None,
         "labels_shape": None if rec is None or rec.labels is None else list(rec.labels.shape),
@@ -107,18 +73,27 @@ def write_nwb(
         notes["method"] = result.method
         notes["model_card"] = result.model_card
         notes["result_meta"] = result.meta
-    nwb = pynwb.NWBFile(
-        session_description=session_description,
-        identifier=identifier or str(uuid.uuid4()),
-        session_start_time=session_start_time,
-        notes=json.dumps(json_safe(notes)),
-    )
+    return notes
+
+
+def _start_time(rec: Recording | None, given: datetime | None) -> datetime:
+    """``given``, else ``meta["session_start_time"]`` (ISO string), else now (UTC)."""
+    if given is not None:
+        return given
+    start = rec.meta.get("session_start_time") if rec is not None else None
+    return datetime.fromisoformat(start) if isinstance(start, str) else datetime.now(UTC)
+
+
+def _ophys_module(nwb: Any, fs_hz: float) -> tuple[Any, Any]:
+    """Create the device, imaging plane and ``ophys`` module; return (module, plane)."""
+    from pynwb.ophys import OpticalChannel
+
     device = nwb.create_device(name="Microscope", description="unknown")
     channel = OpticalChannel(name="OpticalChannel", description="unknown", emission_lambda=np.nan)
     plane = nwb.create_imaging_plane(
         name="ImagingPlane",
         optical_channel=channel,
-        imaging_rate=float(fs),
+        imaging_rate=float(fs_hz),
         description="imaging plane",
         device=device,
         excitation_lambda=np.nan,
@@ -126,6 +101,15 @@ def write_nwb(
         location="unknown",
     )
     ophys = nwb.create_processing_module(name="ophys", description="optical physiology")
+    return ophys, plane
+
+
+def _add_rois(
+    ophys: Any, plane: Any, rec: Recording | None, result: SpikeInference | None, n_rois: int
+) -> Any:
+    """The ROI table (masks, iscell, spike times, events); return the all-ROIs region."""
+    from pynwb.ophys import ImageSegmentation
+
     seg = ImageSegmentation(name="ImageSegmentation")
     ophys.add(seg)
     ps = seg.create_plane_segmentation(
@@ -152,7 +136,17 @@ def write_nwb(
         if has_events:
             row["events"] = list(result.events[i])  # type: ignore[union-attr,index]
         ps.add_roi(**row)
-    region = ps.create_roi_table_region(region=list(range(n_rois)), description="all ROIs")
+    return ps.create_roi_table_region(region=list(range(n_rois)), description="all ROIs")
+
+
+def _add_series(
+    ophys: Any, region: Any, rec: Recording | None, result: SpikeInference | None, fs_hz: float
+) -> None:
+    """Traces (+ neuropil, mean image) of the recording and the inferred rates."""
+    import pynwb
+    from pynwb.base import Images
+    from pynwb.image import GrayscaleImage
+    from pynwb.ophys import DfOverF, Fluorescence
 
     def series(name: str, data: np.ndarray, unit: str, comments: str) -> Any:
         return pynwb.ophys.RoiResponseSeries(
@@ -160,7 +154,7 @@ def write_nwb(
             data=np.ascontiguousarray(data.T),
             rois=region,
             unit=unit,
-            rate=float(fs),
+            rate=float(fs_hz),
             comments=comments,
         )
 
@@ -194,6 +188,51 @@ def write_nwb(
             series("RoiResponseSeries", result.rate_hz, _UNITS["rate"], "calcium-forge kind=rate")
         )
         ophys.add(rate)
+
+
+def write_nwb(
+    obj: Recording | SpikeInference,
+    path: str | os.PathLike[str],
+    session_description: str = "calcium imaging traces written by calcium-forge",
+    identifier: str | None = None,
+    session_start_time: datetime | None = None,
+) -> Path:
+    """Write a Recording (or a SpikeInference and its input) to an NWB file (atomic).
+
+    Parameters
+    ----------
+    obj : Recording or SpikeInference
+        What to write. A SpikeInference writes its rates (``SpikeRate``, spikes/s),
+        its events (s) and, when attached, its input recording.
+    path : str or os.PathLike
+        Destination ``.nwb``.
+    session_description : str
+        ``NWBFile.session_description``.
+    identifier : str, optional
+        ``NWBFile.identifier`` (default: a random UUID).
+    session_start_time : datetime.datetime, optional
+        ``NWBFile.session_start_time`` (default: ``meta["session_start_time"]``
+        (ISO string) or now, UTC).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    pynwb = require("pynwb", "nwb", "Writing NWB files")
+    path = Path(path)
+    result, rec = _split(obj, path)
+    n_rois = rec.n_rois if rec is not None else result.n_rois  # type: ignore[union-attr]
+    fs = rec.fs_hz if rec is not None else result.fs_hz  # type: ignore[union-attr]
+    nwb = pynwb.NWBFile(
+        session_description=session_description,
+        identifier=identifier or str(uuid.uuid4()),
+        session_start_time=_start_time(rec, session_start_time),
+        notes=json.dumps(json_safe(_notes(rec, result))),
+    )
+    ophys, plane = _ophys_module(nwb, fs)
+    region = _add_rois(ophys, plane, rec, result, n_rois)
+    _add_series(ophys, region, rec, result, fs)
     with atomic_path(path) as tmp:
         with pynwb.NWBHDF5IO(str(tmp), "w") as io:
             io.write(nwb)
@@ -238,6 +277,105 @@ def _labels(ps: Any, idx: np.ndarray, shape: tuple[int, int] | None) -> np.ndarr
     return None
 
 
+def _read_notes(nwb: Any) -> dict[str, Any]:
+    """calcium-forge's JSON notes of the file ({} for files written by others)."""
+    if not nwb.notes:
+        return {}
+    try:
+        return json.loads(nwb.notes)
+    except (TypeError, ValueError):
+        return {}
+
+
+@dataclass
+class _Series:
+    """The ``RoiResponseSeries`` a reader takes the traces from.
+
+    Parameters
+    ----------
+    rank : int
+        0 ``DfOverF``, 1 ``Fluorescence``, 2 other, 3 spike rates.
+    container_name : str
+        Name of the container holding it.
+    series : pynwb.ophys.RoiResponseSeries
+        The series.
+    container : object
+        The container (its ``Neuropil`` series is read too).
+    """
+
+    rank: int
+    container_name: str
+    series: Any
+    container: Any
+
+
+def _pick_series(nwb: Any, path: Path) -> _Series:
+    """First series of DfOverF, else Fluorescence (not the neuropil), else any."""
+    candidates: list[_Series] = []
+    for mod in nwb.processing.values():
+        for cname, container in mod.data_interfaces.items():
+            srs = getattr(container, "roi_response_series", None)
+            if not srs:
+                continue
+            rank = {"DfOverF": 0, "Fluorescence": 1}.get(type(container).__name__, 2)
+            if cname in ("SpikeRate", "InferredSpikeRate"):
+                rank = 3
+            for sname, s in srs.items():
+                if sname.lower() != "neuropil":
+                    candidates.append(_Series(rank, cname, s, container))
+    if not candidates:
+        raise FileFormatError(
+            f"{path}: the NWB file has no RoiResponseSeries (DfOverF/Fluorescence) in its "
+            "processing modules; there are no ROI traces to read."
+        )
+    candidates.sort(key=lambda c: c.rank)
+    return candidates[0]
+
+
+def _series_rate(series: Any, fs_hz: float | None, path: Path) -> float:
+    """Frame rate (Hz) from the series' ``rate`` or timestamps, else the ``fs_hz`` option."""
+    if series.rate is not None:
+        fs_file = float(series.rate)
+    elif series.timestamps is not None:
+        ts = np.asarray(series.timestamps[:])
+        fs_file = 1.0 / float(np.median(np.diff(ts)))
+    else:
+        fs_file = None
+    if fs_file is not None:
+        check_fs_matches(fs_file, fs_hz, f"{path} (fs_hz option)")
+    if fs_hz is None and fs_file is None:
+        raise InvalidInputError(
+            f"{path}: series {series.name!r} has neither rate nor timestamps; pass fs_hz."
+        )
+    return check_fs(fs_hz if fs_hz is not None else fs_file, str(path))
+
+
+def _series_kind(picked: _Series) -> str:
+    """``dff``/``raw``/``rate`` from calcium-forge's series comment, else the container."""
+    kind = {0: "dff", 1: "raw", 3: "rate"}.get(picked.rank, "dff")
+    comments = str(getattr(picked.series, "comments", "") or "")
+    if "calcium-forge kind=" in comments:
+        kind = comments.split("calcium-forge kind=")[1].split()[0]
+    return kind if kind in ("dff", "raw", "rate") else "dff"
+
+
+def _mean_image(nwb: Any) -> np.ndarray | None:
+    """The ``mean`` image of a ``SummaryImages`` container (last module wins), or None."""
+    mean_image = None
+    for mod in nwb.processing.values():
+        imgs = mod.data_interfaces.get("SummaryImages")
+        if imgs is not None and "mean" in imgs.images:
+            mean_image = np.asarray(imgs.images["mean"].data[:], dtype=np.float32)
+    return mean_image
+
+
+def _ragged_column(ps: Any, column: str, idx: np.ndarray) -> list[np.ndarray] | None:
+    """Per-ROI float64 arrays of a ragged ROI-table column (spike times, s), or None."""
+    if column not in ps.colnames:
+        return None
+    return [np.asarray(ps[column][int(i)], dtype=np.float64) for i in idx]
+
+
 def read_nwb(path: str | os.PathLike[str], fs_hz: float | None = None) -> Recording:
     """Read ROI traces from an NWB file.
 
@@ -255,7 +393,7 @@ def read_nwb(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
         ``kind`` from the container (``DfOverF`` → dff, ``Fluorescence`` →
         raw, ``SpikeRate``/``InferredSpikeRate`` → rate) or from
         calcium-forge's notes; neuropil, labels, iscell, ground-truth spike
-        times and mean image when present.
+        times (s) and mean image when present.
     """
     pynwb = require("pynwb", "nwb", "Reading NWB files")
     path = Path(path)
@@ -267,89 +405,47 @@ def read_nwb(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
             f"{path}: not a readable NWB file ({type(exc).__name__}: {exc})."
         ) from exc
     try:
-        notes: dict[str, Any] = {}
-        if nwb.notes:
-            try:
-                notes = json.loads(nwb.notes)
-            except (TypeError, ValueError):
-                notes = {}
-        candidates: list[tuple[int, str, Any, Any]] = []
-        for mod in nwb.processing.values():
-            for cname, container in mod.data_interfaces.items():
-                srs = getattr(container, "roi_response_series", None)
-                if not srs:
-                    continue
-                rank = {"DfOverF": 0, "Fluorescence": 1}.get(type(container).__name__, 2)
-                if cname in ("SpikeRate", "InferredSpikeRate"):
-                    rank = 3
-                for sname, s in srs.items():
-                    if sname.lower() != "neuropil":
-                        candidates.append((rank, cname, s, container))
-        if not candidates:
-            raise FileFormatError(
-                f"{path}: the NWB file has no RoiResponseSeries (DfOverF/Fluorescence) in its "
-                "processing modules; there are no ROI traces to read."
-            )
-        candidates.sort(key=lambda c: c[0])
-        rank, cname, series, container = candidates[0]
+        notes = _read_notes(nwb)
+        picked = _pick_series(nwb, path)
+        series = picked.series
         data = np.asarray(series.data[:], dtype=np.float32)
         traces = data.T if data.ndim == 2 else data[None, :]
-        if series.rate is not None:
-            fs_file = float(series.rate)
-        elif series.timestamps is not None:
-            ts = np.asarray(series.timestamps[:])
-            fs_file = 1.0 / float(np.median(np.diff(ts)))
-        else:
-            fs_file = None
-        if fs_file is not None:
-            check_fs_matches(fs_file, fs_hz, f"{path} (fs_hz option)")
-        if fs_hz is None and fs_file is None:
-            raise InvalidInputError(
-                f"{path}: series {series.name!r} has neither rate nor timestamps; pass fs_hz."
-            )
-        fs = check_fs(fs_hz if fs_hz is not None else fs_file, str(path))
-        kind = {0: "dff", 1: "raw", 3: "rate"}.get(rank, "dff")
-        comments = str(getattr(series, "comments", "") or "")
-        if "calcium-forge kind=" in comments:
-            kind = comments.split("calcium-forge kind=")[1].split()[0]
+        fs = _series_rate(series, fs_hz, path)
+        kind = _series_kind(picked)
         neuropil = None
-        srs = container.roi_response_series
+        srs = picked.container.roi_response_series
         if "Neuropil" in srs:
             neuropil = np.asarray(srs["Neuropil"].data[:], dtype=np.float32).T
         ps = series.rois.table
         idx = np.asarray(series.rois.data[:], dtype=np.int64)
         shape = tuple(notes["labels_shape"]) if notes.get("labels_shape") else None
-        mean_image = None
-        for mod in nwb.processing.values():
-            imgs = mod.data_interfaces.get("SummaryImages")
-            if imgs is not None and "mean" in imgs.images:
-                mean_image = np.asarray(imgs.images["mean"].data[:], dtype=np.float32)
+        mean_image = _mean_image(nwb)
         if shape is None and mean_image is not None:
             shape = mean_image.shape
         labels = _labels(ps, idx, shape)
         iscell = (
             np.asarray(ps["iscell"].data[:], dtype=bool)[idx] if "iscell" in ps.colnames else None
         )
-        spikes = None
-        if "spike_times" in ps.colnames:
-            spikes = [np.asarray(ps["spike_times"][int(i)], dtype=np.float64) for i in idx]
         meta = dict(notes.get("meta", {}))
         meta.update(
-            reader="nwb", nwb_series=f"{cname}/{series.name}", nwb_identifier=nwb.identifier
+            reader="nwb",
+            nwb_series=f"{picked.container_name}/{series.name}",
+            nwb_identifier=nwb.identifier,
         )
-        if "events" in ps.colnames:
-            meta["events"] = [np.asarray(ps["events"][int(i)], dtype=np.float64) for i in idx]
+        events = _ragged_column(ps, "events", idx)
+        if events is not None:
+            meta["events"] = events
         return Recording(
             traces=traces,
             fs_hz=fs,
-            kind=kind if kind in ("dff", "raw", "rate") else "dff",
+            kind=kind,
             neuropil=neuropil,
             labels=labels,
             mean_image=mean_image
             if labels is None or mean_image is None or mean_image.shape == labels.shape
             else None,
             iscell=iscell,
-            spike_times=spikes,
+            spike_times=_ragged_column(ps, "spike_times", idx),
             source=str(path),
             meta=meta,
         )

@@ -73,6 +73,24 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._source = source
 
     def find_class(self, module: str, name: str) -> Any:
+        """Resolve a global only when allowed (pickle hook).
+
+        Parameters
+        ----------
+        module, name : str
+            The global the pickle asks for.
+
+        Returns
+        -------
+        object
+            The class or function, when in :data:`ALLOWED_GLOBALS` or a numpy
+            ``DType`` class.
+
+        Raises
+        ------
+        UnsafePickleError
+            For any other global; nothing from the file is executed.
+        """
         if (module, name) in ALLOWED_GLOBALS:
             return super().find_class(module, name)
         # numpy's per-dtype classes (numpy.dtypes.Float64DType ...) are data only
@@ -87,6 +105,18 @@ class RestrictedUnpickler(pickle.Unpickler):
         )
 
     def persistent_load(self, pid: Any) -> Any:
+        """Refuse persistent ids (pickle hook; suite2p files never use them).
+
+        Parameters
+        ----------
+        pid : object
+            The persistent id found in the stream.
+
+        Raises
+        ------
+        UnsafePickleError
+            Always.
+        """
         raise UnsafePickleError(
             f"{self._source}: refused to load the pickle: it uses persistent ids ({pid!r}), "
             "which suite2p files never contain. Nothing from the file was executed."

@@ -61,7 +61,19 @@ _OPS_KEEP = (
 
 
 def is_suite2p_plane(path: str | os.PathLike[str]) -> bool:
-    """True if ``path`` is a folder holding any Suite2P plane file (F, stat, ops...)."""
+    """True if ``path`` is a folder holding any Suite2P plane file (F, stat, ops...).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Folder to test.
+
+    Returns
+    -------
+    bool
+        Whether it holds ``F.npy``, ``Fneu.npy``, ``spks.npy``, ``stat.npy``,
+        ``iscell.npy`` or ``ops.npy``.
+    """
     p = Path(path)
     return p.is_dir() and any((p / f).is_file() for f in _PLANE_FILES)
 
@@ -72,6 +84,16 @@ def find_planes(path: str | os.PathLike[str]) -> list[Path]:
     Accepts a ``suite2p/`` folder holding ``plane0``, ``plane1``... or a folder
     that contains a ``suite2p/`` folder. ``combined/`` is skipped (it merges
     the planes). Returns ``[]`` when there is none.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ``suite2p/`` folder or the folder holding it.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The ``plane<N>`` folders, sorted by N.
     """
     p = Path(path)
     if not p.is_dir():
@@ -84,7 +106,18 @@ def find_planes(path: str | os.PathLike[str]) -> list[Path]:
 
 
 def is_suite2p_folder(path: str | os.PathLike[str]) -> bool:
-    """True if ``path`` is a plane folder or a folder of plane folders."""
+    """True if ``path`` is a plane folder or a folder of plane folders.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Folder to test.
+
+    Returns
+    -------
+    bool
+        :func:`is_suite2p_plane` or :func:`find_planes` finds something.
+    """
     return is_suite2p_plane(path) or bool(find_planes(path))
 
 
@@ -114,11 +147,7 @@ def plane_frame_rate(path: str | os.PathLike[str], fs_hz: float | None = None) -
         return check_fs(ops["fs"], f"{folder / origin['fs']} (fs)")
     if fs_hz is not None:
         return check_fs(fs_hz, f"{folder} (fs_hz option)")
-    raise InvalidInputError(
-        f"{folder}: the Suite2P folder has no ops.npy/settings.npy, so the frame rate is "
-        "unknown. Pass it explicitly, e.g. read(path, fs_hz=30.0) or `--fs 30` on the "
-        "command line."
-    )
+    raise _no_frame_rate(folder)
 
 
 def _load_numeric(path: Path, name: str) -> np.ndarray:
@@ -229,6 +258,141 @@ def labels_from_stat(
     return labels
 
 
+def _read_traces(folder: Path) -> np.ndarray:
+    """``F.npy``: finite 2-D (n_rois, n_frames); a missing file names what is there."""
+    f_path = folder / "F.npy"
+    if not f_path.is_file():
+        present = sorted(p.name for p in folder.glob("*.npy"))
+        raise MissingFileError(
+            f"{folder}: this Suite2P plane folder has no F.npy (found: "
+            f"{', '.join(present) or 'no .npy files'}). F.npy holds the fluorescence traces and "
+            "is required; point to a complete suite2p plane folder."
+        )
+    F = _load_numeric(f_path, "F.npy")
+    if F.ndim != 2:
+        raise FileFormatError(
+            f"{f_path}: F.npy must be 2-D (n_rois, n_frames); got shape {F.shape}."
+        )
+    require_finite(F, "F.npy", str(f_path))
+    return F
+
+
+def _read_like_traces(folder: Path, name: str, F: np.ndarray, why: str) -> np.ndarray | None:
+    """``Fneu.npy``/``spks.npy``: same shape as F and finite, or None when absent."""
+    path = folder / name
+    if not path.is_file():
+        return None
+    arr = _load_numeric(path, name)
+    if arr.shape != F.shape:
+        raise FileFormatError(
+            f"{path}: {name} has shape {arr.shape} but F.npy has {F.shape}; {why}."
+        )
+    require_finite(arr, name, str(path))
+    return arr
+
+
+def _read_iscell(folder: Path, n_rois: int, meta: dict[str, Any]) -> np.ndarray | None:
+    """``iscell.npy`` column 0 as bool (column 1 -> ``meta["cell_probability"]``), or None."""
+    path = folder / "iscell.npy"
+    if not path.is_file():
+        return None
+    ic = _load_numeric(path, "iscell.npy")
+    if not (ic.shape == (n_rois,) or (ic.ndim == 2 and ic.shape[0] == n_rois)):
+        raise FileFormatError(
+            f"{path}: iscell.npy has shape {ic.shape}; expected "
+            f"({n_rois}, 2) or ({n_rois},) for the {n_rois} ROIs of F.npy."
+        )
+    if ic.ndim == 2:
+        if ic.shape[1] > 1:
+            meta["cell_probability"] = ic[:, 1].astype(np.float32)
+        ic = ic[:, 0]
+    return ic.astype(bool)
+
+
+def _small_ops(ops: dict[str, Any]) -> dict[str, Any]:
+    """The :data:`_OPS_KEEP` entries of ``ops`` that are scalars, strings, lists or dates."""
+    return {
+        k: (v.item() if isinstance(v, np.generic) else v)
+        for k, v in ops.items()
+        if k in _OPS_KEEP and (np.isscalar(v) or isinstance(v, (str, list, tuple, datetime.date)))
+    }
+
+
+def _read_labels(
+    folder: Path, n_rois: int, ops: dict[str, Any], meta: dict[str, Any]
+) -> np.ndarray | None:
+    """Label image painted from ``stat.npy`` (size from ops Ly/Lx), or None when absent."""
+    path = folder / "stat.npy"
+    if not path.is_file():
+        return None
+    shape = None
+    if "Ly" in ops and "Lx" in ops:
+        shape = (int(ops["Ly"]), int(ops["Lx"]))
+    stat = list(np.atleast_1d(load_npy(path)))
+    if len(stat) != n_rois:
+        raise FileFormatError(
+            f"{path}: stat.npy describes {len(stat)} ROIs but F.npy has "
+            f"{n_rois} rows; they must come from the same suite2p run."
+        )
+    labels = labels_from_stat(stat, shape, str(path))
+    meta["roi_centers_yx"] = [
+        [float(v) for v in np.asarray(s.get("med", [np.nan, np.nan])).ravel()[:2]] for s in stat
+    ]
+    meta["image_shape_source"] = "ops Ly/Lx" if shape else "ROI pixel extents"
+    return labels
+
+
+def _read_mean_image(
+    folder: Path, ops: dict[str, Any], ops_files: list[str], labels: np.ndarray | None
+) -> np.ndarray | None:
+    """ops ``meanImg`` as float32 (it must match the label image), or None."""
+    if not (isinstance(ops.get("meanImg"), np.ndarray) and ops["meanImg"].ndim == 2):
+        return None
+    mean_image = ops["meanImg"].astype(np.float32)
+    if labels is not None and mean_image.shape != labels.shape:
+        raise FileFormatError(
+            f"{folder}: meanImg in {'/'.join(ops_files)} is {mean_image.shape} but the ROI "
+            f"label image is {labels.shape}; the files do not belong together."
+        )
+    return mean_image
+
+
+def _no_frame_rate(folder: Path) -> InvalidInputError:
+    """The error for a plane folder that stores no frame rate and got no ``fs_hz``."""
+    return InvalidInputError(
+        f"{folder}: the Suite2P folder has no ops.npy/settings.npy, so the frame rate is "
+        "unknown. Pass it explicitly, e.g. read(path, fs_hz=30.0) or `--fs 30` on the "
+        "command line."
+    )
+
+
+def _plane_fs(
+    folder: Path,
+    ops: dict[str, Any],
+    origin: dict[str, str],
+    fs_hz: float | None,
+    meta: dict[str, Any],
+) -> float:
+    """Frame rate (Hz) of a plane being read: the ``fs_hz`` option, else ops ``fs``."""
+    if fs_hz is not None:
+        fs = check_fs(fs_hz, f"{folder} (fs_hz option)")
+        meta["fs_hz_source"] = "fs_hz option"
+        if "fs" in ops:
+            meta["fs_hz_in_ops"] = float(ops["fs"])
+        return fs
+    if "fs" in ops:
+        meta["fs_hz_source"] = f"{origin['fs']} fs"
+        return check_fs(ops["fs"], f"{folder / origin['fs']} (fs)")
+    raise _no_frame_rate(folder)
+
+
+def _plane_name(folder: Path) -> str:
+    """``<experiment>/<plane>``: the folder above ``suite2p/`` (or the parent) and the plane."""
+    parent = folder.resolve().parent
+    experiment = parent.parent.name if parent.name == "suite2p" else parent.name
+    return f"{experiment}/{folder.name}" if experiment else folder.name
+
+
 def read_suite2p_plane(path: str | os.PathLike[str], fs_hz: float | None = None) -> Recording:
     """Read one Suite2P plane folder into a raw Recording.
 
@@ -249,7 +413,7 @@ def read_suite2p_plane(path: str | os.PathLike[str], fs_hz: float | None = None)
         ``reader``, ``suite2p_files``, ``cell_probability``, ``spks``
         (deconvolved activity, float32 (n_rois, n_frames)) when present,
         ``suite2p_ops`` (small ops entries), ``fs_hz_source`` and
-        ``roi_centers_yx`` (``med`` of each ROI).
+        ``roi_centers_yx`` (``med`` of each ROI, pixels).
 
     Raises
     ------
@@ -259,115 +423,32 @@ def read_suite2p_plane(path: str | os.PathLike[str], fs_hz: float | None = None)
         On inconsistent shapes, non-finite values, unsafe pickles, missing frame rate.
     """
     folder = Path(path)
-    f_path = folder / "F.npy"
-    if not f_path.is_file():
-        present = sorted(p.name for p in folder.glob("*.npy"))
-        raise MissingFileError(
-            f"{folder}: this Suite2P plane folder has no F.npy (found: "
-            f"{', '.join(present) or 'no .npy files'}). F.npy holds the fluorescence traces and "
-            "is required; point to a complete suite2p plane folder."
-        )
-    F = _load_numeric(f_path, "F.npy")
-    if F.ndim != 2:
-        raise FileFormatError(
-            f"{f_path}: F.npy must be 2-D (n_rois, n_frames); got shape {F.shape}."
-        )
-    require_finite(F, "F.npy", str(f_path))
+    F = _read_traces(folder)
     n_rois = F.shape[0]
     files = ["F.npy"]
     meta: dict[str, Any] = {"reader": READER}
-
-    Fneu = None
-    if (folder / "Fneu.npy").is_file():
-        Fneu = _load_numeric(folder / "Fneu.npy", "Fneu.npy")
-        if Fneu.shape != F.shape:
-            raise FileFormatError(
-                f"{folder / 'Fneu.npy'}: Fneu.npy has shape {Fneu.shape} but F.npy has "
-                f"{F.shape}; neuropil traces must match the ROI traces one to one."
-            )
-        require_finite(Fneu, "Fneu.npy", str(folder / "Fneu.npy"))
+    Fneu = _read_like_traces(
+        folder, "Fneu.npy", F, "neuropil traces must match the ROI traces one to one"
+    )
+    if Fneu is not None:
         files.append("Fneu.npy")
-
-    if (folder / "spks.npy").is_file():
-        spks = _load_numeric(folder / "spks.npy", "spks.npy")
-        if spks.shape != F.shape:
-            raise FileFormatError(
-                f"{folder / 'spks.npy'}: spks.npy has shape {spks.shape} but F.npy has "
-                f"{F.shape}; they must match."
-            )
-        require_finite(spks, "spks.npy", str(folder / "spks.npy"))
+    spks = _read_like_traces(folder, "spks.npy", F, "they must match")
+    if spks is not None:
         meta["spks"] = spks.astype(np.float32, copy=False)
         files.append("spks.npy")
-
-    iscell = None
-    if (folder / "iscell.npy").is_file():
-        ic = _load_numeric(folder / "iscell.npy", "iscell.npy")
-        if not (ic.shape == (n_rois,) or (ic.ndim == 2 and ic.shape[0] == n_rois)):
-            raise FileFormatError(
-                f"{folder / 'iscell.npy'}: iscell.npy has shape {ic.shape}; expected "
-                f"({n_rois}, 2) or ({n_rois},) for the {n_rois} ROIs of F.npy."
-            )
-        if ic.ndim == 2:
-            if ic.shape[1] > 1:
-                meta["cell_probability"] = ic[:, 1].astype(np.float32)
-            ic = ic[:, 0]
-        iscell = ic.astype(bool)
+    iscell = _read_iscell(folder, n_rois, meta)
+    if iscell is not None:
         files.append("iscell.npy")
-
     ops, ops_files, origin = _load_ops(folder)
     files += ops_files
-    meta["suite2p_ops"] = {
-        k: (v.item() if isinstance(v, np.generic) else v)
-        for k, v in ops.items()
-        if k in _OPS_KEEP and (np.isscalar(v) or isinstance(v, (str, list, tuple, datetime.date)))
-    }
-
-    shape = None
-    if "Ly" in ops and "Lx" in ops:
-        shape = (int(ops["Ly"]), int(ops["Lx"]))
-    labels = None
-    if (folder / "stat.npy").is_file():
-        stat = load_npy(folder / "stat.npy")
-        stat = list(np.atleast_1d(stat))
-        if len(stat) != n_rois:
-            raise FileFormatError(
-                f"{folder / 'stat.npy'}: stat.npy describes {len(stat)} ROIs but F.npy has "
-                f"{n_rois} rows; they must come from the same suite2p run."
-            )
-        labels = labels_from_stat(stat, shape, str(folder / "stat.npy"))
-        meta["roi_centers_yx"] = [
-            [float(v) for v in np.asarray(s.get("med", [np.nan, np.nan])).ravel()[:2]] for s in stat
-        ]
-        meta["image_shape_source"] = "ops Ly/Lx" if shape else "ROI pixel extents"
+    meta["suite2p_ops"] = _small_ops(ops)
+    labels = _read_labels(folder, n_rois, ops, meta)
+    if labels is not None:
         files.append("stat.npy")
-
-    mean_image = None
-    if isinstance(ops.get("meanImg"), np.ndarray) and ops["meanImg"].ndim == 2:
-        mean_image = ops["meanImg"].astype(np.float32)
-        if labels is not None and mean_image.shape != labels.shape:
-            raise FileFormatError(
-                f"{folder}: meanImg in {'/'.join(ops_files)} is {mean_image.shape} but the ROI "
-                f"label image is {labels.shape}; the files do not belong together."
-            )
-
-    if fs_hz is not None:
-        fs = check_fs(fs_hz, f"{folder} (fs_hz option)")
-        meta["fs_hz_source"] = "fs_hz option"
-        if "fs" in ops:
-            meta["fs_hz_in_ops"] = float(ops["fs"])
-    elif "fs" in ops:
-        fs = check_fs(ops["fs"], f"{folder / origin['fs']} (fs)")
-        meta["fs_hz_source"] = f"{origin['fs']} fs"
-    else:
-        raise InvalidInputError(
-            f"{folder}: the Suite2P folder has no ops.npy/settings.npy, so the frame rate is "
-            "unknown. Pass it explicitly, e.g. read(path, fs_hz=30.0) or `--fs 30` on the "
-            "command line."
-        )
+    mean_image = _read_mean_image(folder, ops, ops_files, labels)
+    fs = _plane_fs(folder, ops, origin, fs_hz, meta)
     meta["suite2p_files"] = files
-    parent = folder.resolve().parent
-    experiment = parent.parent.name if parent.name == "suite2p" else parent.name
-    meta["name"] = f"{experiment}/{folder.name}" if experiment else folder.name
+    meta["name"] = _plane_name(folder)
     return Recording(
         traces=F.astype(np.float32, copy=False),
         fs_hz=fs,

@@ -16,6 +16,11 @@ __all__ = ["describe", "summarize_recording"]
 def summarize_recording(rec: Recording) -> dict[str, Any]:
     """Key facts of a Recording as a flat dict (JSON-friendly values).
 
+    Parameters
+    ----------
+    rec : Recording
+        The recording to summarise.
+
     Returns
     -------
     dict

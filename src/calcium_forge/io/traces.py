@@ -211,6 +211,17 @@ def write_npz(obj: Recording | SpikeInference, path: str | os.PathLike[str]) -> 
 def read_result_npz(path: str | os.PathLike[str]) -> SpikeInference:
     """Read a SpikeInference written by :func:`write_npz`.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A calcium-forge ``.npz`` holding a SpikeInference.
+
+    Returns
+    -------
+    SpikeInference
+        Rates (spikes/s), events (s), method, model card, meta and, when it was
+        stored, the input Recording.
+
     Raises
     ------
     FileFormatError
@@ -329,6 +340,11 @@ def read_npy(
         Frame rate in Hz (a bare array does not store it): required.
     kind : {"dff", "raw", "rate"}
         What the values are.
+
+    Returns
+    -------
+    Recording
+        The array as traces (a 1-D array is one ROI); ``meta["reader"] = "npy"``.
     """
     path = Path(path)
     arr = load_npy(path)
@@ -400,6 +416,12 @@ def read_csv(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
         The CSV file.
     fs_hz : float, optional
         Frame rate in Hz; overrides the header, required without it.
+
+    Returns
+    -------
+    Recording
+        float64 traces (n_rois, n_frames), ``kind`` from the header (default
+        dff); ``meta["csv_header"]`` holds the header's ``key=value`` pairs.
     """
     path = Path(path)
     try:
@@ -451,6 +473,11 @@ def write_csv(obj: Recording | SpikeInference, path: str | os.PathLike[str]) -> 
         A SpikeInference writes its rates (``kind=rate``, spikes/s).
     path : str or os.PathLike
         Destination ``.csv``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     path = Path(path)
     if isinstance(obj, SpikeInference):

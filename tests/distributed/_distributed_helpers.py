@@ -1,4 +1,10 @@
-"""Shared helpers of the distributed tests: synthetic inputs, loopback dask clusters."""
+"""Shared helpers of the distributed tests: synthetic inputs, loopback dask clusters.
+
+Imported by module name (``from _distributed_helpers import ...``): tests/ has
+no ``__init__.py``, so pytest's default ``prepend`` import mode puts this folder
+on ``sys.path``. The name is unique across tests/ (like ``_io_helpers``), so it
+cannot shadow ``tests/napari/_helpers.py`` when both folders run together.
+"""
 
 from __future__ import annotations
 

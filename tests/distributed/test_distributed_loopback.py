@@ -10,9 +10,9 @@ import sys
 import time
 
 import pytest
+from _distributed_helpers import LoopbackCluster, assert_same_results, make_inputs
 
 from calcium_forge.distributed import batch_infer, iter_batch_infer
-from test_distributed_helpers import LoopbackCluster, assert_same_results, make_inputs
 
 pytestmark = pytest.mark.timeout(180)
 

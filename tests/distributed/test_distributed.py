@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _distributed_helpers import assert_same_results, make_inputs, read_rates
 
 from calcium_forge.cli import main
 from calcium_forge.distributed import batch_infer, iter_batch_infer
 from calcium_forge.errors import InvalidInputError
-from test_distributed_helpers import assert_same_results, make_inputs, read_rates
 
 OPTS = {"method": "oasis"}
 
