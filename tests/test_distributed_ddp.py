@@ -59,7 +59,7 @@ def test_two_gloo_processes_give_the_losses_of_one(tmp_path):
     from calcium_forge.io import write
     from calcium_forge.synthesis._ddp import train_gan_ddp
     from calcium_forge.synthesis.calciumgan import GANConfig
-    from calcium_forge.synthesis.train import TrainConfig
+    from calcium_forge.synthesis.train import GANTrainConfig
 
     rng = np.random.default_rng(0)
     traces = np.cumsum(rng.normal(0, 0.1, size=(4, 1200)), axis=1).astype(np.float32)
@@ -69,7 +69,7 @@ def test_two_gloo_processes_give_the_losses_of_one(tmp_path):
     one = train_gan_ddp(
         Recording(traces, fs_hz=30.0),
         GANConfig.cpu(n_neurons=4, window=window),
-        TrainConfig(steps=steps, batch_size=batch, seed=0, num_threads=1),
+        GANTrainConfig(steps=steps, batch_size=batch, seed=0, num_threads=1),
     )
     out = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -114,16 +114,19 @@ def test_checkpoint_resume_continues_the_same_run(tmp_path):
     from calcium_forge import Recording
     from calcium_forge.synthesis._ddp import train_gan_ddp
     from calcium_forge.synthesis.calciumgan import GANConfig
-    from calcium_forge.synthesis.train import TrainConfig
+    from calcium_forge.synthesis.train import GANTrainConfig
 
     rng = np.random.default_rng(1)
     rec = Recording(np.cumsum(rng.normal(0, 0.1, (3, 900)), axis=1).astype(np.float32), 30.0)
     cfg = GANConfig.cpu(n_neurons=3, window=64)
-    full = train_gan_ddp(rec, cfg, TrainConfig(steps=4, batch_size=4, num_threads=1))
+    full = train_gan_ddp(rec, cfg, GANTrainConfig(steps=4, batch_size=4, num_threads=1))
     part = tmp_path / "part"
-    train_gan_ddp(rec, cfg, TrainConfig(steps=2, batch_size=4, num_threads=1), out_dir=part)
+    train_gan_ddp(rec, cfg, GANTrainConfig(steps=2, batch_size=4, num_threads=1), out_dir=part)
     resumed = train_gan_ddp(
-        rec, cfg, TrainConfig(steps=4, batch_size=4, num_threads=1), resume=part / "checkpoint.pt"
+        rec,
+        cfg,
+        GANTrainConfig(steps=4, batch_size=4, num_threads=1),
+        resume=part / "checkpoint.pt",
     )
     assert resumed.steps_done == 4
     for key in ("loss_d", "loss_g", "gp"):

@@ -358,7 +358,7 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
 
         from .progress import drain
         from .synthesis.calciumgan import GANConfig
-        from .synthesis.train import TrainConfig, iter_train_gan
+        from .synthesis.train import GANTrainConfig, iter_train_gan
 
         rec = _read_one_recording(args.data, args.fs, "DATA")
         if args.paper_config:
@@ -367,7 +367,7 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
             cfg = GANConfig.cpu(n_neurons=rec.n_rois, window=args.window)
         if args.phase_shuffle is not None:
             cfg.phase_shuffle = args.phase_shuffle
-        tcfg = TrainConfig(
+        tcfg = GANTrainConfig(
             steps=args.steps,
             batch_size=args.batch_size,
             pretrain_steps=args.pretrain_steps,

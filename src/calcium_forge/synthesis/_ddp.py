@@ -7,7 +7,7 @@ on CUDA, one GPU per local rank); :func:`train_gan_ddp` wraps the CalciumGAN
 generator and critic in ``DistributedDataParallel`` and trains them with the
 WGAN-GP recipe of :mod:`calcium_forge.synthesis.train`.
 
-Equivalence with one process: ``TrainConfig.batch_size`` is the GLOBAL batch.
+Equivalence with one process: ``GANTrainConfig.batch_size`` is the GLOBAL batch.
 Every rank draws the random numbers of the whole global batch (window indices,
 z, interpolation weights, Phase Shuffle shifts) from a generator seeded the
 same on all ranks, and uses its own contiguous slice; DDP averages the
@@ -340,7 +340,7 @@ def iter_train_gan_ddp(
     from .calciumgan import CalciumGAN, GANConfig, build_critic, build_generator
     from .train import (
         CHECKPOINT_FORMAT,
-        TrainConfig,
+        GANTrainConfig,
         _fingerprint,
         gradient_penalty,
         load_checkpoint,
@@ -348,7 +348,7 @@ def iter_train_gan_ddp(
     from .windows import WindowSplit, split_windows
 
     ctx = ctx or init_distributed()
-    tcfg = train_config or TrainConfig()
+    tcfg = train_config or GANTrainConfig()
     if tcfg.pretrain_steps:
         raise InvalidInputError(
             "train_gan_ddp does not run autoencoder pretraining; pretrain with one process "
@@ -561,7 +561,7 @@ def train_gan_ddp(
         Training data (every rank holds it; windows are sampled from it).
     gan_config : GANConfig, optional
         Architecture (default :meth:`GANConfig.cpu` for the data's N).
-    train_config : TrainConfig, optional
+    train_config : GANTrainConfig, optional
         Hyper-parameters; ``batch_size`` is the GLOBAL batch (divisible by the
         number of processes). ``pretrain_steps`` must be 0.
     ctx : DistContext, optional
@@ -616,7 +616,7 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] | None = None
     args = _parse(argv)
     from ..io import read
     from .calciumgan import GANConfig
-    from .train import TrainConfig
+    from .train import GANTrainConfig
 
     ctx = init_distributed()
     try:
@@ -624,7 +624,7 @@ def main(argv: list[str] | None = None, log: Callable[[str], None] | None = None
         if isinstance(rec, list):
             rec = rec[0]
         cfg = GANConfig.cpu(n_neurons=rec.n_rois, window=args.window)
-        tcfg = TrainConfig(
+        tcfg = GANTrainConfig(
             steps=args.steps,
             batch_size=args.batch_size,
             seed=args.seed,

@@ -23,6 +23,7 @@ before adversarial training. One argument, ``pretrain_steps``, switches it on.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,8 @@ from .windows import Scaling, WindowSplit, split_windows
 
 __all__ = [
     "CHECKPOINT_FORMAT",
-    "TrainConfig",
-    "TrainResult",
+    "GANTrainConfig",
+    "GANTrainResult",
     "gradient_penalty",
     "iter_train_gan",
     "load_checkpoint",
@@ -49,7 +50,7 @@ CHECKPOINT_FORMAT = "calcium-forge/calciumgan-checkpoint"
 
 
 @dataclass
-class TrainConfig:
+class GANTrainConfig:
     """Training hyper-parameters (defaults = the paper's, on CPU).
 
     Parameters
@@ -119,11 +120,11 @@ class TrainConfig:
         self.betas = (float(self.betas[0]), float(self.betas[1]))
         if self.ema_decay is not None and not 0.0 <= float(self.ema_decay) < 1.0:
             raise InvalidInputError(
-                f"TrainConfig.ema_decay must be in [0, 1) or None; got {self.ema_decay!r}."
+                f"GANTrainConfig.ema_decay must be in [0, 1) or None; got {self.ema_decay!r}."
             )
         if self.steps < 0 or self.batch_size < 1 or self.n_critic < 1:
             raise InvalidInputError(
-                f"TrainConfig needs steps >= 0, batch_size >= 1, n_critic >= 1; got "
+                f"GANTrainConfig needs steps >= 0, batch_size >= 1, n_critic >= 1; got "
                 f"{self.steps}, {self.batch_size}, {self.n_critic}."
             )
 
@@ -134,7 +135,7 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
+    def from_dict(cls, d: dict) -> GANTrainConfig:
         """Inverse of :meth:`to_dict`."""
         d = dict(d)
         d["betas"] = tuple(d.get("betas", (0.9, 0.9999)))
@@ -142,7 +143,7 @@ class TrainConfig:
 
 
 @dataclass
-class TrainResult:
+class GANTrainResult:
     """Outcome of :func:`iter_train_gan`.
 
     Parameters
@@ -171,6 +172,22 @@ class TrainResult:
     split: WindowSplit
     stopped_early: bool = False
     seconds: float = 0.0
+
+
+#: Old names kept as deprecated aliases (module ``__getattr__`` warns on use).
+_DEPRECATED_NAMES = {"TrainConfig": "GANTrainConfig", "TrainResult": "GANTrainResult"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED_NAMES:
+        new = _DEPRECATED_NAMES[name]
+        warnings.warn(
+            f"calcium_forge.synthesis.train.{name} is deprecated; use {new} (same class).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def gradient_penalty(critic, real, fake, eps, scale: float = 1.0):
@@ -232,13 +249,13 @@ def load_checkpoint(path: str | Path) -> dict:
 def iter_train_gan(
     data: Recording | WindowSplit,
     gan_config: GANConfig | None = None,
-    train_config: TrainConfig | None = None,
+    train_config: GANTrainConfig | None = None,
     *,
     out_dir: str | Path | None = None,
     resume: str | Path | None = None,
     progress_every: int = 10,
     name: str = "model",
-) -> ProgressGen[TrainResult]:
+) -> ProgressGen[GANTrainResult]:
     """Train a CalciumGAN, yielding :class:`~calcium_forge.progress.Progress`.
 
     Parameters
@@ -249,7 +266,7 @@ def iter_train_gan(
     gan_config : GANConfig, optional
         Architecture (default :meth:`GANConfig.cpu` for the data's N). Ignored
         when resuming (the checkpoint's config is used).
-    train_config : TrainConfig, optional
+    train_config : GANTrainConfig, optional
         Hyper-parameters. When resuming, the checkpoint's config is used except
         ``steps``, ``time_budget_s`` and ``checkpoint_every`` given here.
     out_dir : str or Path, optional
@@ -268,14 +285,14 @@ def iter_train_gan(
 
     Returns
     -------
-    TrainResult
+    GANTrainResult
     """
     import torch
 
     ckpt = load_checkpoint(resume) if resume is not None else None
-    tcfg = train_config or TrainConfig()
+    tcfg = train_config or GANTrainConfig()
     if ckpt is not None:
-        base = TrainConfig.from_dict(ckpt["train_config"])
+        base = GANTrainConfig.from_dict(ckpt["train_config"])
         if train_config is not None:
             base.steps = train_config.steps
             base.time_budget_s = train_config.time_budget_s
@@ -577,7 +594,7 @@ def iter_train_gan(
     critic.eval()
     if out_dir is not None:
         model.save(out_dir / "model.pt")
-    return TrainResult(
+    return GANTrainResult(
         model=model,
         history=history,
         steps_done=step,
@@ -591,13 +608,13 @@ def iter_train_gan(
 def train_gan(
     data: Recording | WindowSplit,
     gan_config: GANConfig | None = None,
-    train_config: TrainConfig | None = None,
+    train_config: GANTrainConfig | None = None,
     *,
     out_dir: str | Path | None = None,
     resume: str | Path | None = None,
     progress_bar: bool = False,
     name: str = "model",
-) -> TrainResult:
+) -> GANTrainResult:
     """Train a CalciumGAN headless; see :func:`iter_train_gan`."""
     return drain(
         iter_train_gan(data, gan_config, train_config, out_dir=out_dir, resume=resume, name=name),
