@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from ..errors import InvalidInputError, ModelError
 
@@ -137,29 +138,41 @@ def _torch():
     return torch
 
 
-def _make_modules():
-    """Define the torch modules (deferred so torch is imported only on use)."""
+def _phase_shuffle_class():
+    """Define the Phase Shuffle module (deferred so torch is imported only on use)."""
     torch = _torch()
-    nn = torch.nn
     F = torch.nn.functional
 
-    class PhaseShuffle(nn.Module):
+    class PhaseShuffle(torch.nn.Module):
         """Shift each sample by a random k in [-n, n] frames, reflection padded.
 
         Draws from torch's global RNG (saved/restored by the trainer), so it is
         reproducible. Identity in eval mode and when n = 0.
+
+        Under data parallelism the trainer sets ``batch_shard = (rows,
+        world_size)``: every rank then draws the shifts of the whole global
+        batch (its local batch times ``world_size``) and keeps ``rows``, so the
+        ranks' generators stay in step and together draw what one process would.
         """
 
         def __init__(self, n: int) -> None:
             super().__init__()
             self.n = int(n)
+            self.batch_shard: tuple[Any, int] | None = None
+
+        def draw_shifts(self, batch: int):
+            """Shifts in [-n, n] for ``batch`` samples (int64 tensor of length ``batch``)."""
+            if self.batch_shard is None:
+                return torch.randint(-self.n, self.n + 1, (batch,))
+            rows, world_size = self.batch_shard
+            return torch.randint(-self.n, self.n + 1, (batch * world_size,))[rows]
 
         def forward(self, x, shifts=None):
             if self.n == 0 or (not self.training and shifts is None):
                 return x
             b, _, length = x.shape
             if shifts is None:
-                shifts = torch.randint(-self.n, self.n + 1, (b,))
+                shifts = self.draw_shifts(b)
             pad = int(shifts.abs().max()) if len(shifts) else 0
             if pad == 0:
                 return x
@@ -174,6 +187,15 @@ def _make_modules():
                 # output[t] = input[t - k] (reflected beyond the ends)
                 out[idx] = xp[idx, :, pad - k : pad - k + length]
             return out
+
+    return PhaseShuffle
+
+
+def _generator_class():
+    """Define the generator module (deferred so torch is imported only on use)."""
+    torch = _torch()
+    nn = torch.nn
+    F = torch.nn.functional
 
     class Generator(nn.Module):
         """z (B, latent) -> windows (B, T, N) in [0, 1]."""
@@ -202,6 +224,15 @@ def _make_modules():
                     h = F.leaky_relu(self.norms[i](h), config.leaky_slope)
             return torch.sigmoid(h).transpose(1, 2)  # (B, T, N)
 
+    return Generator
+
+
+def _critic_class(phase_shuffle):
+    """Define the critic module around the ``phase_shuffle`` class (torch imported on use)."""
+    torch = _torch()
+    nn = torch.nn
+    F = torch.nn.functional
+
     class Critic(nn.Module):
         """windows (B, T, N) -> score (B,). ``features`` is the encoder body."""
 
@@ -214,7 +245,7 @@ def _make_modules():
                 nn.Conv1d(cin, cout, config.kernel_size, config.stride, pad)
                 for cin, cout in itertools.pairwise(chans)
             )
-            self.shuffle = PhaseShuffle(config.phase_shuffle)
+            self.shuffle = phase_shuffle(config.phase_shuffle)
             self.n_features = config.channels[0] * config.base_length
             self.head = nn.Linear(self.n_features, 1)
 
@@ -230,16 +261,18 @@ def _make_modules():
         def forward(self, x):
             return self.head(self.features(x)).squeeze(1)
 
-    return PhaseShuffle, Generator, Critic
+    return Critic
 
 
 _MODULES: tuple | None = None
 
 
 def _modules():
+    """(PhaseShuffle, Generator, Critic) classes, defined once on first use."""
     global _MODULES
     if _MODULES is None:
-        _MODULES = _make_modules()
+        phase_shuffle = _phase_shuffle_class()
+        _MODULES = (phase_shuffle, _generator_class(), _critic_class(phase_shuffle))
     return _MODULES
 
 
