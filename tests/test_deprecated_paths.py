@@ -25,3 +25,16 @@ def test_old_module_path_warns_and_gives_the_same_objects(old, new, names):
     target = importlib.import_module(new)
     for name in names:
         assert getattr(mod, name) is getattr(target, name)
+
+
+@pytest.mark.parametrize("module", ["calcium_forge.synthesis", "calcium_forge.synthesis.train"])
+@pytest.mark.parametrize(
+    "old, new", [("TrainConfig", "GANTrainConfig"), ("TrainResult", "GANTrainResult")]
+)
+def test_old_gan_training_names_warn_and_give_the_same_classes(module, old, new):
+    mod = importlib.import_module(module)
+    with pytest.warns(DeprecationWarning, match=new):
+        alias = getattr(mod, old)
+    assert alias is getattr(mod, new)
+    with pytest.warns(DeprecationWarning, match=new):
+        exec(f"from {module} import {old}", {})

@@ -74,7 +74,7 @@ def run(args) -> None:
     from calcium_forge.evaluation.population import evaluate_synthetic
     from calcium_forge.synthesis.baseline import DGBaseline
     from calcium_forge.synthesis.calciumgan import GANConfig
-    from calcium_forge.synthesis.train import TrainConfig, iter_train_gan
+    from calcium_forge.synthesis.train import GANTrainConfig, iter_train_gan
     from calcium_forge.synthesis.windows import split_windows
 
     out = Path(args.out)
@@ -149,9 +149,9 @@ def run(args) -> None:
     for name, ps in (("CalciumGAN", 2), ("CalciumGAN no PS", 0)):
         if args.skip_no_ps and ps == 0:
             continue
-        cfg = GANConfig.cpu(n_neurons=rec.n_rois, window=WINDOW)
-        cfg.phase_shuffle = ps
-        tcfg = TrainConfig(
+        gan_config = GANConfig.cpu(n_neurons=rec.n_rois, window=WINDOW)
+        gan_config.phase_shuffle = ps
+        config = GANTrainConfig(
             steps=args.max_steps,
             batch_size=args.batch_size,
             pretrain_steps=args.pretrain_steps,
@@ -175,8 +175,8 @@ def run(args) -> None:
             print(f"  [{name}] resuming from {resume} ({prior_s:.0f} s before)", flush=True)
         gen = iter_train_gan(
             split,
-            cfg,
-            tcfg,
+            gan_config,
+            config,
             out_dir=model_dir,
             progress_every=100,
             name=f"{args.dataset}",

@@ -320,8 +320,11 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
         help="train a CalciumGAN on a recording (WGAN-GP; checkpoints, resume, Ctrl-C safe)",
         description="Train CalciumGAN on DATA (Suite2P folder, .npz, .csv, .nwb; raw "
         "fluorescence is converted to dF/F). Writes DIR/checkpoint.pt (latest state, also on "
-        "Ctrl-C) and DIR/model.pt + model.json (the model and its card). --resume continues "
-        "exactly where DIR/checkpoint.pt stopped.",
+        "Ctrl-C), DIR/model.pt + model.json (the model and its card) and DIR/train_log.json. "
+        "--resume continues exactly where DIR/checkpoint.pt stopped. Started by torchrun "
+        "(torchrun --nproc_per_node N -m calcium_forge.cli train-gan ...), it trains with "
+        "DistributedDataParallel over the processes: --batch-size is the global batch and "
+        "rank 0 writes the files.",
     )
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", required=True, metavar="DIR")
@@ -329,7 +332,7 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--window", type=int, default=256, help="T, frames per window (default 256)")
     p.add_argument("--stride", type=int, default=4, help="training window stride in frames")
     p.add_argument("--steps", type=int, default=2000, help="generator steps (default 2000)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="(global batch under torchrun)")
     p.add_argument("--phase-shuffle", type=int, default=None, help="n (0 = off)")
     p.add_argument("--paper-config", action="store_true", help="T=2048 paper architecture")
     p.add_argument(
@@ -352,94 +355,72 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_run_train_gan)
 
-    def run(args: argparse.Namespace) -> int:
-        from pathlib import Path
 
-        from .progress import drain
-        from .synthesis.calciumgan import GANConfig
-        from .synthesis.train import TrainConfig, iter_train_gan
+def _gan_configs(args: argparse.Namespace, n_neurons: int):
+    """(GANConfig, GANTrainConfig) of a ``train-gan`` command line."""
+    from .synthesis.calciumgan import GANConfig
+    from .synthesis.train import GANTrainConfig
 
-        rec = _read_one_recording(args.data, args.fs, "DATA")
-        if args.paper_config:
-            cfg = GANConfig.paper(n_neurons=rec.n_rois)
-        else:
-            cfg = GANConfig.cpu(n_neurons=rec.n_rois, window=args.window)
-        if args.phase_shuffle is not None:
-            cfg.phase_shuffle = args.phase_shuffle
-        tcfg = TrainConfig(
-            steps=args.steps,
-            batch_size=args.batch_size,
-            pretrain_steps=args.pretrain_steps,
-            checkpoint_every=args.checkpoint_every,
-            seed=args.seed,
-            num_threads=args.threads,
-            time_budget_s=None if args.budget_min is None else args.budget_min * 60,
-            window_stride=args.stride,
-            held_out_fraction=args.held_out,
-            per_neuron_scaling=args.per_neuron_scaling,
-            mixed_precision=args.mixed_precision,
-            device=args.device,
-            ema_decay=args.ema_decay,
-        )
-        out = Path(args.out)
-        resume = out / "checkpoint.pt" if args.resume else None
-        from .synthesis._ddp import is_torchrun
+    if args.paper_config:
+        gan_config = GANConfig.paper(n_neurons=n_neurons)
+    else:
+        gan_config = GANConfig.cpu(n_neurons=n_neurons, window=args.window)
+    if args.phase_shuffle is not None:
+        gan_config.phase_shuffle = args.phase_shuffle
+    config = GANTrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        pretrain_steps=args.pretrain_steps,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        num_threads=args.threads,
+        time_budget_s=None if args.budget_min is None else args.budget_min * 60,
+        window_stride=args.stride,
+        held_out_fraction=args.held_out,
+        per_neuron_scaling=args.per_neuron_scaling,
+        mixed_precision=args.mixed_precision,
+        device=args.device,
+        ema_decay=args.ema_decay,
+    )
+    return gan_config, config
 
-        if is_torchrun():
-            return _train_gan_under_torchrun(args, rec, cfg, tcfg, out, resume)
+
+def _run_train_gan(args: argparse.Namespace) -> int:
+    """``train-gan``: one process, or DistributedDataParallel when started by torchrun."""
+    from pathlib import Path
+
+    from .progress import drain
+    from .synthesis._ddp import init_distributed, is_torchrun
+    from .synthesis.train import iter_train_gan
+
+    rec = _read_one_recording(args.data, args.fs, "DATA")
+    gan_config, config = _gan_configs(args, rec.n_rois)
+    out = Path(args.out)
+    resume = out / "checkpoint.pt" if args.resume else None
+    ddp = None
+    if is_torchrun():  # one process group over torchrun's processes
+        ddp = init_distributed(device="cpu" if args.device == "cpu" else None)
+    where = "" if ddp is None else f" on {ddp.world_size} process(es) ({ddp.backend})"
+    try:
         res = drain(
-            iter_train_gan(rec, cfg, tcfg, out_dir=out, resume=resume, name=rec.name),
-            progress_bar=not args.no_progress,
+            iter_train_gan(
+                rec, gan_config, config, ddp=ddp, out_dir=out, resume=resume, name=rec.name
+            ),
+            progress_bar=not args.no_progress and (ddp is None or ddp.is_main),
             desc="CalciumGAN",
         )
+    finally:
+        if ddp is not None:
+            ddp.close()
+    if ddp is None or ddp.is_main:
         w = res.history["wasserstein"]
         print(
-            f"trained {res.steps_done} generator steps in {res.seconds:.0f} s"
+            f"trained {res.steps_done} generator steps{where} in {res.seconds:.0f} s"
             + (f"; Wasserstein estimate {w[-1]:.4g}" if w else "")
             + f"; model {out / 'model.pt'}"
         )
-        return 0
-
-    p.set_defaults(func=run)
-
-
-def _train_gan_under_torchrun(args, rec, cfg, tcfg, out, resume) -> int:
-    """``train-gan`` started by torchrun: DistributedDataParallel over the processes.
-
-    ``--batch-size`` is the global batch; rank 0 alone writes checkpoints, the
-    model and the log (see :mod:`calcium_forge.synthesis._ddp`).
-    """
-    from .errors import InvalidInputError
-    from .synthesis._ddp import init_distributed, train_gan_ddp
-
-    if args.pretrain_steps or args.mixed_precision or args.ema_decay is not None:
-        raise InvalidInputError(
-            "train-gan under torchrun trains in fp32 without autoencoder pretraining or weight "
-            f"averaging; drop --pretrain-steps ({args.pretrain_steps}) / --mixed-precision / "
-            "--ema-decay, or pretrain in "
-            "one process first and --resume from its checkpoint."
-        )
-    ctx = init_distributed(device="cpu" if args.device == "cpu" else None)
-    try:
-        res = train_gan_ddp(
-            rec,
-            cfg,
-            tcfg,
-            ctx=ctx,
-            out_dir=out,
-            resume=resume,
-            progress_bar=not args.no_progress,
-            name=rec.name,
-        )
-        if ctx.is_main:
-            print(
-                f"trained {res.steps_done} steps on {ctx.world_size} process(es) "
-                f"({ctx.backend or 'no process group'}) in {res.seconds:.1f} s -> "
-                f"{res.model_path}"
-            )
-    finally:
-        ctx.close()
     return 0
 
 

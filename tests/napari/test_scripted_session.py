@@ -19,7 +19,7 @@ def test_scripted_session_headless(tmp_path, ground_truth_dir):
     from calcium_forge.inference.training import default_config, train
     from calcium_forge.progress import drain
     from calcium_forge.synthesis.calciumgan import GANConfig
-    from calcium_forge.synthesis.train import TrainConfig, iter_train_gan
+    from calcium_forge.synthesis.train import GANTrainConfig, iter_train_gan
 
     folder = min(
         (p for p in ground_truth_dir.iterdir() if p.is_dir()),
@@ -35,7 +35,7 @@ def test_scripted_session_headless(tmp_path, ground_truth_dir):
         iter_train_gan(
             hippocampus_dff(),
             GANConfig(window=64, n_neurons=20),
-            TrainConfig(steps=2, batch_size=4),
+            GANTrainConfig(steps=2, batch_size=4),
             out_dir=tmp_path / "gan",
         )
     )

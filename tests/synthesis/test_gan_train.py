@@ -12,7 +12,7 @@ from calcium_forge.progress import drain  # noqa: E402
 from calcium_forge.recording import Recording  # noqa: E402
 from calcium_forge.synthesis.calciumgan import CalciumGAN, GANConfig  # noqa: E402
 from calcium_forge.synthesis.train import (  # noqa: E402
-    TrainConfig,
+    GANTrainConfig,
     iter_train_gan,
     load_checkpoint,
     train_gan,
@@ -20,7 +20,7 @@ from calcium_forge.synthesis.train import (  # noqa: E402
 from calcium_forge.synthesis.windows import Scaling, WindowSplit  # noqa: E402
 
 
-def _cfg(n=3, t=32, ps=1):
+def _gan_config(n=3, t=32, ps=1):
     return GANConfig(
         window=t,
         n_neurons=n,
@@ -40,8 +40,8 @@ def _rec(n=3, length=800, seed=0):
 def test_resume_reproduces_uninterrupted_run_exactly(tmp_path):
     rec = _rec()
     tc = dict(batch_size=8, seed=3, pretrain_steps=2, window_stride=4)
-    full = train_gan(rec, _cfg(), TrainConfig(steps=6, **tc), out_dir=tmp_path / "full")
-    part = train_gan(rec, _cfg(), TrainConfig(steps=3, **tc), out_dir=tmp_path / "part")
+    full = train_gan(rec, _gan_config(), GANTrainConfig(steps=6, **tc), out_dir=tmp_path / "full")
+    part = train_gan(rec, _gan_config(), GANTrainConfig(steps=3, **tc), out_dir=tmp_path / "part")
     assert part.steps_done == 3 and part.checkpoint.exists()
     ck = load_checkpoint(tmp_path / "part")
     assert ck["step"] == 3 and ck["pretrained"] and "opt_g" in ck and "rng_torch" in ck
@@ -49,7 +49,7 @@ def test_resume_reproduces_uninterrupted_run_exactly(tmp_path):
     resumed = train_gan(
         rec,
         None,
-        TrainConfig(steps=6, **tc),
+        GANTrainConfig(steps=6, **tc),
         out_dir=tmp_path / "part",
         resume=tmp_path / "part" / "checkpoint.pt",
     )
@@ -70,14 +70,18 @@ def test_resume_reproduces_uninterrupted_run_exactly(tmp_path):
 
 
 def test_resume_with_other_data_is_refused(tmp_path):
-    train_gan(_rec(), _cfg(), TrainConfig(steps=1, batch_size=4), out_dir=tmp_path)
+    train_gan(_rec(), _gan_config(), GANTrainConfig(steps=1, batch_size=4), out_dir=tmp_path)
     with pytest.raises(ModelError, match="different training windows"):
-        train_gan(_rec(seed=1), None, TrainConfig(steps=2, batch_size=4), resume=tmp_path)
+        train_gan(_rec(seed=1), None, GANTrainConfig(steps=2, batch_size=4), resume=tmp_path)
 
 
 def test_keyboard_interrupt_writes_a_checkpoint(tmp_path):
     gen = iter_train_gan(
-        _rec(), _cfg(), TrainConfig(steps=50, batch_size=4), out_dir=tmp_path, progress_every=1
+        _rec(),
+        _gan_config(),
+        GANTrainConfig(steps=50, batch_size=4),
+        out_dir=tmp_path,
+        progress_every=1,
     )
     progress = [next(gen) for _ in range(3)]
     assert progress[-1].step == 3 and {"loss_d", "loss_g", "wasserstein", "samples_per_s"} <= set(
@@ -88,14 +92,18 @@ def test_keyboard_interrupt_writes_a_checkpoint(tmp_path):
     ck = load_checkpoint(tmp_path / "checkpoint.pt")
     assert ck["interrupted"] and ck["step"] == 3
     # and training continues from it
-    res = train_gan(_rec(), None, TrainConfig(steps=5, batch_size=4), resume=tmp_path)
+    res = train_gan(_rec(), None, GANTrainConfig(steps=5, batch_size=4), resume=tmp_path)
     assert res.steps_done == 5 and len(res.history["loss_d"]) == 5
 
 
 def test_closing_the_generator_writes_a_checkpoint(tmp_path):
     """A cancelled run (the consumer closes the generator) keeps its latest state."""
     gen = iter_train_gan(
-        _rec(), _cfg(), TrainConfig(steps=50, batch_size=4), out_dir=tmp_path, progress_every=1
+        _rec(),
+        _gan_config(),
+        GANTrainConfig(steps=50, batch_size=4),
+        out_dir=tmp_path,
+        progress_every=1,
     )
     for _ in range(2):
         next(gen)
@@ -106,11 +114,13 @@ def test_closing_the_generator_writes_a_checkpoint(tmp_path):
 
 def test_autoencoder_pretraining_reduces_reconstruction_error():
     res = train_gan(
-        _rec(), _cfg(), TrainConfig(steps=0, batch_size=16, pretrain_steps=60, pretrain_lr=3e-3)
+        _rec(),
+        _gan_config(),
+        GANTrainConfig(steps=0, batch_size=16, pretrain_steps=60, pretrain_lr=3e-3),
     )
     loss = res.history["pretrain_loss"]
     assert len(loss) == 60 and np.mean(loss[-10:]) < 0.5 * np.mean(loss[:5])
-    off = train_gan(_rec(), _cfg(), TrainConfig(steps=1, batch_size=4))
+    off = train_gan(_rec(), _gan_config(), GANTrainConfig(steps=1, batch_size=4))
     assert off.history["pretrain_loss"] == []
 
 
@@ -136,7 +146,7 @@ def test_short_training_moves_samples_toward_the_data():
     before = CalciumGAN(cfg, split.scaling, 30.0).sample_windows(64, seed=1).mean(axis=(0, 1))
     res = drain(
         iter_train_gan(
-            split, cfg, TrainConfig(steps=150, batch_size=32, lr=1e-3, betas=(0.5, 0.9), seed=0)
+            split, cfg, GANTrainConfig(steps=150, batch_size=32, lr=1e-3, betas=(0.5, 0.9), seed=0)
         )
     )
     after = res.model.sample_windows(64, seed=1).mean(axis=(0, 1))
@@ -149,7 +159,9 @@ def test_short_training_moves_samples_toward_the_data():
 
 def test_bf16_autocast_on_cpu_trains():
     res = train_gan(
-        _rec(), _cfg(), TrainConfig(steps=2, batch_size=4, mixed_precision=True, pretrain_steps=1)
+        _rec(),
+        _gan_config(),
+        GANTrainConfig(steps=2, batch_size=4, mixed_precision=True, pretrain_steps=1),
     )
     assert np.isfinite(res.history["loss_d"]).all() and np.isfinite(res.history["gp"]).all()
     assert res.model.sample(1).traces.dtype == np.float32
@@ -158,9 +170,9 @@ def test_bf16_autocast_on_cpu_trains():
 def test_generator_weight_averaging(tmp_path):
     rec = _rec()
     tc = dict(batch_size=8, seed=4, pretrain_steps=0, window_stride=4)
-    raw = train_gan(rec, _cfg(), TrainConfig(steps=5, **tc))
+    raw = train_gan(rec, _gan_config(), GANTrainConfig(steps=5, **tc))
     # decay 0: the average is the last generator, and training itself is unchanged
-    ema0 = train_gan(rec, _cfg(), TrainConfig(steps=5, ema_decay=0.0, **tc))
+    ema0 = train_gan(rec, _gan_config(), GANTrainConfig(steps=5, ema_decay=0.0, **tc))
     assert ema0.history["loss_g"] == raw.history["loss_g"]
     for a, b in zip(
         raw.model.generator.state_dict().values(),
@@ -171,7 +183,9 @@ def test_generator_weight_averaging(tmp_path):
     # decay 0.5 over 5 steps: the sampled generator is an average, not the last one;
     # resuming carries the average exactly
     tc_ema = dict(tc, ema_decay=0.5)
-    full = train_gan(rec, _cfg(), TrainConfig(steps=5, **tc_ema), out_dir=tmp_path / "full")
+    full = train_gan(
+        rec, _gan_config(), GANTrainConfig(steps=5, **tc_ema), out_dir=tmp_path / "full"
+    )
     assert "moving average" in full.model.card["generator_weights"]
     diff = [
         (a - b).abs().max().item()
@@ -180,10 +194,10 @@ def test_generator_weight_averaging(tmp_path):
         )
     ]
     assert max(diff) > 0
-    train_gan(rec, _cfg(), TrainConfig(steps=2, **tc_ema), out_dir=tmp_path / "part")
+    train_gan(rec, _gan_config(), GANTrainConfig(steps=2, **tc_ema), out_dir=tmp_path / "part")
     assert "generator_ema" in load_checkpoint(tmp_path / "part")
     resumed = train_gan(
-        rec, None, TrainConfig(steps=5), out_dir=tmp_path / "part",
+        rec, None, GANTrainConfig(steps=5), out_dir=tmp_path / "part",
         resume=tmp_path / "part" / "checkpoint.pt",
     )  # fmt: skip
     for a, b in zip(
@@ -193,4 +207,4 @@ def test_generator_weight_averaging(tmp_path):
     ):
         assert torch.equal(a, b)
     with pytest.raises(Exception, match="ema_decay"):
-        TrainConfig(ema_decay=1.0)
+        GANTrainConfig(ema_decay=1.0)

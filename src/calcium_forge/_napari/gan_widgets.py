@@ -91,7 +91,7 @@ class TrainGANWidget(TaskWidget):
 
     def start(self) -> Task:
         from ..synthesis.calciumgan import GANConfig
-        from ..synthesis.train import TrainConfig, iter_train_gan
+        from ..synthesis.train import GANTrainConfig, iter_train_gan
 
         rec = layer_recording(self.traces_layer.value, "traces")
         out_dir = Path(self.checkpoint_dir.value)
@@ -103,8 +103,8 @@ class TrainGANWidget(TaskWidget):
                     f"resume is ticked but {resume} does not exist; untick resume or choose the "
                     "folder of an earlier run."
                 )
-        gan_cfg = GANConfig(window=int(self.window.value), n_neurons=rec.n_rois)
-        train_cfg = TrainConfig(
+        gan_config = GANConfig(window=int(self.window.value), n_neurons=rec.n_rois)
+        config = GANTrainConfig(
             steps=int(self.steps.value),
             batch_size=int(self.batch_size.value),
             seed=int(self.seed.value),
@@ -115,8 +115,8 @@ class TrainGANWidget(TaskWidget):
         name = f"{rec.name}-gan"
         gen = iter_train_gan(
             rec,
-            gan_cfg,
-            train_cfg,
+            gan_config,
+            config,
             out_dir=out_dir,
             resume=resume,
             progress_every=max(1, int(self.steps.value) // 100),

@@ -10,6 +10,9 @@ Importing this package does not import torch; the GAN parts load it on use.
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 from .baseline import DGBaseline
 from .calcium import (
     CalciumModel,
@@ -21,7 +24,7 @@ from .calcium import (
 )
 from .calciumgan import CalciumGAN, GANConfig, available_models, crossfade_windows, load_model
 from .dg import DGModel, bivariate_normal_cdf, fit_dg, nearest_correlation
-from .train import TrainConfig, TrainResult, iter_train_gan, load_checkpoint, train_gan
+from .train import GANTrainConfig, GANTrainResult, iter_train_gan, load_checkpoint, train_gan
 from .windows import Scaling, WindowSplit, make_windows, split_windows, windows_to_traces
 
 __all__ = [
@@ -30,9 +33,9 @@ __all__ = [
     "DGBaseline",
     "DGModel",
     "GANConfig",
+    "GANTrainConfig",
+    "GANTrainResult",
     "Scaling",
-    "TrainConfig",
-    "TrainResult",
     "WindowSplit",
     "available_models",
     "bivariate_normal_cdf",
@@ -52,3 +55,19 @@ __all__ = [
     "train_gan",
     "windows_to_traces",
 ]
+
+
+#: Old names kept as deprecated aliases (module ``__getattr__`` warns on use).
+_DEPRECATED_NAMES = {"TrainConfig": "GANTrainConfig", "TrainResult": "GANTrainResult"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED_NAMES:
+        new = _DEPRECATED_NAMES[name]
+        warnings.warn(
+            f"calcium_forge.synthesis.{name} is deprecated; use {new} (same class).",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

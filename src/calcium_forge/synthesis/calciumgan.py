@@ -1,26 +1,20 @@
-"""CalciumGAN: WaveGAN-style generator and critic for population calcium traces.
+"""CalciumGAN: a trained generator with its data scaling, sampling and model files.
 
-Generator: noise z (latent_dim) -> dense -> (C0, T0) -> ``depth`` 1-D
-transposed convolutions (kernel divisible by stride, so no checkerboard) with
-layer normalisation between convolution and activation -> sigmoid output of
-shape (T, N) in [0, 1], rescaled to the data's units by the stored
-:class:`~calcium_forge.synthesis.windows.Scaling`. Layer normalisation is
-``GroupNorm(1, C)``: it normalises each sample over channels and time (no batch
-statistics, which WGAN-GP forbids) with a per-channel affine.
-
-Critic: the mirror image with plain strided convolutions, LeakyReLU(0.2), no
-normalisation, and Phase Shuffle (random shift in [-n, n] with reflection
-padding, one shift per sample) after each convolution but the last; a linear
-layer maps the features to one score.
+:class:`CalciumGAN` holds the generator (and optionally the critic) of
+:mod:`calcium_forge.synthesis.gan_networks`, the data scaling that maps its
+[0, 1] outputs to trace units, the frame rate and the model card; it samples
+windows, window sequences and long crossfaded recordings, and saves/loads the
+``.pt`` + ``.json`` model files (shipped models live in ``synthesis/models``).
+The networks and their settings (``GANConfig``, ``build_generator``,
+``build_critic``) are re-exported here from ``gan_networks``.
 
 Torch is imported lazily (``import calcium_forge.synthesis`` stays light).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +22,7 @@ import numpy as np
 
 from ..errors import InvalidInputError, MissingFileError, ModelError
 from ..recording import Recording
+from .gan_networks import GANConfig, build_critic, build_generator, phase_shuffle_module
 from .windows import Scaling
 
 __all__ = [
@@ -39,6 +34,7 @@ __all__ = [
     "build_generator",
     "crossfade_windows",
     "load_model",
+    "phase_shuffle_module",
 ]
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
@@ -47,228 +43,10 @@ FORMAT_VERSION = 1
 _ALIASES = {"calciumgan-hippocampus": "hippocampus"}
 
 
-@dataclass
-class GANConfig:
-    """Architecture of a CalciumGAN (sizes are free; the defaults are the CPU config).
-
-    Parameters
-    ----------
-    window : int
-        T, frames per window. Must be divisible by ``stride ** depth``.
-    n_neurons : int
-        N, traces per window.
-    latent_dim : int
-        Size of the noise vector z.
-    channels : tuple of int
-        Generator channels from the lowest resolution up (length = depth); the
-        critic uses them in reverse.
-    kernel_size : int
-        Convolution kernel length (multiple of ``stride``; ``kernel_size - stride`` even).
-    stride : int
-        Up/down-sampling factor per layer.
-    phase_shuffle : int
-        n of Phase Shuffle (shift in [-n, n] frames at each critic layer); 0 = off.
-    leaky_slope : float
-        Negative slope of the LeakyReLU activations.
-    """
-
-    window: int = 256
-    n_neurons: int = 20
-    latent_dim: int = 32
-    channels: tuple[int, ...] = (128, 64, 64, 32)
-    kernel_size: int = 8
-    stride: int = 2
-    phase_shuffle: int = 2
-    leaky_slope: float = 0.2
-
-    def __post_init__(self) -> None:
-        self.channels = tuple(int(c) for c in self.channels)
-        depth = len(self.channels)
-        if depth < 1:
-            raise InvalidInputError("GANConfig.channels must list at least one layer width.")
-        if self.kernel_size % self.stride or (self.kernel_size - self.stride) % 2:
-            raise InvalidInputError(
-                f"GANConfig.kernel_size={self.kernel_size} must be a multiple of "
-                f"stride={self.stride} with kernel_size - stride even (e.g. 8 with stride 2, "
-                "24 with stride 4)."
-            )
-        if self.window % (self.stride**depth):
-            raise InvalidInputError(
-                f"GANConfig.window={self.window} must be divisible by stride**depth = "
-                f"{self.stride**depth}; choose e.g. window={self.stride**depth * 16}."
-            )
-        if self.phase_shuffle < 0:
-            raise InvalidInputError(f"phase_shuffle must be >= 0; got {self.phase_shuffle}.")
-
-    @property
-    def depth(self) -> int:
-        """Number of (transposed) convolution layers."""
-        return len(self.channels)
-
-    @property
-    def base_length(self) -> int:
-        """T0, time length after the dense layer."""
-        return self.window // (self.stride**self.depth)
-
-    @classmethod
-    def paper(cls, n_neurons: int = 102) -> GANConfig:
-        """The paper-scale configuration: T = 2048, N = 102, stride 4, kernel 24, n = 10."""
-        return cls(
-            window=2048,
-            n_neurons=n_neurons,
-            latent_dim=32,
-            channels=(512, 256, 128, 64),
-            kernel_size=24,
-            stride=4,
-            phase_shuffle=10,
-        )
-
-    @classmethod
-    def cpu(cls, n_neurons: int = 20, window: int = 256) -> GANConfig:
-        """A configuration that trains on one CPU thread in minutes (T = 256 by default)."""
-        return cls(window=window, n_neurons=n_neurons)
-
-    def to_dict(self) -> dict:
-        """JSON-friendly form."""
-        d = asdict(self)
-        d["channels"] = list(self.channels)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> GANConfig:
-        """Inverse of :meth:`to_dict` (unknown keys are an error)."""
-        known = {f for f in cls.__dataclass_fields__}
-        extra = set(d) - known
-        if extra:
-            raise ModelError(f"GANConfig: unknown keys {sorted(extra)} in model config {d}.")
-        return cls(**d)
-
-
 def _torch():
     import torch
 
     return torch
-
-
-def _make_modules():
-    """Define the torch modules (deferred so torch is imported only on use)."""
-    torch = _torch()
-    nn = torch.nn
-    F = torch.nn.functional
-
-    class PhaseShuffle(nn.Module):
-        """Shift each sample by a random k in [-n, n] frames, reflection padded.
-
-        Draws from torch's global RNG (saved/restored by the trainer), so it is
-        reproducible. Identity in eval mode and when n = 0.
-        """
-
-        def __init__(self, n: int) -> None:
-            super().__init__()
-            self.n = int(n)
-
-        def forward(self, x, shifts=None):
-            if self.n == 0 or (not self.training and shifts is None):
-                return x
-            b, _, length = x.shape
-            if shifts is None:
-                shifts = torch.randint(-self.n, self.n + 1, (b,))
-            pad = int(shifts.abs().max()) if len(shifts) else 0
-            if pad == 0:
-                return x
-            if pad >= length:
-                raise InvalidInputError(
-                    f"PhaseShuffle: shift {pad} >= sequence length {length}; lower phase_shuffle."
-                )
-            xp = F.pad(x, (pad, pad), mode="reflect")
-            out = torch.empty(x.shape, dtype=xp.dtype, device=x.device)
-            for k in shifts.unique().tolist():
-                idx = (shifts == k).nonzero(as_tuple=True)[0]
-                # output[t] = input[t - k] (reflected beyond the ends)
-                out[idx] = xp[idx, :, pad - k : pad - k + length]
-            return out
-
-    class Generator(nn.Module):
-        """z (B, latent) -> windows (B, T, N) in [0, 1]."""
-
-        def __init__(self, cfg: GANConfig) -> None:
-            super().__init__()
-            self.cfg = cfg
-            c0 = cfg.channels[0]
-            self.dense = nn.Linear(cfg.latent_dim, c0 * cfg.base_length)
-            self.norm0 = nn.GroupNorm(1, c0)
-            pad = (cfg.kernel_size - cfg.stride) // 2
-            outs = [*cfg.channels[1:], cfg.n_neurons]
-            self.convs = nn.ModuleList(
-                nn.ConvTranspose1d(cin, cout, cfg.kernel_size, cfg.stride, pad)
-                for cin, cout in zip(cfg.channels, outs, strict=True)
-            )
-            self.norms = nn.ModuleList(nn.GroupNorm(1, c) for c in outs[:-1])
-
-        def forward(self, z):
-            cfg = self.cfg
-            h = self.dense(z).view(z.shape[0], cfg.channels[0], cfg.base_length)
-            h = F.leaky_relu(self.norm0(h), cfg.leaky_slope)
-            for i, conv in enumerate(self.convs):
-                h = conv(h)
-                if i < len(self.norms):
-                    h = F.leaky_relu(self.norms[i](h), cfg.leaky_slope)
-            return torch.sigmoid(h).transpose(1, 2)  # (B, T, N)
-
-    class Critic(nn.Module):
-        """windows (B, T, N) -> score (B,). ``features`` is the encoder body."""
-
-        def __init__(self, cfg: GANConfig) -> None:
-            super().__init__()
-            self.cfg = cfg
-            pad = (cfg.kernel_size - cfg.stride) // 2
-            chans = [cfg.n_neurons, *reversed(cfg.channels)]
-            self.convs = nn.ModuleList(
-                nn.Conv1d(cin, cout, cfg.kernel_size, cfg.stride, pad)
-                for cin, cout in itertools.pairwise(chans)
-            )
-            self.shuffle = PhaseShuffle(cfg.phase_shuffle)
-            self.n_features = cfg.channels[0] * cfg.base_length
-            self.head = nn.Linear(self.n_features, 1)
-
-        def features(self, x):
-            h = x.transpose(1, 2)
-            last = len(self.convs) - 1
-            for i, conv in enumerate(self.convs):
-                h = F.leaky_relu(conv(h), self.cfg.leaky_slope)
-                if i < last:
-                    h = self.shuffle(h)
-            return h.flatten(1)
-
-        def forward(self, x):
-            return self.head(self.features(x)).squeeze(1)
-
-    return PhaseShuffle, Generator, Critic
-
-
-_MODULES: tuple | None = None
-
-
-def _modules():
-    global _MODULES
-    if _MODULES is None:
-        _MODULES = _make_modules()
-    return _MODULES
-
-
-def phase_shuffle_module(n: int):
-    """A Phase Shuffle layer (torch ``nn.Module``) with shift range [-n, n]."""
-    return _modules()[0](n)
-
-
-def build_generator(cfg: GANConfig):
-    """The generator ``nn.Module`` for ``cfg``."""
-    return _modules()[1](cfg)
-
-
-def build_critic(cfg: GANConfig):
-    """The critic ``nn.Module`` for ``cfg``."""
-    return _modules()[2](cfg)
 
 
 def crossfade_windows(windows: np.ndarray, overlap: int) -> np.ndarray:
@@ -515,18 +293,18 @@ class CalciumGAN:
                 f"{source} is not a CalciumGAN model file (format={state.get('format')!r}); "
                 "save models with CalciumGAN.save()."
             )
-        cfg = GANConfig.from_dict(dict(state["config"]))
-        gen = build_generator(cfg)
+        config = GANConfig.from_dict(dict(state["config"]))
+        gen = build_generator(config)
         try:
             gen.load_state_dict(state["generator"])
             critic = None
             if "critic" in state:
-                critic = build_critic(cfg)
+                critic = build_critic(config)
                 critic.load_state_dict(state["critic"])
         except RuntimeError as exc:
             raise ModelError(f"{source}: weights do not match the stored config ({exc}).") from exc
         return cls(
-            config=cfg,
+            config=config,
             scaling=Scaling.from_dict(state["scaling"]),
             fs_hz=float(state["fs_hz"]),
             generator=gen,

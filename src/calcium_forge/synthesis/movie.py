@@ -370,30 +370,69 @@ def make_synthetic_stack(
     -------
     SyntheticStack
     """
+    s_lab, s_dg, s_mov = (
+        int(x.generate_state(1)[0]) for x in np.random.SeedSequence(seed).spawn(3)
+    )
+    labels = _stack_labels(labels, shape, n_cells, s_lab)
+    n_rois = int(labels.max())
+    tr, fs_hz, spike_times = _stack_traces(traces, n_rois, n_frames, fs_hz, rates_hz, s_dg)
+    params = params or MovieParams()
+    movie = render_movie(labels, tr, params, seed=s_mov, lazy=True)
+    rec = Recording(
+        traces=tr,
+        fs_hz=fs_hz,
+        kind="dff",
+        labels=labels,
+        mean_image=_expected_mean_image(movie, labels, params),
+        spike_times=spike_times,
+        meta={"name": "synthetic_stack", "seed": seed},
+    )
+    return SyntheticStack(
+        movie=movie if lazy else np.asarray(movie),
+        labels=labels,
+        recording=rec,
+        meta={"params": params.__dict__.copy(), "seed": seed, "fs_hz": fs_hz},
+    )
+
+
+def _stack_labels(
+    labels: np.ndarray | None, shape: tuple[int, int], n_cells: int, seed: int
+) -> np.ndarray:
+    """The ROI label image: ``labels`` (int32), or ``n_cells`` random somata."""
+    if labels is None:
+        labels = random_somata(shape, n_cells, seed=seed)
+    labels = np.asarray(labels, np.int32)
+    if int(labels.max()) == 0:
+        raise InvalidInputError("make_synthetic_stack: the label image has no ROI.")
+    return labels
+
+
+def _stack_traces(
+    traces: Recording | np.ndarray | None,
+    n_rois: int,
+    n_frames: int,
+    fs_hz: float,
+    rates_hz: tuple[float, float],
+    seed: int,
+) -> tuple[np.ndarray, float, list[np.ndarray] | None]:
+    """(traces, frame rate in Hz, spike times in s or None) for the first ``n_rois`` ROIs.
+
+    Without ``traces``: correlated DG spike trains rendered as GCaMP-like dF/F
+    (AR(2): rise 50 ms, decay 0.7 s, 0.3 dF/F per spike, mild saturation).
+    """
     from .calcium import CalciumModel, make_dg_dataset
 
-    ss = np.random.SeedSequence(seed)
-    s_lab, s_dg, s_mov = (int(x.generate_state(1)[0]) for x in ss.spawn(3))
-    if labels is None:
-        labels = random_somata(shape, n_cells, seed=s_lab)
-    labels = np.asarray(labels, np.int32)
-    n_rois = int(labels.max())
-    if n_rois == 0:
-        raise InvalidInputError("make_synthetic_stack: the label image has no ROI.")
     spike_times = None
     if traces is None:
         model = CalciumModel(
             decay_s=0.7, rise_s=0.05, amplitude=0.3, noise_sigma=0.0, saturation_kd=3.0, hill_n=1.0
         )
         rec = make_dg_dataset(
-            n_rois, n_frames / fs_hz, fs_hz, calcium=model, rates_hz=rates_hz, seed=s_dg
+            n_rois, n_frames / fs_hz, fs_hz, calcium=model, rates_hz=rates_hz, seed=seed
         )
-        tr = rec.traces
-        spike_times = rec.spike_times
+        tr, spike_times = rec.traces, rec.spike_times
     elif isinstance(traces, Recording):
-        tr = traces.traces
-        fs_hz = traces.fs_hz
-        spike_times = traces.spike_times
+        tr, fs_hz, spike_times = traces.traces, traces.fs_hz, traces.spike_times
     else:
         tr = np.asarray(traces, np.float32)
     if tr.shape[0] < n_rois:
@@ -401,29 +440,16 @@ def make_synthetic_stack(
             f"make_synthetic_stack: {tr.shape[0]} traces for {n_rois} ROIs; give at least one "
             "trace per ROI."
         )
-    tr = tr[:n_rois]
     if spike_times is not None:
         spike_times = spike_times[:n_rois]
-    params = params or MovieParams()
-    movie = render_movie(labels, tr, params, seed=s_mov, lazy=True)
+    return tr[:n_rois], fs_hz, spike_times
+
+
+def _expected_mean_image(movie: SyntheticMovie, labels: np.ndarray, params: MovieParams):
+    """The noise-free resting image (background + neuropil + cells at F0), float32 output units."""
     mean_image = (
         movie.background
         + movie.neuropil_image
         + np.concatenate([[0.0], movie.f0])[labels] * movie.weights
     ) * params.gain + params.offset
-    rec = Recording(
-        traces=tr,
-        fs_hz=fs_hz,
-        kind="dff",
-        labels=labels,
-        mean_image=mean_image.astype(np.float32),
-        spike_times=spike_times,
-        meta={"name": "synthetic_stack", "seed": seed},
-    )
-    out_movie = movie if lazy else np.asarray(movie)
-    return SyntheticStack(
-        movie=out_movie,
-        labels=labels,
-        recording=rec,
-        meta={"params": params.__dict__.copy(), "seed": seed, "fs_hz": fs_hz},
-    )
+    return mean_image.astype(np.float32)

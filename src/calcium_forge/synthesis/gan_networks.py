@@ -1,0 +1,291 @@
+"""CalciumGAN networks: the architecture settings and the WaveGAN-style generator and critic.
+
+Generator: noise z (latent_dim) -> dense -> (C0, T0) -> ``depth`` 1-D
+transposed convolutions (kernel divisible by stride, so no checkerboard) with
+layer normalisation between convolution and activation -> sigmoid output of
+shape (T, N) in [0, 1], rescaled to the data's units by the stored
+:class:`~calcium_forge.synthesis.windows.Scaling`. Layer normalisation is
+``GroupNorm(1, C)``: it normalises each sample over channels and time (no batch
+statistics, which WGAN-GP forbids) with a per-channel affine.
+
+Critic: the mirror image with plain strided convolutions, LeakyReLU(0.2), no
+normalisation, and Phase Shuffle (random shift in [-n, n] with reflection
+padding, one shift per sample) after each convolution but the last; a linear
+layer maps the features to one score.
+
+The trained model with its scaling, sampling and files is
+:class:`calcium_forge.synthesis.calciumgan.CalciumGAN`; the trainer is
+:mod:`calcium_forge.synthesis.train`. Torch is imported lazily
+(``import calcium_forge.synthesis`` stays light).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..errors import InvalidInputError, ModelError
+
+__all__ = [
+    "GANConfig",
+    "build_critic",
+    "build_generator",
+    "phase_shuffle_module",
+]
+
+
+@dataclass
+class GANConfig:
+    """Architecture of a CalciumGAN (sizes are free; the defaults are the CPU config).
+
+    Parameters
+    ----------
+    window : int
+        T, frames per window. Must be divisible by ``stride ** depth``.
+    n_neurons : int
+        N, traces per window.
+    latent_dim : int
+        Size of the noise vector z.
+    channels : tuple of int
+        Generator channels from the lowest resolution up (length = depth); the
+        critic uses them in reverse.
+    kernel_size : int
+        Convolution kernel length (multiple of ``stride``; ``kernel_size - stride`` even).
+    stride : int
+        Up/down-sampling factor per layer.
+    phase_shuffle : int
+        n of Phase Shuffle (shift in [-n, n] frames at each critic layer); 0 = off.
+    leaky_slope : float
+        Negative slope of the LeakyReLU activations.
+    """
+
+    window: int = 256
+    n_neurons: int = 20
+    latent_dim: int = 32
+    channels: tuple[int, ...] = (128, 64, 64, 32)
+    kernel_size: int = 8
+    stride: int = 2
+    phase_shuffle: int = 2
+    leaky_slope: float = 0.2
+
+    def __post_init__(self) -> None:
+        self.channels = tuple(int(c) for c in self.channels)
+        depth = len(self.channels)
+        if depth < 1:
+            raise InvalidInputError("GANConfig.channels must list at least one layer width.")
+        if self.kernel_size % self.stride or (self.kernel_size - self.stride) % 2:
+            raise InvalidInputError(
+                f"GANConfig.kernel_size={self.kernel_size} must be a multiple of "
+                f"stride={self.stride} with kernel_size - stride even (e.g. 8 with stride 2, "
+                "24 with stride 4)."
+            )
+        if self.window % (self.stride**depth):
+            raise InvalidInputError(
+                f"GANConfig.window={self.window} must be divisible by stride**depth = "
+                f"{self.stride**depth}; choose e.g. window={self.stride**depth * 16}."
+            )
+        if self.phase_shuffle < 0:
+            raise InvalidInputError(f"phase_shuffle must be >= 0; got {self.phase_shuffle}.")
+
+    @property
+    def depth(self) -> int:
+        """Number of (transposed) convolution layers."""
+        return len(self.channels)
+
+    @property
+    def base_length(self) -> int:
+        """T0, time length after the dense layer."""
+        return self.window // (self.stride**self.depth)
+
+    @classmethod
+    def paper(cls, n_neurons: int = 102) -> GANConfig:
+        """The paper-scale configuration: T = 2048, N = 102, stride 4, kernel 24, n = 10."""
+        return cls(
+            window=2048,
+            n_neurons=n_neurons,
+            latent_dim=32,
+            channels=(512, 256, 128, 64),
+            kernel_size=24,
+            stride=4,
+            phase_shuffle=10,
+        )
+
+    @classmethod
+    def cpu(cls, n_neurons: int = 20, window: int = 256) -> GANConfig:
+        """A configuration that trains on one CPU thread in minutes (T = 256 by default)."""
+        return cls(window=window, n_neurons=n_neurons)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly form."""
+        d = asdict(self)
+        d["channels"] = list(self.channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> GANConfig:
+        """Inverse of :meth:`to_dict` (unknown keys are an error)."""
+        known = {f for f in cls.__dataclass_fields__}
+        extra = set(d) - known
+        if extra:
+            raise ModelError(f"GANConfig: unknown keys {sorted(extra)} in model config {d}.")
+        return cls(**d)
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _phase_shuffle_class():
+    """Define the Phase Shuffle module (deferred so torch is imported only on use)."""
+    torch = _torch()
+    F = torch.nn.functional
+
+    class PhaseShuffle(torch.nn.Module):
+        """Shift each sample by a random k in [-n, n] frames, reflection padded.
+
+        Draws from torch's global RNG (saved/restored by the trainer), so it is
+        reproducible. Identity in eval mode and when n = 0.
+
+        Under data parallelism the trainer sets ``batch_shard = (rows,
+        world_size)``: every rank then draws the shifts of the whole global
+        batch (its local batch times ``world_size``) and keeps ``rows``, so the
+        ranks' generators stay in step and together draw what one process would.
+        """
+
+        def __init__(self, n: int) -> None:
+            super().__init__()
+            self.n = int(n)
+            self.batch_shard: tuple[Any, int] | None = None
+
+        def draw_shifts(self, batch: int):
+            """Shifts in [-n, n] for ``batch`` samples (int64 tensor of length ``batch``)."""
+            if self.batch_shard is None:
+                return torch.randint(-self.n, self.n + 1, (batch,))
+            rows, world_size = self.batch_shard
+            return torch.randint(-self.n, self.n + 1, (batch * world_size,))[rows]
+
+        def forward(self, x, shifts=None):
+            if self.n == 0 or (not self.training and shifts is None):
+                return x
+            b, _, length = x.shape
+            if shifts is None:
+                shifts = self.draw_shifts(b)
+            pad = int(shifts.abs().max()) if len(shifts) else 0
+            if pad == 0:
+                return x
+            if pad >= length:
+                raise InvalidInputError(
+                    f"PhaseShuffle: shift {pad} >= sequence length {length}; lower phase_shuffle."
+                )
+            xp = F.pad(x, (pad, pad), mode="reflect")
+            out = torch.empty(x.shape, dtype=xp.dtype, device=x.device)
+            for k in shifts.unique().tolist():
+                idx = (shifts == k).nonzero(as_tuple=True)[0]
+                # output[t] = input[t - k] (reflected beyond the ends)
+                out[idx] = xp[idx, :, pad - k : pad - k + length]
+            return out
+
+    return PhaseShuffle
+
+
+def _generator_class():
+    """Define the generator module (deferred so torch is imported only on use)."""
+    torch = _torch()
+    nn = torch.nn
+    F = torch.nn.functional
+
+    class Generator(nn.Module):
+        """z (B, latent) -> windows (B, T, N) in [0, 1]."""
+
+        def __init__(self, config: GANConfig) -> None:
+            super().__init__()
+            self.config = config
+            c0 = config.channels[0]
+            self.dense = nn.Linear(config.latent_dim, c0 * config.base_length)
+            self.norm0 = nn.GroupNorm(1, c0)
+            pad = (config.kernel_size - config.stride) // 2
+            outs = [*config.channels[1:], config.n_neurons]
+            self.convs = nn.ModuleList(
+                nn.ConvTranspose1d(cin, cout, config.kernel_size, config.stride, pad)
+                for cin, cout in zip(config.channels, outs, strict=True)
+            )
+            self.norms = nn.ModuleList(nn.GroupNorm(1, c) for c in outs[:-1])
+
+        def forward(self, z):
+            config = self.config
+            h = self.dense(z).view(z.shape[0], config.channels[0], config.base_length)
+            h = F.leaky_relu(self.norm0(h), config.leaky_slope)
+            for i, conv in enumerate(self.convs):
+                h = conv(h)
+                if i < len(self.norms):
+                    h = F.leaky_relu(self.norms[i](h), config.leaky_slope)
+            return torch.sigmoid(h).transpose(1, 2)  # (B, T, N)
+
+    return Generator
+
+
+def _critic_class(phase_shuffle):
+    """Define the critic module around the ``phase_shuffle`` class (torch imported on use)."""
+    torch = _torch()
+    nn = torch.nn
+    F = torch.nn.functional
+
+    class Critic(nn.Module):
+        """windows (B, T, N) -> score (B,). ``features`` is the encoder body."""
+
+        def __init__(self, config: GANConfig) -> None:
+            super().__init__()
+            self.config = config
+            pad = (config.kernel_size - config.stride) // 2
+            chans = [config.n_neurons, *reversed(config.channels)]
+            self.convs = nn.ModuleList(
+                nn.Conv1d(cin, cout, config.kernel_size, config.stride, pad)
+                for cin, cout in itertools.pairwise(chans)
+            )
+            self.shuffle = phase_shuffle(config.phase_shuffle)
+            self.n_features = config.channels[0] * config.base_length
+            self.head = nn.Linear(self.n_features, 1)
+
+        def features(self, x):
+            h = x.transpose(1, 2)
+            last = len(self.convs) - 1
+            for i, conv in enumerate(self.convs):
+                h = F.leaky_relu(conv(h), self.config.leaky_slope)
+                if i < last:
+                    h = self.shuffle(h)
+            return h.flatten(1)
+
+        def forward(self, x):
+            return self.head(self.features(x)).squeeze(1)
+
+    return Critic
+
+
+_MODULES: tuple | None = None
+
+
+def _modules():
+    """(PhaseShuffle, Generator, Critic) classes, defined once on first use."""
+    global _MODULES
+    if _MODULES is None:
+        phase_shuffle = _phase_shuffle_class()
+        _MODULES = (phase_shuffle, _generator_class(), _critic_class(phase_shuffle))
+    return _MODULES
+
+
+def phase_shuffle_module(n: int):
+    """A Phase Shuffle layer (torch ``nn.Module``) with shift range [-n, n]."""
+    return _modules()[0](n)
+
+
+def build_generator(config: GANConfig):
+    """The generator ``nn.Module`` for ``config``."""
+    return _modules()[1](config)
+
+
+def build_critic(config: GANConfig):
+    """The critic ``nn.Module`` for ``config``."""
+    return _modules()[2](config)
