@@ -1,0 +1,238 @@
+"""Sub-commands on recordings: ``info``, ``convert``, ``infer`` and ``batch-infer``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _register_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "info",
+        help="describe a recording file or folder (reader, shapes, fs, ROIs, NaNs, spikes)",
+        description="Describe what a file or folder holds: the reader chosen from its content, "
+        "shapes, frame rate, ROIs, NaN stretches and ground-truth spikes.",
+    )
+    p.add_argument("path", help="Suite2P folder, Cascade .mat, .npz/.npy/.csv, .nwb or TIFF")
+    p.add_argument(
+        "--fs",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help="frame rate in Hz, for formats that do not store it",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from ..io.summary import describe
+
+        print(describe(args.path, fs_hz=args.fs))
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _register_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="convert a recording to .npz, .csv or .nwb",
+        description="Read IN (any supported recording) and write it to OUT; the format follows "
+        "OUT's extension (.npz lossless, .csv traces only, .nwb). Files holding several "
+        "recordings write OUT_<k> for each.",
+    )
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    p.add_argument(
+        "--fs",
+        type=float,
+        default=None,
+        metavar="HZ",
+        help="frame rate in Hz, for formats that do not store it",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from ..io import read, write
+
+        result = read(args.input, **({} if args.fs is None else {"fs_hz": args.fs}))
+        recs = result if isinstance(result, list) else [result]
+        out = Path(args.output)
+        for k, rec in enumerate(recs):
+            target = out if len(recs) == 1 else out.with_name(f"{out.stem}_{k}{out.suffix}")
+            write(rec, target)
+            print(
+                f"wrote {target} ({rec.n_rois} ROI(s) x {rec.n_frames} frames, "
+                f"{rec.fs_hz:.6g} Hz, {rec.kind})"
+            )
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _register_infer(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "infer",
+        help="infer spike rates and events from a recording (ENS², S2S or OASIS)",
+        description="Read INPUT (Suite2P folder, Cascade .mat, .npz/.npy/.csv, .nwb), infer "
+        "spikes and write a SpikeInference to OUT (.npz, .csv or .nwb). Raw fluorescence is "
+        "converted to dF/F first (neuropil 0.7, maximin baseline). Inputs holding several "
+        "recordings write OUT_<k> for each.",
+    )
+    p.add_argument("input", metavar="INPUT")
+    p.add_argument("--out", required=True, metavar="OUT", help="output file (.npz, .csv, .nwb)")
+    p.add_argument("--method", default="ens2", choices=["ens2", "s2s", "oasis"])
+    p.add_argument("--fs", type=float, default=None, metavar="HZ", help="frame rate in Hz")
+    p.add_argument(
+        "--model", default=None, metavar="NAME|PATH", help="shipped model name or model file"
+    )
+    p.add_argument(
+        "--mode",
+        default="exact",
+        choices=["exact", "fast"],
+        help="ENS²: stride-1 windows as in the paper (exact) or strided (fast)",
+    )
+    p.add_argument("--no-events", action="store_true", help="rates only, no spike events")
+    p.add_argument(
+        "--event-gain",
+        type=float,
+        default=None,
+        metavar="G",
+        help="ENS²/S2S: multiply the rate by G before estimating spike events (default: the "
+        "gain the model was calibrated with on its validation neurons, 1 if none)",
+    )
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument(
+        "--device", default=None, help="torch device for ENS²/S2S, e.g. cuda (default: cpu)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def run(args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from ..inference import infer_spikes
+        from ..inference._runtime import tune_for_inference
+        from ..io import read, write
+
+        tune_for_inference()  # heap reuse for the engine's buffers (~20 % less CPU)
+        result = read(args.input, **({} if args.fs is None else {"fs_hz": args.fs}))
+        recs = result if isinstance(result, list) else [result]
+        out = Path(args.out)
+        for k, rec in enumerate(recs):
+            res = infer_spikes(
+                rec,
+                method=args.method,
+                model=args.model,
+                events=not args.no_events,
+                mode=args.mode,
+                progress_bar=not args.no_progress,
+                num_threads=args.threads,
+                device=args.device,
+                **({} if args.event_gain is None else {"event_gain": args.event_gain}),
+            )
+            target = out if len(recs) == 1 else out.with_name(f"{out.stem}_{k}{out.suffix}")
+            write(res, target)
+            n_ev = "" if res.events is None else f", {sum(e.size for e in res.events)} events"
+            print(
+                f"wrote {target} ({res.n_rois} ROI(s) x {res.n_frames} frames at "
+                f"{res.fs_hz:.6g} Hz, {args.method}{n_ev})"
+            )
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "batch-infer",
+        help="infer spikes for many recordings on dask.distributed (resumable)",
+        description="One output DIR/<name>.npz per input and DIR/manifest.json (inputs, "
+        "checksums, versions, status). Re-running skips finished inputs; a failing input "
+        "is reported and does not stop the others. Exit code 1 when an input failed.",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="Suite2P plane folders, .npz/.mat/.nwb/.csv files or quoted globs",
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--method", default="ens2", choices=["ens2", "s2s", "oasis"])
+    p.add_argument("--model", default=None, help="model name or path (default: shipped)")
+    p.add_argument(
+        "--mode",
+        default="exact",
+        choices=["exact", "fast"],
+        help="ENS² windows at stride 1 (exact) or the faster strided mode",
+    )
+    p.add_argument("--no-events", action="store_true", help="rates only, no spike events")
+    p.add_argument(
+        "--fs-hz",
+        "--fs",
+        dest="fs_hz",
+        type=float,
+        default=None,
+        help="frame rate (Hz) for inputs that do not store it",
+    )
+    p.add_argument(
+        "--scheduler",
+        default="local",
+        metavar="local|serial|tcp://HOST:PORT",
+        help="LocalCluster (default), in-process, an existing dask scheduler "
+        "address or a scheduler file (.json)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes of the local cluster (default: CPU count)",
+    )
+    p.add_argument("--threads-per-worker", type=int, default=1)
+    p.add_argument(
+        "--resources",
+        default=None,
+        metavar="NAME=N[,NAME=N]",
+        help="dask worker resources per task, e.g. GPU=1 (workers started with --resources)",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="torch device on the workers for ENS²/S2S, e.g. cuda (default: cpu)",
+    )
+    p.add_argument("--no-resume", action="store_true", help="recompute finished inputs too")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def run(args: argparse.Namespace) -> int:
+        from ..distributed import batch_infer
+        from ..errors import InvalidInputError
+
+        resources = None
+        if args.resources:
+            try:
+                resources = {
+                    k.strip(): float(v)
+                    for k, v in (i.split("=") for i in args.resources.split(","))
+                }
+            except ValueError:
+                raise InvalidInputError(
+                    f"--resources must look like GPU=1 or GPU=1,MEM=4; got {args.resources!r}."
+                ) from None
+        report = batch_infer(
+            args.inputs,
+            args.out,
+            client=args.scheduler,
+            n_workers=args.workers,
+            threads_per_worker=args.threads_per_worker,
+            resume=not args.no_resume,
+            resources=resources,
+            device=args.device,
+            progress_bar=not args.no_progress,
+            method=args.method,
+            model=args.model,
+            mode=args.mode,
+            events=not args.no_events,
+            fs_hz=args.fs_hz,
+        )
+        print(report.summary())
+        print(f"manifest: {report.manifest_path}")
+        return 0 if report.ok else 1
+
+    p.set_defaults(func=run)

@@ -1,0 +1,277 @@
+"""Synthesis sub-commands: train-gan, sample-gan, evaluate-synthetic and synth-movie."""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import read_one_recording
+
+
+def _register_train_gan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train-gan",
+        help="train a CalciumGAN on a recording (WGAN-GP; checkpoints, resume, Ctrl-C safe)",
+        description="Train CalciumGAN on DATA (Suite2P folder, .npz, .csv, .nwb; raw "
+        "fluorescence is converted to dF/F). Writes DIR/checkpoint.pt (latest state, also on "
+        "Ctrl-C), DIR/model.pt + model.json (the model and its card) and DIR/train_log.json. "
+        "--resume continues exactly where DIR/checkpoint.pt stopped. Started by torchrun "
+        "(torchrun --nproc_per_node N -m calcium_forge.cli train-gan ...), it trains with "
+        "DistributedDataParallel over the processes: --batch-size is the global batch and "
+        "rank 0 writes the files.",
+    )
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--fs", type=float, default=None, metavar="HZ", help="frame rate in Hz")
+    p.add_argument("--window", type=int, default=256, help="T, frames per window (default 256)")
+    p.add_argument("--stride", type=int, default=4, help="training window stride in frames")
+    p.add_argument("--steps", type=int, default=2000, help="generator steps (default 2000)")
+    p.add_argument("--batch-size", type=int, default=32, help="(global batch under torchrun)")
+    p.add_argument("--phase-shuffle", type=int, default=None, help="n (0 = off)")
+    p.add_argument("--paper-config", action="store_true", help="T=2048 paper architecture")
+    p.add_argument(
+        "--pretrain-steps", type=int, default=0, help="autoencoder pretraining steps (0 = off)"
+    )
+    p.add_argument("--per-neuron-scaling", action="store_true")
+    p.add_argument("--held-out", type=float, default=0.2, help="held-out fraction at the end")
+    p.add_argument("--checkpoint-every", type=int, default=100)
+    p.add_argument("--budget-min", type=float, default=None, help="stop after these minutes")
+    p.add_argument("--mixed-precision", action="store_true", help="bf16 (CPU) / fp16 (CUDA)")
+    p.add_argument(
+        "--ema-decay",
+        type=float,
+        default=None,
+        help="sample from a moving average of the generator weights (e.g. 0.999); "
+        "can be switched on with --resume",
+    )
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_run_train_gan)
+
+
+def _gan_configs(args: argparse.Namespace, n_neurons: int):
+    """(GANConfig, GANTrainConfig) of a ``train-gan`` command line."""
+    from ..synthesis.calciumgan import GANConfig
+    from ..synthesis.train import GANTrainConfig
+
+    if args.paper_config:
+        gan_config = GANConfig.paper(n_neurons=n_neurons)
+    else:
+        gan_config = GANConfig.cpu(n_neurons=n_neurons, window=args.window)
+    if args.phase_shuffle is not None:
+        gan_config.phase_shuffle = args.phase_shuffle
+    config = GANTrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        pretrain_steps=args.pretrain_steps,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        num_threads=args.threads,
+        time_budget_s=None if args.budget_min is None else args.budget_min * 60,
+        window_stride=args.stride,
+        held_out_fraction=args.held_out,
+        per_neuron_scaling=args.per_neuron_scaling,
+        mixed_precision=args.mixed_precision,
+        device=args.device,
+        ema_decay=args.ema_decay,
+    )
+    return gan_config, config
+
+
+def _run_train_gan(args: argparse.Namespace) -> int:
+    """``train-gan``: one process, or DistributedDataParallel when started by torchrun."""
+    from pathlib import Path
+
+    from ..progress import drain
+    from ..synthesis._ddp import init_distributed, is_torchrun
+    from ..synthesis.train import iter_train_gan
+
+    rec = read_one_recording(args.data, args.fs, "DATA")
+    gan_config, config = _gan_configs(args, rec.n_rois)
+    out = Path(args.out)
+    resume = out / "checkpoint.pt" if args.resume else None
+    ddp = None
+    if is_torchrun():  # one process group over torchrun's processes
+        ddp = init_distributed(device="cpu" if args.device == "cpu" else None)
+    where = "" if ddp is None else f" on {ddp.world_size} process(es) ({ddp.backend})"
+    try:
+        res = drain(
+            iter_train_gan(
+                rec, gan_config, config, ddp=ddp, out_dir=out, resume=resume, name=rec.name
+            ),
+            progress_bar=not args.no_progress and (ddp is None or ddp.is_main),
+            desc="CalciumGAN",
+        )
+    finally:
+        if ddp is not None:
+            ddp.close()
+    if ddp is None or ddp.is_main:
+        w = res.history["wasserstein"]
+        print(
+            f"trained {res.steps_done} generator steps{where} in {res.seconds:.0f} s"
+            + (f"; Wasserstein estimate {w[-1]:.4g}" if w else "")
+            + f"; model {out / 'model.pt'}"
+        )
+    return 0
+
+
+def _register_sample_gan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sample-gan",
+        aliases=["sample"],
+        help="sample synthetic population traces from a CalciumGAN (shipped name or .pt)",
+        description="Sample MODEL (e.g. calciumgan-hippocampus, or a model.pt from train-gan) "
+        "and write the traces (original units and frame rate) to FILE (.npz, .csv, .nwb). "
+        "--frames stitches crossfaded windows into one long recording; otherwise --n windows "
+        "are laid end to end.",
+    )
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--n", type=int, default=4, help="number of windows (default 4)")
+    p.add_argument("--frames", type=int, default=None, help="one long recording of N frames")
+    p.add_argument("--seed", type=int, default=0)
+
+    def run(args: argparse.Namespace) -> int:
+        from ..io import write
+        from ..synthesis.calciumgan import CalciumGAN
+
+        gan = CalciumGAN.load(args.model)
+        if args.frames is not None:
+            rec = gan.sample_long(args.frames, seed=args.seed)
+        else:
+            rec = gan.sample(args.n, seed=args.seed)
+        target = write(rec, args.out)
+        print(
+            f"wrote {target} ({rec.n_rois} neurons x {rec.n_frames} frames at {rec.fs_hz:g} Hz "
+            f"from {gan!r})"
+        )
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate-synthetic",
+        help="compare real and synthetic population data (OASIS + elephant KLs, Fréchet, "
+        "spectra, memorisation)",
+        description="Deconvolve REAL and SYNTH with OASIS, compare firing rates, pairwise "
+        "correlations and van Rossum distances (KL divergences, pooled and per neuron), window "
+        "features (Fréchet) and power spectra; write DIR/report.md, DIR/report.json and PNG "
+        "figures. With --training, also the memorisation check.",
+    )
+    p.add_argument("real", metavar="REAL")
+    p.add_argument("synthetic", metavar="SYNTH")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--fs", type=float, default=None, metavar="HZ")
+    p.add_argument("--window", type=int, default=None, help="window length T in frames")
+    p.add_argument("--training", default=None, help="the model's training data (memorisation)")
+    p.add_argument("--seed", type=int, default=0)
+
+    def run(args: argparse.Namespace) -> int:
+        import json
+        from pathlib import Path
+
+        from ..evaluation.population import evaluate_synthetic
+        from ..io.atomic import atomic_path
+
+        real = read_one_recording(args.real, args.fs, "REAL")
+        syn = read_one_recording(args.synthetic, args.fs, "SYNTH")
+        training = None
+        if args.training:
+            training = read_one_recording(args.training, args.fs, "--training")
+        rep = evaluate_synthetic(
+            real,
+            syn,
+            window_frames=args.window,
+            training=training,
+            held_out=real if training is not None else None,
+            seed=args.seed,
+        )
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "report.md") as tmp:
+            Path(tmp).write_text(rep.to_markdown())
+        with atomic_path(out / "report.json") as tmp:
+            Path(tmp).write_text(
+                json.dumps({"summary": rep.summary(), "settings": rep.settings}, indent=2)
+            )
+        files = rep.save_figures(out)
+        print(rep.to_markdown())
+        print(f"wrote {out / 'report.md'}, report.json and {', '.join(f.name for f in files)}")
+        return 0
+
+    p.set_defaults(func=run)
+
+
+def _register_synth_movie(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "synth-movie",
+        help="render a synthetic two-photon movie with ground-truth ROIs and spikes",
+        description="Render a (T, Y, X) two-photon-like movie (background, neuropil haze, "
+        "Poisson-Gaussian noise) to OUT (ImageJ TIFF, frames written one by one), with "
+        "OUT_labels.tif (ROIs) and OUT_truth.npz (traces, spike times, labels). Traces: DG "
+        "spikes by default, a recording file (--traces) or a CalciumGAN (--model).",
+    )
+    p.add_argument("--out", required=True, metavar="OUT.tif")
+    p.add_argument("--traces", default=None, help="recording whose dF/F traces to render")
+    p.add_argument("--model", default=None, help="CalciumGAN name or .pt to sample traces from")
+    p.add_argument("--use-labels", action="store_true", help="use --traces' own ROI labels")
+    p.add_argument("--size", type=int, nargs=2, default=[128, 128], metavar=("Y", "X"))
+    p.add_argument("--cells", type=int, default=20)
+    p.add_argument("--frames", type=int, default=600)
+    p.add_argument("--fs", type=float, default=30.0, metavar="HZ")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+
+    def run(args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from ..errors import InvalidInputError
+        from ..io import write, write_stack
+        from ..io.tiff import write_labels
+        from ..synthesis.movie import make_synthetic_stack
+
+        traces = None
+        labels = None
+        if args.traces and args.model:
+            raise InvalidInputError("give either --traces or --model, not both.")
+        if args.traces:
+            traces = read_one_recording(args.traces, None, "--traces")
+            if args.use_labels:
+                labels = traces.labels
+                if labels is None:
+                    raise InvalidInputError(f"--use-labels: {args.traces} has no ROI labels.")
+        elif args.model:
+            from ..synthesis.calciumgan import CalciumGAN
+
+            traces = CalciumGAN.load(args.model).sample_long(args.frames, seed=args.seed)
+        st = make_synthetic_stack(
+            tuple(args.size),
+            n_cells=args.cells,
+            n_frames=args.frames,
+            fs_hz=args.fs,
+            traces=traces,
+            labels=labels,
+            seed=args.seed,
+            lazy=True,
+        )
+        movie = st.movie
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fs = st.recording.fs_hz
+        write_stack(out, movie, fs_hz=fs, progress_bar=not args.no_progress)
+        lab_path = write_labels(out.with_name(f"{out.stem}_labels.tif"), st.labels)
+        truth = write(st.recording, out.with_name(f"{out.stem}_truth.npz"))
+        st_list = st.recording.spike_times
+        spikes = "no" if st_list is None else str(sum(len(s) for s in st_list))
+        print(
+            f"wrote {out} ({movie.shape[0]} frames of {movie.shape[1]}x{movie.shape[2]} at "
+            f"{fs:g} Hz, {int(st.labels.max())} ROIs, {spikes} ground-truth spikes), "
+            f"{lab_path.name}, {truth.name}"
+        )
+        return 0
+
+    p.set_defaults(func=run)
