@@ -13,7 +13,6 @@ floor computed the same way.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 
 from ..errors import InvalidInputError
 
@@ -98,6 +97,8 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray, eps: float 
     float
         d^2 (>= 0).
     """
+    from scipy import linalg
+
     a = np.asarray(features_a, np.float64)
     b = np.asarray(features_b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
