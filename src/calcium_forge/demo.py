@@ -269,7 +269,7 @@ def iter_demo(
     lap("CalciumGAN sampling")
 
     yield Progress(4, N_STEPS, "real vs synthetic evaluation")
-    from .evaluation.population import evaluate_synthetic
+    from .evaluation.synthetic import evaluate_synthetic
 
     # Compare with the block the model never saw, and check for memorised windows
     # against the block it was trained on (both recorded in its model card).
