@@ -39,7 +39,7 @@ and :func:`victor_purpura_distance` operate on spike times and agree with
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -95,7 +95,20 @@ def _finite_pair(gt: np.ndarray, pd: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def pearson(gt: np.ndarray, pd: np.ndarray) -> float:
-    """Pearson correlation (NaN when either trace is constant)."""
+    """Pearson correlation of two traces on the same grid.
+
+    Parameters
+    ----------
+    gt, pd : numpy.ndarray
+        Ground-truth and predicted values of equal length (any units, e.g.
+        spikes/s); frames where either is NaN/inf are left out.
+
+    Returns
+    -------
+    float
+        Correlation in [-1, 1]; NaN when either trace is constant or fewer than
+        2 frames are finite.
+    """
     g, p = _finite_pair(gt, pd)
     if g.size < 2 or g.std() == 0 or p.std() == 0:
         return float("nan")
@@ -103,7 +116,20 @@ def pearson(gt: np.ndarray, pd: np.ndarray) -> float:
 
 
 def spearman(gt: np.ndarray, pd: np.ndarray) -> float:
-    """Spearman rank correlation (NaN when either trace is constant)."""
+    """Spearman rank correlation of two traces on the same grid.
+
+    Parameters
+    ----------
+    gt, pd : numpy.ndarray
+        Ground-truth and predicted values of equal length (any units); frames
+        where either is NaN/inf are left out.
+
+    Returns
+    -------
+    float
+        Rank correlation in [-1, 1]; NaN when either trace is constant or fewer
+        than 2 frames are finite.
+    """
     from scipy.stats import rankdata
 
     g, p = _finite_pair(gt, pd)
@@ -115,7 +141,24 @@ def spearman(gt: np.ndarray, pd: np.ndarray) -> float:
 def van_rossum_rate_distance(
     gt_rate: np.ndarray, pd_rate: np.ndarray, fs_hz: float, tau_s: float = TAU_S
 ) -> float:
-    """ENS² vRD: ``sqrt((1/τ) ∫(GT − PD)² dt / ∫GT² dt)`` (τ in s; result in s^-1/2)."""
+    """ENS² vRD: ``sqrt((1/τ) ∫(GT − PD)² dt / ∫GT² dt)``.
+
+    Parameters
+    ----------
+    gt_rate, pd_rate : numpy.ndarray
+        Ground-truth and predicted rates (spikes/s) at ``fs_hz``; frames where
+        either is NaN are left out.
+    fs_hz : float
+        Frame rate in Hz (``dt = 1 / fs_hz``).
+    tau_s : float
+        Normalising time τ in s (25 ms for ENS²).
+
+    Returns
+    -------
+    float
+        vRD in s^-1/2 (``sqrt(1/τ)`` for a prediction of zero); NaN when the GT
+        rate is zero everywhere.
+    """
     g, p = _finite_pair(gt_rate, pd_rate)
     den = np.sum(g**2) / fs_hz
     if den == 0:
@@ -123,13 +166,41 @@ def van_rossum_rate_distance(
     return float(np.sqrt(np.sum((g - p) ** 2) / fs_hz / den / tau_s))
 
 
-def error_and_bias(gt_rate: np.ndarray, pd_rate: np.ndarray) -> tuple[float, float]:
-    """(Error, Bias) = (∫|PD − GT| / ∫GT, ∫(PD − GT) / ∫GT) (dt cancels)."""
+class ErrorBias(NamedTuple):
+    """ENS² Error and Bias of a predicted rate (unpacks as ``error, bias``).
+
+    Parameters
+    ----------
+    error : float
+        ``∫|PD − GT| dt / ∫GT dt`` (dimensionless, >= 0).
+    bias : float
+        ``∫(PD − GT) dt / ∫GT dt`` (dimensionless; > 0 = too many spikes).
+    """
+
+    error: float
+    bias: float
+
+
+def error_and_bias(gt_rate: np.ndarray, pd_rate: np.ndarray) -> ErrorBias:
+    """ENS² Error ``∫|PD − GT| / ∫GT`` and Bias ``∫(PD − GT) / ∫GT`` (dt cancels).
+
+    Parameters
+    ----------
+    gt_rate, pd_rate : numpy.ndarray
+        Ground-truth and predicted rates (spikes/s) on the same grid; frames
+        where either is NaN are left out.
+
+    Returns
+    -------
+    ErrorBias
+        Error and Bias (dimensionless), both NaN when the GT rate sums to 0.
+        A NamedTuple: ``err, bias = error_and_bias(...)`` works.
+    """
     g, p = _finite_pair(gt_rate, pd_rate)
     tot = g.sum()
     if tot == 0:
-        return float("nan"), float("nan")
-    return float(np.abs(p - g).sum() / tot), float((p - g).sum() / tot)
+        return ErrorBias(float("nan"), float("nan"))
+    return ErrorBias(float(np.abs(p - g).sum() / tot), float((p - g).sum() / tot))
 
 
 # ---------------------------------------------------------------- event metrics
@@ -149,6 +220,19 @@ def victor_purpura_distance(
     + cost·|a_i − b_k| − 2))``, and every column right of the band holds one
     common value. Cost O(n · spikes within reach) instead of O(n · m); equal to
     the full programme (``tests/evaluation/test_spikes.py``).
+
+    Parameters
+    ----------
+    a_s, b_s : numpy.ndarray
+        Spike times of the two trains, in s (any order).
+    cost_per_s : float
+        Cost per second of shifting a spike (q, in 1/s); <= 0 makes shifts free.
+
+    Returns
+    -------
+    float
+        The distance (dimensionless cost, >= 0; ``len(a) + len(b)`` when one
+        train is empty).
     """
     a = np.sort(np.asarray(a_s, dtype=np.float64).ravel())
     b = np.sort(np.asarray(b_s, dtype=np.float64).ravel())
@@ -183,6 +267,18 @@ def van_rossum_distance(a_s: np.ndarray, b_s: np.ndarray, tau_s: float = TAU_S) 
     ``D² = Σ_ij e^{-|a_i-a_j|/τ} + Σ_ij e^{-|b_i-b_j|/τ} - 2 Σ_ij e^{-|a_i-b_j|/τ}``,
     i.e. ``(2/τ) ∫ (f - g)² dt`` for the trains filtered with
     ``e^{-t/τ}``; one spike against none gives 1.
+
+    Parameters
+    ----------
+    a_s, b_s : numpy.ndarray
+        Spike times of the two trains, in s.
+    tau_s : float
+        Kernel time constant τ in s.
+
+    Returns
+    -------
+    float
+        The distance (dimensionless, >= 0).
     """
 
     def cross(x: np.ndarray, y: np.ndarray) -> float:
@@ -206,7 +302,7 @@ class EventMatch:
     true_positives, false_positives, false_negatives : int
         Matched PD spikes, unmatched PD spikes, unmatched GT spikes.
     precision, sensitivity, f1, error_rate : float
-        Derived scores (ER = 1 − F1); NaN where undefined.
+        Derived scores, fractions in [0, 1] (ER = 1 − F1); NaN where undefined.
     """
 
     true_positives: int
@@ -221,7 +317,20 @@ class EventMatch:
 def match_events(
     gt_s: np.ndarray, pd_s: np.ndarray, window_s: float = MATCH_WINDOW_S
 ) -> EventMatch:
-    """Match PD to GT spikes one to one with ``|t_pd − t_gt| ≤ window_s``; ER = 1 − F1."""
+    """Match PD to GT spikes one to one with ``|t_pd − t_gt| ≤ window_s``; ER = 1 − F1.
+
+    Parameters
+    ----------
+    gt_s, pd_s : numpy.ndarray
+        Ground-truth and predicted spike times in s (any order).
+    window_s : float
+        Match tolerance in s.
+
+    Returns
+    -------
+    EventMatch
+        Counts of matched/unmatched spikes, precision, sensitivity, F1 and ER.
+    """
     g = np.sort(np.asarray(gt_s, dtype=np.float64).ravel())
     p = np.sort(np.asarray(pd_s, dtype=np.float64).ravel())
     i = k = tp = 0
@@ -247,7 +356,21 @@ def match_events(
 
 
 def auc_score(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (Mann–Whitney U / (n_pos n_neg), ties half)."""
+    """Area under the ROC curve (Mann–Whitney U / (n_pos n_neg), ties half).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Binary class of each sample (truthy = positive).
+    scores : numpy.ndarray
+        Score of each sample (any units; higher = more positive); samples with
+        a NaN/inf score are left out.
+
+    Returns
+    -------
+    float
+        AUC in [0, 1]; NaN without both classes.
+    """
     from scipy.stats import rankdata
 
     y = np.asarray(labels).astype(bool).ravel()
@@ -303,7 +426,13 @@ class SpikeMetrics:
     fs_hz: float
 
     def as_dict(self) -> dict[str, Any]:
-        """The metrics as a plain dict."""
+        """The metrics as a plain dict.
+
+        Returns
+        -------
+        dict of str to Any
+            Field name -> value (units as in the class docstring).
+        """
         return asdict(self)
 
 
