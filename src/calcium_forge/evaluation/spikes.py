@@ -436,6 +436,77 @@ class SpikeMetrics:
         return asdict(self)
 
 
+def _prediction(
+    result_or_rate: Any, fs_hz: float | None, roi: int, pd_spike_times: np.ndarray | None
+) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """(rate in spikes/s, its frame rate in Hz, predicted spike times in s or None)."""
+    if hasattr(result_or_rate, "rate_hz"):
+        rate = np.asarray(result_or_rate.rate_hz[roi], dtype=np.float64)
+        if pd_spike_times is None and result_or_rate.events is not None:
+            pd_spike_times = result_or_rate.events[roi]
+        return rate, float(result_or_rate.fs_hz), pd_spike_times
+    rate = np.asarray(result_or_rate, dtype=np.float64).ravel()
+    if fs_hz is None or not fs_hz > 0:
+        raise InvalidInputError(f"fs_hz must be > 0 for a rate array; got {fs_hz!r}.")
+    return rate, float(fs_hz), pd_spike_times
+
+
+def _rebin_keeping_nans(rate: np.ndarray, fs_hz: float, new_fs_hz: float, n_new: int) -> np.ndarray:
+    """Count-preserving re-bin of a rate (spikes/s; NaN counted as 0) to ``n_new`` bins.
+
+    A new bin is NaN where the old frame nearest to its centre was NaN.
+    """
+    nan = np.isnan(rate)
+    new = rebin_rate(np.nan_to_num(rate), fs_hz, new_fs_hz, n_new)
+    near = np.clip(np.round(np.arange(n_new) * fs_hz / new_fs_hz).astype(int), 0, rate.size - 1)
+    new[nan[near]] = np.nan
+    return new
+
+
+def _gt_in_span(gt_spike_times: np.ndarray, n_frames: int, fs_hz: float) -> np.ndarray:
+    """GT spike times (s) inside the frames' span ``[-0.5, n_frames - 0.5) / fs_hz``."""
+    gt_t = np.asarray(gt_spike_times, dtype=np.float64).ravel()
+    span_end = (n_frames - 0.5) / fs_hz
+    return gt_t[(gt_t >= -0.5 / fs_hz) & (gt_t < span_end)]
+
+
+def _s2s_counts(gt_t: np.ndarray, rate: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """S2S protocol: (GT spike counts, PD counts = rate integrated) per 40 ms bin."""
+    n25 = int(np.floor(rate.size * S2S_EVAL_HZ / fs_hz))
+    gt25 = bin_spikes(gt_t, n25, S2S_EVAL_HZ)
+    pd25 = _rebin_keeping_nans(rate, fs_hz, S2S_EVAL_HZ, n25) / S2S_EVAL_HZ
+    return gt25, pd25
+
+
+def _event_fields(
+    gt_t: np.ndarray,
+    pd_spike_times: np.ndarray | None,
+    vp_cost_per_s: float,
+    match_window_s: float,
+) -> dict[str, Any]:
+    """The event fields of SpikeMetrics (all None without predicted spike times).
+
+    VPD per GT spike, ER, precision, sensitivity and the number of PD spikes.
+    """
+    if pd_spike_times is None:
+        keys = ("vpd", "er", "precision", "sensitivity", "n_pd_spikes")
+        return dict.fromkeys(keys)
+    pd_t = np.asarray(pd_spike_times, dtype=np.float64).ravel()
+    vpd = (
+        victor_purpura_distance(gt_t, pd_t, vp_cost_per_s) / gt_t.size
+        if gt_t.size
+        else float("nan")
+    )
+    m = match_events(gt_t, pd_t, match_window_s)
+    return {
+        "vpd": vpd,
+        "er": m.error_rate,
+        "precision": m.precision,
+        "sensitivity": m.sensitivity,
+        "n_pd_spikes": int(pd_t.size),
+    }
+
+
 def evaluate_spikes(
     gt_spike_times: np.ndarray,
     result_or_rate: Any,
@@ -459,7 +530,7 @@ def evaluate_spikes(
         spikes/s at ``fs_hz``. NaN frames are excluded from the rate
         metrics.
     fs_hz : float, optional
-        Frame rate of the rate (required for arrays).
+        Frame rate of the rate in Hz (required for arrays).
     pd_spike_times : numpy.ndarray, optional
         Predicted spike times (s); default: the result's events.
     roi : int
@@ -479,65 +550,27 @@ def evaluate_spikes(
     Returns
     -------
     SpikeMetrics
+        Rate metrics at ``eval_fs_hz`` (or the rate's own grid), S2S metrics at
+        25 Hz, and event metrics when predicted spike times are available.
     """
-
-    if hasattr(result_or_rate, "rate_hz"):
-        rate = np.asarray(result_or_rate.rate_hz[roi], dtype=np.float64)
-        fs = float(result_or_rate.fs_hz)
-        if pd_spike_times is None and result_or_rate.events is not None:
-            pd_spike_times = result_or_rate.events[roi]
-    else:
-        rate = np.asarray(result_or_rate, dtype=np.float64).ravel()
-        if fs_hz is None or not fs_hz > 0:
-            raise InvalidInputError(f"fs_hz must be > 0 for a rate array; got {fs_hz!r}.")
-        fs = float(fs_hz)
-    gt_t = np.asarray(gt_spike_times, dtype=np.float64).ravel()
+    rate, fs, pd_spike_times = _prediction(result_or_rate, fs_hz, roi, pd_spike_times)
     if eval_fs_hz is not None and not np.isclose(eval_fs_hz, fs):
         n_new = round(rate.size * eval_fs_hz / fs)
-        nan = np.isnan(rate)
-        new = rebin_rate(np.nan_to_num(rate), fs, eval_fs_hz, n_new)
-        near = np.clip(np.round(np.arange(n_new) * fs / eval_fs_hz).astype(int), 0, rate.size - 1)
-        new[nan[near]] = np.nan
-        rate, fs = new, float(eval_fs_hz)
-    n = rate.size
-    span_end = (n - 0.5) / fs
-    gt_t = gt_t[(gt_t >= -0.5 / fs) & (gt_t < span_end)]
-    gt_rate = ground_truth_rate(gt_t, n, fs, sigma_ms)
+        rate, fs = _rebin_keeping_nans(rate, fs, eval_fs_hz, n_new), float(eval_fs_hz)
+    gt_t = _gt_in_span(gt_spike_times, rate.size, fs)
+    gt_rate = ground_truth_rate(gt_t, rate.size, fs, sigma_ms)
     err, bias = error_and_bias(gt_rate, rate)
-    # S2S protocol at 25 Hz: counts per 40 ms bin
-    n25 = int(np.floor(n * S2S_EVAL_HZ / fs))
-    gt25 = bin_spikes(gt_t, n25, S2S_EVAL_HZ)
-    pd25 = rebin_rate(np.nan_to_num(rate), fs, S2S_EVAL_HZ, n25) / S2S_EVAL_HZ
-    nan25 = np.isnan(rate)[
-        np.clip(np.round(np.arange(n25) * fs / S2S_EVAL_HZ).astype(int), 0, n - 1)
-    ]
-    pd25[nan25] = np.nan
-    vpd = er = prec = sens = None
-    n_pd = None
-    if pd_spike_times is not None:
-        pd_t = np.asarray(pd_spike_times, dtype=np.float64).ravel()
-        n_pd = int(pd_t.size)
-        vpd = (
-            victor_purpura_distance(gt_t, pd_t, vp_cost_per_s) / gt_t.size
-            if gt_t.size
-            else float("nan")
-        )
-        m = match_events(gt_t, pd_t, match_window_s)
-        er, prec, sens = m.error_rate, m.precision, m.sensitivity
+    gt25, pd25 = _s2s_counts(gt_t, rate, fs)
     return SpikeMetrics(
         corr=pearson(gt_rate, rate),
         spearman=spearman(gt_rate, rate),
         vrd=van_rossum_rate_distance(gt_rate, rate, fs, tau_s),
         error=err,
         bias=bias,
-        vpd=vpd,
-        er=er,
-        precision=prec,
-        sensitivity=sens,
+        **_event_fields(gt_t, pd_spike_times, vp_cost_per_s, match_window_s),
         corr_25hz=pearson(gt25, pd25),
         spearman_25hz=spearman(gt25, pd25),
         auc_25hz=auc_score(gt25 > 0, pd25),
         n_gt_spikes=int(gt_t.size),
-        n_pd_spikes=n_pd,
         fs_hz=fs,
     )
