@@ -443,11 +443,12 @@ def evaluate_synthetic(
     fs_hz = _frame_rate(real, synthetic, fs_hz)
     window_frames = _window_frames(real, synthetic, window_frames)
     real_w, syn_w = _matched_windows(real, synthetic, window_frames, real_stride, max_windows, rng)
+    # one deconvolution for both sets: noise level and decay time from the real windows
     sn = estimate_noise(real_w)
     decay = estimate_decay_s(real_w, fs_hz, seed=seed)
-    settings = (sn, decay, spike_threshold_sn, corr_bin_s, vr_tau_s)
-    real_s = _spike_statistics(real_w, fs_hz, *settings)
-    syn_s = _spike_statistics(syn_w, fs_hz, *settings)
+    spike_settings = (sn, decay, spike_threshold_sn, corr_bin_s, vr_tau_s)
+    real_s = _spike_statistics(real_w, fs_hz, *spike_settings)
+    syn_s = _spike_statistics(syn_w, fs_hz, *spike_settings)
     return SynthesisReport(
         **_kl_fields(real_s, syn_s, n_bins),
         **_trace_fields(real_w, syn_w, fs_hz, frechet_components),
