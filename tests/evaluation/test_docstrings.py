@@ -15,6 +15,7 @@ import pytest
 
 MODULES = [
     "calcium_forge.evaluation.distances",
+    "calcium_forge.evaluation.event_metrics",
     "calcium_forge.evaluation.figures",
     "calcium_forge.evaluation.novelty",
     "calcium_forge.evaluation.population",
