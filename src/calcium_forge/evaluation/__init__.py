@@ -1,8 +1,9 @@
-"""Evaluation: spike-inference metrics (:mod:`.spikes`), tuning indices
-(:mod:`.tuning`), distribution distances (:mod:`.distances`), population
-statistics of spike trains and windows (:mod:`.population`), and the
-synthetic-vs-real report (:mod:`.synthetic`, with the memorisation check in
-:mod:`.novelty` and the figures in :mod:`.figures`).
+"""Evaluation: spike-inference metrics (:mod:`.spikes`, with the spike-event
+metrics in :mod:`.event_metrics`), tuning indices (:mod:`.tuning`),
+distribution distances (:mod:`.distances`), population statistics of spike
+trains and windows (:mod:`.population`), and the synthetic-vs-real report
+(:mod:`.synthetic`, with the memorisation check in :mod:`.novelty` and the
+figures in :mod:`.figures`).
 
 :mod:`.spikes` and :mod:`.synthetic` are imported here (numpy/scipy only;
 OASIS, elephant and matplotlib are imported inside functions); import the
