@@ -71,7 +71,7 @@ def run(args) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from calcium_forge.evaluation.population import evaluate_synthetic
+    from calcium_forge.evaluation.synthetic import evaluate_synthetic
     from calcium_forge.synthesis.baseline import DGBaseline
     from calcium_forge.synthesis.calciumgan import GANConfig
     from calcium_forge.synthesis.train import GANTrainConfig, iter_train_gan
@@ -241,7 +241,7 @@ SPREAD_KEYS = (
 
 def _seed_spread(model, n_seeds, n_syn, ref, train_w, common, seed) -> dict:
     """Mean, s.d., min and max of the scores over ``n_seeds`` sampling seeds."""
-    from calcium_forge.evaluation.population import evaluate_synthetic
+    from calcium_forge.evaluation.synthetic import evaluate_synthetic
 
     rows = []
     for k in range(n_seeds):
@@ -265,7 +265,7 @@ def reevaluate(args) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from calcium_forge.evaluation.population import evaluate_synthetic
+    from calcium_forge.evaluation.synthetic import evaluate_synthetic
     from calcium_forge.synthesis.baseline import DGBaseline
     from calcium_forge.synthesis.calciumgan import CalciumGAN
 

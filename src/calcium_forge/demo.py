@@ -39,7 +39,7 @@ from .recording import Recording
 from .results import SpikeInference
 
 if TYPE_CHECKING:
-    from .evaluation.population import SynthesisReport
+    from .evaluation.synthetic import SynthesisReport
     from .synthesis.calciumgan import CalciumGAN
 
 N_STEPS = 7
@@ -277,7 +277,7 @@ def _stage_synthesis_report(
     run: _Run, full: Recording, gan: CalciumGAN, synthetic: Recording
 ) -> SynthesisReport:
     """4b. Real vs synthetic: the SynthesisReport (markdown and figures)."""
-    from .evaluation.population import evaluate_synthetic
+    from .evaluation.synthetic import evaluate_synthetic
 
     # Compare with the block the model never saw, and check for memorised windows
     # against the block it was trained on (both recorded in its model card).

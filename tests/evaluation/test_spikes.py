@@ -1,19 +1,18 @@
-"""Spike-inference metrics: hand-computed cases and agreement with elephant."""
+"""Spike-inference metrics: hand-computed cases, agreement with elephant, evaluate_spikes;
+the event metrics stay importable from calcium_forge.evaluation.spikes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from calcium_forge.evaluation import event_metrics
 from calcium_forge.evaluation.spikes import (
     auc_score,
     error_and_bias,
     evaluate_spikes,
     ground_truth_rate,
-    match_events,
-    van_rossum_distance,
     van_rossum_rate_distance,
-    victor_purpura_distance,
 )
 
 
@@ -31,86 +30,13 @@ def test_error_bias_vrd_by_hand():
     assert error_and_bias(gt, 2 * gt) == (pytest.approx(1.0), pytest.approx(1.0))
 
 
-def _vp_full_programme(a, b, q):
-    """Victor–Purpura over the whole (n+1) x (m+1) table, written plainly."""
-    a, b = np.sort(a), np.sort(b)
-    d = np.zeros((a.size + 1, b.size + 1))
-    d[:, 0] = np.arange(a.size + 1)
-    d[0, :] = np.arange(b.size + 1)
-    for i in range(1, a.size + 1):
-        for j in range(1, b.size + 1):
-            d[i, j] = min(
-                d[i - 1, j] + 1, d[i, j - 1] + 1, d[i - 1, j - 1] + q * abs(a[i - 1] - b[j - 1])
-            )
-    return d[-1, -1]
-
-
-@pytest.mark.parametrize("q", [0.5, 1.0, 4.0, 20.0])
-def test_banded_victor_purpura_equals_the_full_programme(rng, q):
-    for _ in range(25):
-        na, nb = rng.integers(0, 40, size=2)
-        t = rng.uniform(1.0, 20.0)
-        a = rng.uniform(0, t, na)
-        b = np.concatenate([a[: na // 2] + rng.normal(0, 0.2, na // 2), rng.uniform(0, t, nb)])
-        assert victor_purpura_distance(a, b, q) == pytest.approx(
-            _vp_full_programme(a, b, q), abs=1e-9
-        )
-
-
-def test_victor_purpura_by_hand():
-    assert victor_purpura_distance([], []) == 0
-    assert victor_purpura_distance([1.0, 2.0], []) == 2
-    assert victor_purpura_distance([1.0], [1.3]) == pytest.approx(0.3)  # shift
-    assert victor_purpura_distance([1.0], [3.5]) == pytest.approx(2.0)  # delete + insert
-    assert victor_purpura_distance([1.0, 2.0], [1.1, 5.0], cost_per_s=1.0) == pytest.approx(2.1)
-
-
-def test_match_events_by_hand():
-    m = match_events([1.0, 2.0, 3.0], [1.04, 2.2, 3.0, 3.01])
-    assert (m.true_positives, m.false_positives, m.false_negatives) == (2, 2, 1)
-    assert m.precision == pytest.approx(0.5) and m.sensitivity == pytest.approx(2 / 3)
-    assert m.error_rate == pytest.approx(1 - 2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
-    assert match_events([1.0], [1.0]).error_rate == 0.0
-    assert match_events([1.0], []).error_rate == 1.0
-
-
 def test_auc_by_hand():
     assert auc_score([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
     assert auc_score([0, 1, 0, 1], [0.1, 0.2, 0.3, 0.4]) == pytest.approx(0.75)
     assert auc_score([0, 1], [0.5, 0.5]) == pytest.approx(0.5)  # tie counts half
 
 
-def _trains(rng):
-    a = np.sort(rng.uniform(0, 20, 40))
-    b = np.sort(np.concatenate([a[:30] + rng.normal(0, 0.02, 30), rng.uniform(0, 20, 5)]))
-    return a, b
-
-
-def _neo(times):
-    neo = pytest.importorskip("neo")
-    pq = pytest.importorskip("quantities")
-    return neo.SpikeTrain(np.asarray(times) * pq.s, t_stop=21 * pq.s)
-
-
-@pytest.mark.parametrize("cost", [0.5, 1.0, 20.0])
-def test_victor_purpura_matches_elephant(rng, cost):
-    diss = pytest.importorskip("elephant.spike_train_dissimilarity")
-    pq = pytest.importorskip("quantities")
-    a, b = _trains(rng)
-    ref = diss.victor_purpura_distance([_neo(a), _neo(b)], cost_factor=cost / pq.s)[0, 1]
-    assert victor_purpura_distance(a, b, cost) == pytest.approx(ref, rel=1e-9)
-
-
-@pytest.mark.parametrize("tau", [0.025, 0.2])
-def test_van_rossum_matches_elephant(rng, tau):
-    diss = pytest.importorskip("elephant.spike_train_dissimilarity")
-    pq = pytest.importorskip("quantities")
-    a, b = _trains(rng)
-    ref = diss.van_rossum_distance([_neo(a), _neo(b)], time_constant=tau * pq.s)[0, 1]
-    assert van_rossum_distance(a, b, tau) == pytest.approx(ref, rel=1e-9)
-
-
-def test_rate_integral_matches_elephant_van_rossum(rng):
+def test_rate_integral_matches_elephant_van_rossum(train_pair, to_neo):
     """The Riemann integrals behind vRD agree with elephant on exponentially filtered trains.
 
     elephant's D^2 = (2/tau) * integral (f - g)^2 dt, and vRD^2 * integral f^2 dt * tau
@@ -121,7 +47,7 @@ def test_rate_integral_matches_elephant_van_rossum(rng):
     from scipy.signal import lfilter
 
     tau, fs = 0.025, 20000.0
-    a, b = _trains(rng)
+    a, b = train_pair
     n = int(21 * fs)
 
     def filtered(times):
@@ -130,7 +56,7 @@ def test_rate_integral_matches_elephant_van_rossum(rng):
         return lfilter([1.0], [1.0, -np.exp(-1 / (tau * fs))], x)
 
     f, g = filtered(a), filtered(b)
-    ref = diss.van_rossum_distance([_neo(a), _neo(b)], time_constant=tau * pq.s)[0, 1]
+    ref = diss.van_rossum_distance([to_neo(a), to_neo(b)], time_constant=tau * pq.s)[0, 1]
     vrd = van_rossum_rate_distance(f, g, fs_hz=fs, tau_s=tau)
     d2 = vrd**2 * 2 * np.sum(f**2) / fs
     assert np.sqrt(d2) == pytest.approx(ref, rel=0.01)
@@ -170,3 +96,10 @@ def test_evaluate_spikes_from_result(rng):
     res = SpikeInference(rate_hz=np.stack([rate, rate]), events=[gt, gt], method="ens2", fs_hz=fs)
     m = evaluate_spikes(gt, res, roi=1)
     assert m.corr == pytest.approx(1.0, abs=1e-6) and m.er == 0.0 and m.n_pd_spikes == 40
+
+
+def test_event_metrics_are_re_exported_from_spikes():
+    from calcium_forge.evaluation import spikes
+
+    for name in event_metrics.__all__:
+        assert getattr(spikes, name) is getattr(event_metrics, name)

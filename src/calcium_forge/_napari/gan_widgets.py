@@ -237,7 +237,7 @@ class SampleGANWidget(TaskWidget):
 def _evaluate(
     real: Any, synthetic: Any, max_windows: int, seed: int
 ) -> Generator[Progress, None, Any]:
-    from ..evaluation.population import evaluate_synthetic
+    from ..evaluation.synthetic import evaluate_synthetic
 
     yield Progress(0, 1, "population statistics (OASIS, elephant)")
     report = evaluate_synthetic(real, synthetic, max_windows=max_windows, seed=seed)

@@ -174,7 +174,7 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
         import json
         from pathlib import Path
 
-        from ..evaluation.population import evaluate_synthetic
+        from ..evaluation.synthetic import evaluate_synthetic
         from ..io.atomic import atomic_path
 
         real = read_one_recording(args.real, args.fs, "REAL")

@@ -13,7 +13,6 @@ floor computed the same way.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg
 
 from ..errors import InvalidInputError
 
@@ -26,7 +25,20 @@ def _finite(x: np.ndarray) -> np.ndarray:
 
 
 def histogram_kl(p_counts: np.ndarray, q_counts: np.ndarray, pseudocount: float = 0.5) -> float:
-    """KL(P || Q) in nats between two histograms on the same bins (smoothed)."""
+    """KL(P || Q) in nats between two histograms on the same bins (smoothed).
+
+    Parameters
+    ----------
+    p_counts, q_counts : numpy.ndarray
+        Counts per bin of P (reference) and Q (model), same shape.
+    pseudocount : float
+        Added to every bin count before normalising (0.5 = Jeffreys).
+
+    Returns
+    -------
+    float
+        KL(P || Q) in nats (>= 0).
+    """
     p = np.asarray(p_counts, np.float64) + pseudocount
     q = np.asarray(q_counts, np.float64) + pseudocount
     if p.shape != q.shape:
@@ -89,15 +101,18 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray, eps: float 
     Parameters
     ----------
     features_a, features_b : numpy.ndarray
-        (n_a, D) and (n_b, D) feature vectors.
+        (n_a, D) and (n_b, D) feature vectors (any units, the same for both).
     eps : float
-        Added to the covariance diagonals when their product is singular.
+        Added to the covariance diagonals when their product is singular
+        (feature units squared).
 
     Returns
     -------
     float
-        d^2 (>= 0).
+        d^2 (>= 0), in feature units squared.
     """
+    from scipy import linalg
+
     a = np.asarray(features_a, np.float64)
     b = np.asarray(features_b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:

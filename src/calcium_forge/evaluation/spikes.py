@@ -17,41 +17,59 @@ trace is NaN are left out.
   ``sqrt(1/τ) ≈ 6.32``.
 * **Error** — ``∫|PD − GT| dt / ∫ GT dt``; **Bias** — ``∫(PD − GT) dt / ∫ GT dt``.
 
-Spike-event metrics, on spike times in seconds:
+Spike-event metrics, on spike times in seconds (:mod:`.event_metrics`, whose
+names are re-exported here):
 
 * **VPD** — Victor–Purpura distance with cost ``q = 1/s`` for shifts (1 per
   insertion/deletion) divided by the number of GT spikes.
 * **ER** — ``1 − F1``; a PD spike is a true positive when it is matched one
-  to one with a GT spike at most ``match_window_s`` (50 ms) away. The
-  matching maximises the number of pairs (greedy in time order, which is
-  optimal for a tolerance on a line).
+  to one with a GT spike at most ``match_window_s`` (50 ms) away.
 
 S2S protocol (spikefinder, 25 Hz = 40 ms bins): GT counts per 40 ms bin and
 PD counts per bin (the rate integrated over the bin); **corr_25hz**,
 **spearman_25hz**, and **AUC** of the ROC of "bin holds ≥ 1 GT spike"
 scored by the PD count (Mann–Whitney form, ties counted half).
-
-:func:`van_rossum_distance` (exponential kernel, elephant's normalisation)
-and :func:`victor_purpura_distance` operate on spike times and agree with
-``elephant.spike_train_dissimilarity``.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..errors import InvalidInputError
 from ..spiketrains import bin_spikes, gaussian_kernel_ms, rebin_rate, smooth_spike_counts
+from .event_metrics import (
+    MATCH_WINDOW_S,
+    TAU_S,
+    VP_COST_PER_S,
+    EventMatch,
+    match_events,
+    van_rossum_distance,
+    victor_purpura_distance,
+)
 
-#: Smoothing of the GT rate and vRD normalising time (ENS²), seconds.
-TAU_S = 0.025
-#: ER match tolerance, seconds.
-MATCH_WINDOW_S = 0.05
-#: Victor–Purpura shift cost, 1/s.
-VP_COST_PER_S = 1.0
+__all__ = [
+    "MATCH_WINDOW_S",
+    "S2S_EVAL_HZ",
+    "TAU_S",
+    "VP_COST_PER_S",
+    "ErrorBias",
+    "EventMatch",
+    "SpikeMetrics",
+    "auc_score",
+    "error_and_bias",
+    "evaluate_spikes",
+    "ground_truth_rate",
+    "match_events",
+    "pearson",
+    "spearman",
+    "van_rossum_distance",
+    "van_rossum_rate_distance",
+    "victor_purpura_distance",
+]
+
 #: Evaluation rate of the S2S / spikefinder protocol, Hz.
 S2S_EVAL_HZ = 25.0
 
@@ -95,7 +113,20 @@ def _finite_pair(gt: np.ndarray, pd: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def pearson(gt: np.ndarray, pd: np.ndarray) -> float:
-    """Pearson correlation (NaN when either trace is constant)."""
+    """Pearson correlation of two traces on the same grid.
+
+    Parameters
+    ----------
+    gt, pd : numpy.ndarray
+        Ground-truth and predicted values of equal length (any units, e.g.
+        spikes/s); frames where either is NaN/inf are left out.
+
+    Returns
+    -------
+    float
+        Correlation in [-1, 1]; NaN when either trace is constant or fewer than
+        2 frames are finite.
+    """
     g, p = _finite_pair(gt, pd)
     if g.size < 2 or g.std() == 0 or p.std() == 0:
         return float("nan")
@@ -103,7 +134,20 @@ def pearson(gt: np.ndarray, pd: np.ndarray) -> float:
 
 
 def spearman(gt: np.ndarray, pd: np.ndarray) -> float:
-    """Spearman rank correlation (NaN when either trace is constant)."""
+    """Spearman rank correlation of two traces on the same grid.
+
+    Parameters
+    ----------
+    gt, pd : numpy.ndarray
+        Ground-truth and predicted values of equal length (any units); frames
+        where either is NaN/inf are left out.
+
+    Returns
+    -------
+    float
+        Rank correlation in [-1, 1]; NaN when either trace is constant or fewer
+        than 2 frames are finite.
+    """
     from scipy.stats import rankdata
 
     g, p = _finite_pair(gt, pd)
@@ -115,7 +159,24 @@ def spearman(gt: np.ndarray, pd: np.ndarray) -> float:
 def van_rossum_rate_distance(
     gt_rate: np.ndarray, pd_rate: np.ndarray, fs_hz: float, tau_s: float = TAU_S
 ) -> float:
-    """ENS² vRD: ``sqrt((1/τ) ∫(GT − PD)² dt / ∫GT² dt)`` (τ in s; result in s^-1/2)."""
+    """ENS² vRD: ``sqrt((1/τ) ∫(GT − PD)² dt / ∫GT² dt)``.
+
+    Parameters
+    ----------
+    gt_rate, pd_rate : numpy.ndarray
+        Ground-truth and predicted rates (spikes/s) at ``fs_hz``; frames where
+        either is NaN are left out.
+    fs_hz : float
+        Frame rate in Hz (``dt = 1 / fs_hz``).
+    tau_s : float
+        Normalising time τ in s (25 ms for ENS²).
+
+    Returns
+    -------
+    float
+        vRD in s^-1/2 (``sqrt(1/τ)`` for a prediction of zero); NaN when the GT
+        rate is zero everywhere.
+    """
     g, p = _finite_pair(gt_rate, pd_rate)
     den = np.sum(g**2) / fs_hz
     if den == 0:
@@ -123,131 +184,59 @@ def van_rossum_rate_distance(
     return float(np.sqrt(np.sum((g - p) ** 2) / fs_hz / den / tau_s))
 
 
-def error_and_bias(gt_rate: np.ndarray, pd_rate: np.ndarray) -> tuple[float, float]:
-    """(Error, Bias) = (∫|PD − GT| / ∫GT, ∫(PD − GT) / ∫GT) (dt cancels)."""
-    g, p = _finite_pair(gt_rate, pd_rate)
-    tot = g.sum()
-    if tot == 0:
-        return float("nan"), float("nan")
-    return float(np.abs(p - g).sum() / tot), float((p - g).sum() / tot)
-
-
-# ---------------------------------------------------------------- event metrics
-def victor_purpura_distance(
-    a_s: np.ndarray, b_s: np.ndarray, cost_per_s: float = VP_COST_PER_S
-) -> float:
-    """Victor–Purpura distance between two spike trains (times in s).
-
-    Insert/delete cost 1, shifting by Δt costs ``cost_per_s * |Δt|``.
-
-    Dynamic programme over ``D[i, j]`` (first ``i`` spikes of ``a`` against the
-    first ``j`` of ``b``), restricted to a band: a shift of ``|Δt| ≥
-    2 / cost_per_s`` costs at least a deletion plus an insertion, so spike
-    ``a_i`` only ever pairs with the ``b`` spikes closer than that. With
-    ``F[i, j] = D[i, j] − i − j`` (non-increasing in ``j``), a row only changes
-    inside its band, ``F[i, j] = min(F[i−1, j], min_{k ≤ j in band}(F[i−1, k−1]
-    + cost·|a_i − b_k| − 2))``, and every column right of the band holds one
-    common value. Cost O(n · spikes within reach) instead of O(n · m); equal to
-    the full programme (``tests/evaluation/test_spikes.py``).
-    """
-    a = np.sort(np.asarray(a_s, dtype=np.float64).ravel())
-    b = np.sort(np.asarray(b_s, dtype=np.float64).ravel())
-    n, m = a.size, b.size
-    if n == 0 or m == 0:
-        return float(n + m)
-    if cost_per_s <= 0:
-        return float(abs(n - m))  # shifts are free: only the count difference costs
-    reach = 2.0 / cost_per_s
-    lo = np.searchsorted(b, a - reach, side="right") + 1  # first column (1-based) in reach
-    hi = np.searchsorted(b, a + reach, side="left")  # last column in reach
-    f = np.zeros(m + 1)  # F[i, j] for j <= top
-    top = 0
-    beyond = 0.0  # F[i, j] for every j > top
-    for i in range(n):
-        lo_i, hi_i = int(lo[i]), int(hi[i])
-        if hi_i < lo_i:
-            continue  # no b spike within reach: F does not change
-        if hi_i > top:
-            f[top + 1 : hi_i + 1] = beyond
-            top = hi_i
-        shift = cost_per_s * np.abs(a[i] - b[lo_i - 1 : hi_i]) - 2.0
-        best = np.minimum.accumulate(f[lo_i - 1 : hi_i] + shift)
-        f[lo_i : hi_i + 1] = np.minimum(f[lo_i : hi_i + 1], best)
-        beyond = min(beyond, float(best[-1]))
-    return float((f[m] if m <= top else beyond) + n + m)
-
-
-def van_rossum_distance(a_s: np.ndarray, b_s: np.ndarray, tau_s: float = TAU_S) -> float:
-    """Van Rossum distance between spike trains (exponential kernel, elephant's scale).
-
-    ``D² = Σ_ij e^{-|a_i-a_j|/τ} + Σ_ij e^{-|b_i-b_j|/τ} - 2 Σ_ij e^{-|a_i-b_j|/τ}``,
-    i.e. ``(2/τ) ∫ (f - g)² dt`` for the trains filtered with
-    ``e^{-t/τ}``; one spike against none gives 1.
-    """
-
-    def cross(x: np.ndarray, y: np.ndarray) -> float:
-        total = 0.0
-        for s in range(0, x.size, 2048):
-            total += float(np.exp(-np.abs(x[s : s + 2048, None] - y[None, :]) / tau_s).sum())
-        return total
-
-    a = np.asarray(a_s, dtype=np.float64).ravel()
-    b = np.asarray(b_s, dtype=np.float64).ravel()
-    d2 = cross(a, a) + cross(b, b) - 2.0 * cross(a, b)
-    return float(np.sqrt(max(d2, 0.0)))
-
-
-@dataclass
-class EventMatch:
-    """One-to-one matching of predicted to GT spikes within a tolerance.
+class ErrorBias(NamedTuple):
+    """ENS² Error and Bias of a predicted rate (unpacks as ``error, bias``).
 
     Parameters
     ----------
-    true_positives, false_positives, false_negatives : int
-        Matched PD spikes, unmatched PD spikes, unmatched GT spikes.
-    precision, sensitivity, f1, error_rate : float
-        Derived scores (ER = 1 − F1); NaN where undefined.
+    error : float
+        ``∫|PD − GT| dt / ∫GT dt`` (dimensionless, >= 0).
+    bias : float
+        ``∫(PD − GT) dt / ∫GT dt`` (dimensionless; > 0 = too many spikes).
     """
 
-    true_positives: int
-    false_positives: int
-    false_negatives: int
-    precision: float
-    sensitivity: float
-    f1: float
-    error_rate: float
+    error: float
+    bias: float
 
 
-def match_events(
-    gt_s: np.ndarray, pd_s: np.ndarray, window_s: float = MATCH_WINDOW_S
-) -> EventMatch:
-    """Match PD to GT spikes one to one with ``|t_pd − t_gt| ≤ window_s``; ER = 1 − F1."""
-    g = np.sort(np.asarray(gt_s, dtype=np.float64).ravel())
-    p = np.sort(np.asarray(pd_s, dtype=np.float64).ravel())
-    i = k = tp = 0
-    eps = 1e-9
-    while i < g.size and k < p.size:
-        d = p[k] - g[i]
-        if abs(d) <= window_s + eps:
-            tp += 1
-            i += 1
-            k += 1
-        elif d < 0:
-            k += 1
-        else:
-            i += 1
-    fp, fn = p.size - tp, g.size - tp
-    prec = tp / p.size if p.size else float("nan")
-    sens = tp / g.size if g.size else float("nan")
-    if tp == 0:
-        f1 = 0.0 if (p.size or g.size) else float("nan")
-    else:
-        f1 = 2 * prec * sens / (prec + sens)
-    return EventMatch(tp, fp, fn, prec, sens, f1, 1.0 - f1)
+def error_and_bias(gt_rate: np.ndarray, pd_rate: np.ndarray) -> ErrorBias:
+    """ENS² Error ``∫|PD − GT| / ∫GT`` and Bias ``∫(PD − GT) / ∫GT`` (dt cancels).
+
+    Parameters
+    ----------
+    gt_rate, pd_rate : numpy.ndarray
+        Ground-truth and predicted rates (spikes/s) on the same grid; frames
+        where either is NaN are left out.
+
+    Returns
+    -------
+    ErrorBias
+        Error and Bias (dimensionless), both NaN when the GT rate sums to 0.
+        A NamedTuple: ``err, bias = error_and_bias(...)`` works.
+    """
+    g, p = _finite_pair(gt_rate, pd_rate)
+    tot = g.sum()
+    if tot == 0:
+        return ErrorBias(float("nan"), float("nan"))
+    return ErrorBias(float(np.abs(p - g).sum() / tot), float((p - g).sum() / tot))
 
 
 def auc_score(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Area under the ROC curve (Mann–Whitney U / (n_pos n_neg), ties half)."""
+    """Area under the ROC curve (Mann–Whitney U / (n_pos n_neg), ties half).
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        Binary class of each sample (truthy = positive).
+    scores : numpy.ndarray
+        Score of each sample (any units; higher = more positive); samples with
+        a NaN/inf score are left out.
+
+    Returns
+    -------
+    float
+        AUC in [0, 1]; NaN without both classes.
+    """
     from scipy.stats import rankdata
 
     y = np.asarray(labels).astype(bool).ravel()
@@ -303,8 +292,85 @@ class SpikeMetrics:
     fs_hz: float
 
     def as_dict(self) -> dict[str, Any]:
-        """The metrics as a plain dict."""
+        """The metrics as a plain dict.
+
+        Returns
+        -------
+        dict of str to Any
+            Field name -> value (units as in the class docstring).
+        """
         return asdict(self)
+
+
+def _prediction(
+    result_or_rate: Any, fs_hz: float | None, roi: int, pd_spike_times: np.ndarray | None
+) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """(rate in spikes/s, its frame rate in Hz, predicted spike times in s or None)."""
+    if hasattr(result_or_rate, "rate_hz"):
+        rate = np.asarray(result_or_rate.rate_hz[roi], dtype=np.float64)
+        if pd_spike_times is None and result_or_rate.events is not None:
+            pd_spike_times = result_or_rate.events[roi]
+        return rate, float(result_or_rate.fs_hz), pd_spike_times
+    rate = np.asarray(result_or_rate, dtype=np.float64).ravel()
+    if fs_hz is None or not fs_hz > 0:
+        raise InvalidInputError(f"fs_hz must be > 0 for a rate array; got {fs_hz!r}.")
+    return rate, float(fs_hz), pd_spike_times
+
+
+def _rebin_keeping_nans(rate: np.ndarray, fs_hz: float, new_fs_hz: float, n_new: int) -> np.ndarray:
+    """Count-preserving re-bin of a rate (spikes/s; NaN counted as 0) to ``n_new`` bins.
+
+    A new bin is NaN where the old frame nearest to its centre was NaN.
+    """
+    nan = np.isnan(rate)
+    new = rebin_rate(np.nan_to_num(rate), fs_hz, new_fs_hz, n_new)
+    near = np.clip(np.round(np.arange(n_new) * fs_hz / new_fs_hz).astype(int), 0, rate.size - 1)
+    new[nan[near]] = np.nan
+    return new
+
+
+def _gt_in_span(gt_spike_times: np.ndarray, n_frames: int, fs_hz: float) -> np.ndarray:
+    """GT spike times (s) inside the frames' span ``[-0.5, n_frames - 0.5) / fs_hz``."""
+    gt_t = np.asarray(gt_spike_times, dtype=np.float64).ravel()
+    span_end = (n_frames - 0.5) / fs_hz
+    return gt_t[(gt_t >= -0.5 / fs_hz) & (gt_t < span_end)]
+
+
+def _s2s_counts(gt_t: np.ndarray, rate: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """S2S protocol: (GT spike counts, PD counts = rate integrated) per 40 ms bin."""
+    n25 = int(np.floor(rate.size * S2S_EVAL_HZ / fs_hz))
+    gt25 = bin_spikes(gt_t, n25, S2S_EVAL_HZ)
+    pd25 = _rebin_keeping_nans(rate, fs_hz, S2S_EVAL_HZ, n25) / S2S_EVAL_HZ
+    return gt25, pd25
+
+
+def _event_fields(
+    gt_t: np.ndarray,
+    pd_spike_times: np.ndarray | None,
+    vp_cost_per_s: float,
+    match_window_s: float,
+) -> dict[str, Any]:
+    """The event fields of SpikeMetrics (all None without predicted spike times).
+
+    VPD per GT spike, ER, precision, sensitivity and the number of PD spikes.
+    """
+    if pd_spike_times is None:
+        keys = ("vpd", "er", "precision", "sensitivity", "n_pd_spikes")
+        return dict.fromkeys(keys)
+    pd_t = np.asarray(pd_spike_times, dtype=np.float64).ravel()
+    vpd = (
+        victor_purpura_distance(gt_t, pd_t, vp_cost_per_s) / gt_t.size
+        if gt_t.size
+        else float("nan")
+    )
+    m = match_events(gt_t, pd_t, match_window_s)
+    return {
+        "vpd": vpd,
+        "er": m.error_rate,
+        "precision": m.precision,
+        "sensitivity": m.sensitivity,
+        "n_pd_spikes": int(pd_t.size),
+    }
 
 
 def evaluate_spikes(
@@ -330,7 +396,7 @@ def evaluate_spikes(
         spikes/s at ``fs_hz``. NaN frames are excluded from the rate
         metrics.
     fs_hz : float, optional
-        Frame rate of the rate (required for arrays).
+        Frame rate of the rate in Hz (required for arrays).
     pd_spike_times : numpy.ndarray, optional
         Predicted spike times (s); default: the result's events.
     roi : int
@@ -350,65 +416,27 @@ def evaluate_spikes(
     Returns
     -------
     SpikeMetrics
+        Rate metrics at ``eval_fs_hz`` (or the rate's own grid), S2S metrics at
+        25 Hz, and event metrics when predicted spike times are available.
     """
-
-    if hasattr(result_or_rate, "rate_hz"):
-        rate = np.asarray(result_or_rate.rate_hz[roi], dtype=np.float64)
-        fs = float(result_or_rate.fs_hz)
-        if pd_spike_times is None and result_or_rate.events is not None:
-            pd_spike_times = result_or_rate.events[roi]
-    else:
-        rate = np.asarray(result_or_rate, dtype=np.float64).ravel()
-        if fs_hz is None or not fs_hz > 0:
-            raise InvalidInputError(f"fs_hz must be > 0 for a rate array; got {fs_hz!r}.")
-        fs = float(fs_hz)
-    gt_t = np.asarray(gt_spike_times, dtype=np.float64).ravel()
+    rate, fs, pd_spike_times = _prediction(result_or_rate, fs_hz, roi, pd_spike_times)
     if eval_fs_hz is not None and not np.isclose(eval_fs_hz, fs):
         n_new = round(rate.size * eval_fs_hz / fs)
-        nan = np.isnan(rate)
-        new = rebin_rate(np.nan_to_num(rate), fs, eval_fs_hz, n_new)
-        near = np.clip(np.round(np.arange(n_new) * fs / eval_fs_hz).astype(int), 0, rate.size - 1)
-        new[nan[near]] = np.nan
-        rate, fs = new, float(eval_fs_hz)
-    n = rate.size
-    span_end = (n - 0.5) / fs
-    gt_t = gt_t[(gt_t >= -0.5 / fs) & (gt_t < span_end)]
-    gt_rate = ground_truth_rate(gt_t, n, fs, sigma_ms)
+        rate, fs = _rebin_keeping_nans(rate, fs, eval_fs_hz, n_new), float(eval_fs_hz)
+    gt_t = _gt_in_span(gt_spike_times, rate.size, fs)
+    gt_rate = ground_truth_rate(gt_t, rate.size, fs, sigma_ms)
     err, bias = error_and_bias(gt_rate, rate)
-    # S2S protocol at 25 Hz: counts per 40 ms bin
-    n25 = int(np.floor(n * S2S_EVAL_HZ / fs))
-    gt25 = bin_spikes(gt_t, n25, S2S_EVAL_HZ)
-    pd25 = rebin_rate(np.nan_to_num(rate), fs, S2S_EVAL_HZ, n25) / S2S_EVAL_HZ
-    nan25 = np.isnan(rate)[
-        np.clip(np.round(np.arange(n25) * fs / S2S_EVAL_HZ).astype(int), 0, n - 1)
-    ]
-    pd25[nan25] = np.nan
-    vpd = er = prec = sens = None
-    n_pd = None
-    if pd_spike_times is not None:
-        pd_t = np.asarray(pd_spike_times, dtype=np.float64).ravel()
-        n_pd = int(pd_t.size)
-        vpd = (
-            victor_purpura_distance(gt_t, pd_t, vp_cost_per_s) / gt_t.size
-            if gt_t.size
-            else float("nan")
-        )
-        m = match_events(gt_t, pd_t, match_window_s)
-        er, prec, sens = m.error_rate, m.precision, m.sensitivity
+    gt25, pd25 = _s2s_counts(gt_t, rate, fs)
     return SpikeMetrics(
         corr=pearson(gt_rate, rate),
         spearman=spearman(gt_rate, rate),
         vrd=van_rossum_rate_distance(gt_rate, rate, fs, tau_s),
         error=err,
         bias=bias,
-        vpd=vpd,
-        er=er,
-        precision=prec,
-        sensitivity=sens,
+        **_event_fields(gt_t, pd_spike_times, vp_cost_per_s, match_window_s),
         corr_25hz=pearson(gt25, pd25),
         spearman_25hz=spearman(gt25, pd25),
         auc_25hz=auc_score(gt25 > 0, pd25),
         n_gt_spikes=int(gt_t.size),
-        n_pd_spikes=n_pd,
         fs_hz=fs,
     )

@@ -46,7 +46,7 @@ def osi(responses: np.ndarray, directions_deg: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        OSI in [0, 1] (NaN where all responses are 0).
+        OSI in [0, 1] (dimensionless; NaN where all responses are 0).
     """
     r, th = _prepare(responses, directions_deg)
     total = r.sum(-1)
@@ -55,7 +55,20 @@ def osi(responses: np.ndarray, directions_deg: np.ndarray) -> np.ndarray:
 
 
 def dsi(responses: np.ndarray, directions_deg: np.ndarray) -> np.ndarray:
-    """Direction selectivity index per neuron (see :func:`osi`)."""
+    """Direction selectivity index per neuron (last axis = directions).
+
+    Parameters
+    ----------
+    responses : numpy.ndarray
+        (..., K) non-negative mean responses (e.g. spikes/s) to K directions.
+    directions_deg : numpy.ndarray
+        (K,) motion directions in degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        DSI in [0, 1] (dimensionless; NaN where all responses are 0).
+    """
     r, th = _prepare(responses, directions_deg)
     total = r.sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -69,7 +82,7 @@ class TuningResult:
     Parameters
     ----------
     osi, dsi : numpy.ndarray
-        Indices per neuron.
+        (N,) indices per neuron, in [0, 1] (dimensionless).
     preferred_direction_deg : numpy.ndarray
         Angle of the direction vector sum, degrees in [0, 360).
     preferred_orientation_deg : numpy.ndarray
@@ -83,7 +96,20 @@ class TuningResult:
 
 
 def tuning(responses: np.ndarray, directions_deg: np.ndarray) -> TuningResult:
-    """OSI, DSI and preferred direction/orientation for (N, K) responses."""
+    """OSI, DSI and preferred direction/orientation for (N, K) responses.
+
+    Parameters
+    ----------
+    responses : numpy.ndarray
+        (N, K) non-negative mean responses (e.g. spikes/s) to K directions.
+    directions_deg : numpy.ndarray
+        (K,) motion directions in degrees.
+
+    Returns
+    -------
+    TuningResult
+        Indices (dimensionless) and preferred angles (degrees) per neuron.
+    """
     r, th = _prepare(responses, directions_deg)
     v1 = (r * np.exp(1j * th)).sum(-1)
     v2 = (r * np.exp(2j * th)).sum(-1)

@@ -1,0 +1,181 @@
+"""Figures of the synthetic-vs-real report (:class:`~.synthetic.SynthesisReport`).
+
+Each function draws one figure on a matplotlib Agg canvas (no pyplot, so it is
+safe from GUI threads); matplotlib is imported inside the functions.
+:meth:`~.synthetic.SynthesisReport.save_figures` writes them as
+``raster.png``, ``histograms.png`` and ``spectra.png``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .population import PopulationStats
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["histogram_figure", "raster_figure", "save_png", "spectrum_figure"]
+
+#: Colours of the two sets (real, synthetic).
+COLORS = ("tab:blue", "tab:orange")
+
+
+def _agg_subplots(
+    ncols: int, figsize_in: tuple[float, float], **subplot_kw: Any
+) -> tuple[Figure, Any]:
+    """A Figure on an Agg canvas and its ``fig.subplots(1, ncols, **subplot_kw)`` axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize_in)
+    FigureCanvasAgg(fig)  # Agg canvas: no pyplot, safe from GUI threads
+    axes = fig.subplots(1, ncols, **subplot_kw)
+    return fig, axes
+
+
+def raster_figure(
+    real: PopulationStats,
+    synthetic: PopulationStats,
+    fs_hz: float,
+    names: tuple[str, str] = ("real", "synthetic"),
+) -> Figure:
+    """Raster of the inferred spikes of window 0 of each set, side by side.
+
+    Parameters
+    ----------
+    real, synthetic : PopulationStats
+        Statistics whose ``spikes`` (bool (M, N, T)) are drawn.
+    fs_hz : float
+        Frame rate in Hz (x axis in s).
+    names : (str, str)
+        Titles of the two panels.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        10 x 4 inch figure with two panels (neuron vs time in s).
+    """
+    fig, axes = _agg_subplots(2, (10, 4), sharey=True)
+    for ax, st, label, color in (
+        (axes[0], real, names[0], COLORS[0]),
+        (axes[1], synthetic, names[1], COLORS[1]),
+    ):
+        spikes = st.spikes[0]
+        for j in range(spikes.shape[0]):
+            ts = np.flatnonzero(spikes[j]) / fs_hz
+            ax.vlines(ts, j + 0.6, j + 1.4, color=color, linewidth=1)
+        ax.set_title(f"{label}: inferred spikes (window 0)")
+        ax.set_xlabel("time (s)")
+    axes[0].set_ylabel("neuron")
+    fig.tight_layout()
+    return fig
+
+
+def histogram_figure(
+    real: PopulationStats,
+    synthetic: PopulationStats,
+    kl_rate: float,
+    kl_corr: float,
+    kl_vrd: float,
+    names: tuple[str, str] = ("real", "synthetic"),
+) -> Figure:
+    """Overlaid histograms of firing rate, pairwise correlation and van Rossum distance.
+
+    Parameters
+    ----------
+    real, synthetic : PopulationStats
+        The two sets' statistics (rates in spikes/s; correlation and van Rossum
+        distance dimensionless); NaNs are left out.
+    kl_rate, kl_corr, kl_vrd : float
+        KL(real || synthetic) in nats, shown in the panel titles.
+    names : (str, str)
+        Legend labels of the two sets.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        13 x 3.6 inch figure with three density histograms on 30 shared bins.
+    """
+    fig, axes = _agg_subplots(3, (13, 3.6))
+    for ax, key, label, kl in (
+        (axes[0], "rates_hz", "firing rate (Hz)", kl_rate),
+        (axes[1], "corr", "pairwise correlation", kl_corr),
+        (axes[2], "vrd", "van Rossum distance", kl_vrd),
+    ):
+        x = np.asarray(getattr(real, key)).ravel()
+        y = np.asarray(getattr(synthetic, key)).ravel()
+        x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+        if x.size and y.size:
+            edges = np.linspace(min(x.min(), y.min()), max(x.max(), y.max()) + 1e-12, 31)
+            ax.hist(x, edges, density=True, alpha=0.6, label=names[0], color=COLORS[0])
+            ax.hist(y, edges, density=True, alpha=0.6, label=names[1], color=COLORS[1])
+        ax.set_xlabel(label)
+        ax.set_title(f"KL = {kl:.3g}")
+    axes[0].legend()
+    fig.tight_layout()
+    return fig
+
+
+def spectrum_figure(
+    freqs_hz: np.ndarray,
+    psd_real: np.ndarray,
+    psd_synthetic: np.ndarray,
+    log_spectral_distance_db: float,
+    names: tuple[str, str] = ("real", "synthetic"),
+) -> Figure:
+    """Log-log plot of the two mean power spectra (the 0 Hz bin left out).
+
+    Parameters
+    ----------
+    freqs_hz : numpy.ndarray
+        (F,) frequencies in Hz.
+    psd_real, psd_synthetic : numpy.ndarray
+        (F,) mean power spectral densities in trace units²/Hz.
+    log_spectral_distance_db : float
+        Their log-spectral distance in dB, shown in the title.
+    names : (str, str)
+        Legend labels of the two sets.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        5.5 x 4 inch figure.
+    """
+    fig, ax = _agg_subplots(1, (5.5, 4))
+    ax.loglog(freqs_hz[1:], psd_real[1:], label=names[0], color=COLORS[0])
+    ax.loglog(freqs_hz[1:], psd_synthetic[1:], label=names[1], color=COLORS[1])
+    ax.set_xlabel("frequency (Hz)")
+    ax.set_ylabel("mean PSD (units²/Hz)")
+    ax.set_title(f"log-spectral distance {log_spectral_distance_db:.2f} dB")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def save_png(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
+    """Write a figure as PNG atomically (no partial file on failure).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure (with a canvas, e.g. from the functions above).
+    path : str or Path
+        Destination file; its folder must exist.
+    dpi : int
+        Resolution in dots per inch.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    from ..io.atomic import atomic_path
+
+    p = Path(path)
+    with atomic_path(p) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    return p
