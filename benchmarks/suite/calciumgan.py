@@ -13,10 +13,11 @@ budget on one thread (autoencoder pretraining included).
 
 Usage::
 
-    python benchmarks/calciumgan.py --dataset hippocampus --budget-min 35 --out /tmp/cf/gan_hippo
-    python benchmarks/calciumgan.py --dataset dg --budget-min 35 --out /tmp/cf/gan_dg
-    python benchmarks/calciumgan.py --report /tmp/cf/gan_dg /tmp/cf/gan_hippo
-    python benchmarks/calciumgan.py --reevaluate --out /tmp/cf/gan_hippo  # rescore saved models
+    python benchmarks/suite/calciumgan.py --dataset hippocampus --budget-min 35 \
+        --out benchmarks/out/gan_hippo
+    python benchmarks/suite/calciumgan.py --dataset dg --budget-min 35 --out benchmarks/out/gan_dg
+    python benchmarks/suite/calciumgan.py --report benchmarks/out/gan_dg benchmarks/out/gan_hippo
+    python benchmarks/suite/calciumgan.py --reevaluate --out benchmarks/out/gan_hippo  # rescore
 
 Each run writes ``results.json`` (+ models, figures) into ``--out``; ``--report``
 prints the combined Markdown table.
@@ -26,16 +27,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _harness import SHARED_DATA, command_line, out_dir
 
 WINDOW = 256
 STRIDE_TRAIN = 4
 STRIDE_EVAL = 64
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA
 
 
 def load_dataset(name: str, seed: int = 0):
@@ -217,7 +218,7 @@ def run(args) -> None:
                     "cpu_budget": f"{args.budget_min} min, 1 thread",
                     "scores_vs_held_out_half": results["models"][name],
                     "real_vs_real_floor": results["floor"],
-                    "benchmark": "python benchmarks/calciumgan.py " + " ".join(sys.argv[1:]),
+                    "benchmark": command_line(),
                 }
             )
             target = Path(args.save_model)
@@ -328,7 +329,7 @@ def reevaluate(args) -> None:
                     "cpu_budget": f"{old['budget_min']} min, 1 thread",
                     "scores_vs_held_out_half": s,
                     "real_vs_real_floor": results["floor"],
-                    "benchmark": "python benchmarks/calciumgan.py --reevaluate --out " + str(out),
+                    "benchmark": command_line(),
                 }
             )
             target = Path(args.save_model)
@@ -396,7 +397,7 @@ def main() -> None:
     )
     ap.add_argument("--save-model", default=None, help="write the CalciumGAN (PS on) here")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default="/tmp/cf/gan_bench")
+    ap.add_argument("--out", default=str(out_dir("gan_bench")))
     ap.add_argument("--report", nargs="+", default=None, help="print the table of these runs")
     ap.add_argument(
         "--reevaluate", action="store_true", help="rescore the models saved in --out (no training)"

@@ -11,16 +11,16 @@ architecture (the cost does not depend on the weights).
 
 Usage::
 
-    python benchmarks/inference_speed.py                         # everything
-    python benchmarks/inference_speed.py --methods exact fast --rois 10 100
-    python benchmarks/inference_speed.py --accuracy               # fast-vs-exact Corr
+    python benchmarks/suite/inference_speed.py                   # everything
+    python benchmarks/suite/inference_speed.py --methods exact fast --rois 10 100
+    python benchmarks/suite/inference_speed.py --accuracy         # fast-vs-exact Corr
 
 ``--accuracy`` runs the shipped ``ens2-excitatory`` model in exact and fast
 mode on the Cascade ground truth (../shared/data/ground_truth) and prints the
 median Corr of both and their difference.
 
 Results are appended as JSON lines to ``--json`` (default
-``/tmp/cf/inference_speed.jsonl``) so a long run can be tabulated while it runs
+``benchmarks/out/inference_speed.jsonl``) so a long run can be tabulated while it runs
 (``--table-only``).
 """
 
@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _harness import GROUND_TRUTH, out_dir
 
 FS_IN_HZ = 30.0
 METHODS = ("exact", "fast", "s2s", "oasis")
@@ -173,7 +174,7 @@ def accuracy(threads: int, max_neurons: int, model_name: str = "ens2-excitatory"
         return
     model = load_model(model_name)
     print(f"model: {model_name} ({model.card.get('iterations', '?')} iterations)")
-    root = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ground_truth"
+    root = GROUND_TRUTH
     root = Path(os.environ.get("CALCIUM_FORGE_SHARED_DATA", root.parent)) / "ground_truth"
     rows = []
     for folder in sorted(root.iterdir()):
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rois", nargs="+", type=int, default=[10, 100, 1000])
     ap.add_argument("--duration-s", type=float, default=3600.0)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--json", default="/tmp/cf/inference_speed.jsonl")
+    ap.add_argument("--json", default=str(out_dir("inference_speed.jsonl")))
     ap.add_argument("--table-only", action="store_true", help="print the table of --json")
     ap.add_argument("--accuracy", action="store_true", help="fast-vs-exact Corr on ground truth")
     ap.add_argument("--max-neurons", type=int, default=2, help="--accuracy: neurons per dataset")

@@ -28,10 +28,10 @@ ROIs and their neuropil annuli chunk by chunk, in a fresh process.
 
 Run (from the repository root)::
 
-    python benchmarks/memory.py --method s2s --untrained                  # 2000 x 1 h
-    python benchmarks/memory.py --method ens2 --mode fast --n-rois 200 --minutes 10
-    python benchmarks/memory.py --method s2s --variants batch              # batch_infer, Suite2P
-    python benchmarks/memory.py --extract-gb 4 --n-rois 500
+    python benchmarks/suite/memory.py --method s2s --untrained                  # 2000 x 1 h
+    python benchmarks/suite/memory.py --method ens2 --mode fast --n-rois 200 --minutes 10
+    python benchmarks/suite/memory.py --method s2s --variants batch  # batch_infer, Suite2P
+    python benchmarks/suite/memory.py --extract-gb 4 --n-rois 500
 
 Prints one table row per variant: peak RSS (MB), RSS before inference, input
 and output sizes, wall time.

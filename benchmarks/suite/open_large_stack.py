@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/open_large_stack.py [--gb 4] [--flavor shaped|scanimage] [--keep]
+    python benchmarks/suite/open_large_stack.py [--gb 4] [--flavor shaped|scanimage] [--keep]
 
 Writes a BigTIFF of 512 x 512 uint16 frames (frames are generated and
 written one chunk at a time, never the whole movie in RAM), then, in a fresh
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _harness import out_dir
 
 FRAME_SHAPE = (512, 512)
 CHUNK_FRAMES = 256
@@ -94,11 +95,13 @@ def write_stack(path: Path, n_frames: int, flavor: str = "shaped", seed: int = 0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gb", type=float, default=4.0, help="stack size in GB (1e9 bytes)")
-    parser.add_argument("--path", default=None, help="default /tmp/cf_large_stack_<flavor>.tif")
+    parser.add_argument(
+        "--path", default=None, help="default: benchmarks/out/large_stack_<flavor>.tif"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the TIFF afterwards")
     parser.add_argument("--flavor", choices=["shaped", "scanimage"], default="shaped")
     args = parser.parse_args()
-    path = Path(args.path or f"/tmp/cf_large_stack_{args.flavor}.tif")
+    path = Path(args.path or out_dir(f"large_stack_{args.flavor}.tif"))
     n_frames = int(args.gb * 1e9 / (FRAME_SHAPE[0] * FRAME_SHAPE[1] * 2))
     if (
         not path.exists()

@@ -11,8 +11,8 @@ batch itself.
 
 Run (from the repository root)::
 
-    python benchmarks/scaling.py --method oasis --workers 1,2 --n-recordings 8
-    python benchmarks/scaling.py --method ens2 --mode fast
+    python benchmarks/suite/scaling.py --method oasis --workers 1,2 --n-recordings 8
+    python benchmarks/suite/scaling.py --method ens2 --mode fast
 
 Prints a table: workers, wall time, recordings per minute, and the mean
 per-recording cost of each stage (checksum, load, preprocess, inference,

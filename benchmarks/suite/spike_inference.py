@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _harness import GROUND_TRUTH, out_dir
 
 from calcium_forge.inference.training.data import (
     INHIBITORY_DATASETS,
@@ -36,7 +37,7 @@ from calcium_forge.inference.training.data import (
 __all__ = ["DEFAULT_FOLDS", "METRICS", "build_parser", "main", "print_table"]
 
 #: Ground truth beside the repository (../shared/data/ground_truth), when run from a checkout.
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "ground_truth"
+DEFAULT_DATA = GROUND_TRUTH
 
 #: Default folds: OGB-1, Cal-520, GCaMP6f (mouse V1: DS10, DS11), GCaMP6s (mouse V1: DS12,
 #: DS13, DS15, DS16), GCaMP5k, R-CaMP, jGECO1a and an inhibitory GCaMP6f dataset. Every mouse
@@ -168,7 +169,7 @@ def build_parser(ap: argparse.ArgumentParser | None = None) -> argparse.Argument
         "or only those with the test dataset's indicator (the ENS² authors' 'cluster' setting; "
         "falls back to all when no other dataset has that indicator)",
     )
-    ap.add_argument("--workdir", type=Path, default=Path("/tmp/cf/loo"))
+    ap.add_argument("--workdir", type=Path, default=out_dir("loo"))
     ap.add_argument("--out", type=Path, default=None, help="JSON file for all results")
     ap.add_argument(
         "--rescore",
