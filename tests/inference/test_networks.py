@@ -88,3 +88,26 @@ def test_build_network_roundtrip():
     assert count_parameters(S2SNet(hidden=(30,))) == 6960 - 30  # 1-hidden variant, bias-free
     with pytest.raises(ValueError, match="unknown architecture"):
         build_network("LeNet", {})
+
+
+def test_conditioned_unet_uses_its_condition_and_checks_it():
+    from calcium_forge.inference.networks import with_condition
+
+    torch.manual_seed(0)
+    net = ENS2UNet(n_conditions=2).eval()
+    x = torch.randn(4, 96)
+    with torch.inference_mode():
+        a = net(x, torch.tensor([0.2, 0.0]))
+        b = net(x, torch.tensor([[0.8, 1.0]] * 4))
+        bound = with_condition(net, [0.2, 0.0])(x)
+    assert not torch.allclose(a, b)  # the condition reaches the output
+    torch.testing.assert_close(bound, a)
+    with pytest.raises(ValueError, match="pass condition"):
+        net(x)
+    with pytest.raises(ValueError, match="do not pass"):
+        ENS2UNet()(x, torch.tensor([0.1]))
+    with pytest.raises(ValueError, match="2 condition"):
+        with_condition(net, [0.1])
+    plain = ENS2UNet()
+    assert with_condition(plain, []) is plain
+    assert "n_conditions" not in plain.config() and net.config()["n_conditions"] == 2

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["ENS2UNet", "S2SNet", "build_network", "count_parameters"]
+__all__ = ["ENS2UNet", "S2SNet", "build_network", "count_parameters", "with_condition"]
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -72,11 +72,18 @@ class ENS2UNet(nn.Module):
         Window length in samples; must be divisible by 8.
     fs_hz : float
         Sampling rate the network was designed/trained for (Hz).
+    n_conditions : int
+        Number of conditioning values (e.g. the recording's noise level ν and
+        frame rate) given to every window as constant extra input channels;
+        0 for the plain ENS² network.
 
     Notes
     -----
-    Input ``(B, window)`` or ``(B, 1, window)`` dF/F (fraction); output
-    ``(B, window)`` non-negative spikes per bin.
+    Input ``(B, window)`` or ``(B, 1, window)`` dF/F (fraction), and with
+    ``n_conditions > 0`` a ``(B, n_conditions)`` condition; output
+    ``(B, window)`` non-negative spikes per bin. :func:`with_condition` binds
+    a condition so that the inference engine can call the network on windows
+    alone.
     """
 
     window: int = 96
@@ -87,6 +94,7 @@ class ENS2UNet(nn.Module):
         channels: Sequence[int] = (4, 8, 32, 64),
         window: int = 96,
         fs_hz: float = 60.0,
+        n_conditions: int = 0,
     ) -> None:
         super().__init__()
         channels = tuple(int(c) for c in channels)
@@ -102,8 +110,11 @@ class ENS2UNet(nn.Module):
         self.channels = channels
         self.window = int(window)
         self.fs_hz = float(fs_hz)
+        self.n_conditions = int(n_conditions)
+        if self.n_conditions < 0:
+            raise ValueError(f"ENS2UNet: n_conditions must be >= 0, got {n_conditions}")
         c1, c2, c3, c4 = channels
-        self.down1 = _DoubleConv(1, c1)
+        self.down1 = _DoubleConv(1 + self.n_conditions, c1)
         self.down2 = _DoubleConv(c1, c2)
         self.down3 = _DoubleConv(c2, c3)
         self.pool = nn.MaxPool1d(2)
@@ -120,16 +131,31 @@ class ENS2UNet(nn.Module):
 
     def config(self) -> dict:
         """Constructor keyword arguments (JSON-serialisable) that rebuild this architecture."""
-        return {"channels": list(self.channels), "window": self.window, "fs_hz": self.fs_hz}
+        out = {"channels": list(self.channels), "window": self.window, "fs_hz": self.fs_hz}
+        if self.n_conditions:
+            out["n_conditions"] = self.n_conditions
+        return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(B, window)`` or ``(B, 1, window)`` dF/F to ``(B, window)`` spikes per bin."""
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Map ``(B, window)`` or ``(B, 1, window)`` dF/F to ``(B, window)`` spikes per bin.
+
+        ``condition`` is ``(B, n_conditions)`` (or ``(n_conditions,)`` for all
+        windows) when the network has conditions, and must be omitted otherwise.
+        """
         if x.dim() == 2:
             x = x.unsqueeze(1)
         if x.dim() != 3 or x.shape[1] != 1 or x.shape[-1] % 8 != 0:
             raise ValueError(
                 f"ENS2UNet expects (B, L) or (B, 1, L) with L divisible by 8, got {tuple(x.shape)}"
             )
+        if (condition is None) != (self.n_conditions == 0):
+            raise ValueError(
+                f"ENS2UNet has {self.n_conditions} condition(s); "
+                f"{'pass' if self.n_conditions else 'do not pass'} condition="
+            )
+        if condition is not None:
+            c = condition.to(x.dtype).reshape(-1, self.n_conditions, 1)
+            x = torch.cat([x, c.expand(x.shape[0], -1, x.shape[-1])], dim=1)
         d1 = self.down1(x)
         d2 = self.down2(self.pool(d1))
         d3 = self.down3(self.pool(d2))
@@ -239,6 +265,45 @@ class S2SNet(nn.Module):
         h = self.dense(h)
         y = self.synthesis(h)  # (B, 1, L + window - 1): overlap-add of per-frame outputs
         return y[:, 0, self._pad_left : self._pad_left + n]
+
+
+class _WithCondition(nn.Module):
+    """A conditioned network with its condition bound: ``forward(x)`` only."""
+
+    def __init__(self, network: nn.Module, condition: torch.Tensor) -> None:
+        super().__init__()
+        self.network = network
+        self.register_buffer("condition", condition)
+        self.window = getattr(network, "window", None)
+        self.fs_hz = getattr(network, "fs_hz", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the network on ``x`` with the bound condition."""
+        return self.network(x, self.condition)
+
+
+def with_condition(network: nn.Module, condition: Sequence[float]) -> nn.Module:
+    """Bind a condition to a conditioned network (the network is shared, not copied).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        A network with ``n_conditions > 0``; returned unchanged when it has none.
+    condition : sequence of float
+        The ``n_conditions`` conditioning values for every window.
+
+    Returns
+    -------
+    torch.nn.Module
+        A module whose ``forward(x)`` runs ``network(x, condition)``.
+    """
+    n = int(getattr(network, "n_conditions", 0))
+    if n == 0:
+        return network
+    values = torch.as_tensor(list(condition), dtype=torch.float32)
+    if values.numel() != n:
+        raise ValueError(f"the network takes {n} condition value(s), got {values.numel()}")
+    return _WithCondition(network, values).eval()
 
 
 _ARCHITECTURES: dict[str, type[nn.Module]] = {"ENS2UNet": ENS2UNet, "S2SNet": S2SNet}
