@@ -44,6 +44,7 @@ from ..recording import Recording
 from ..results import SpikeInference
 from ..signal import bridge_nans, resample
 from ..spiketrains import rebin_rate
+from .engine import DEFAULT_MAX_MEMORY_MB
 from .events import DEFAULT_EPSILON_PER_BIN, DEFAULT_SEED_MASS, event_kernel, greedy_spike_counts
 
 METHODS = ("ens2", "s2s", "oasis")
@@ -52,8 +53,6 @@ MODES = ("exact", "fast")
 DEFAULT_MODELS = {"ens2": "ens2-excitatory", "s2s": "s2s"}
 #: Window stride of the fast ENS² mode (96 / 8 = 12 predictions averaged per sample).
 FAST_STRIDE = 8
-#: Default working-memory budget (MB) of one call, excluding its input and output arrays.
-DEFAULT_MAX_MEMORY_MB = 512.0
 
 
 def _as_traces(data: Any, fs_hz: float | None) -> tuple[np.ndarray, float, Recording | None]:
@@ -377,7 +376,6 @@ def _run_network(loaded, x_m: np.ndarray, stride: int, num_threads, max_memory_m
 
 
 def _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude):
-    from ..signal import bridge_nans
     from .oasis import DEFAULT_THRESHOLD_SN, oasis_one
 
     t0 = time.perf_counter()

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingFileError, ModelError
+from ..io.atomic import atomic_path
 
 __all__ = [
     "CARD_FORMAT",
@@ -144,9 +145,9 @@ def save_model(network, card: dict, path: str | os.PathLike[str]) -> Path:
         )
     state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
     text = json.dumps(card, indent=2, sort_keys=False, default=_json_default)
-    with _atomic(pt) as tmp:
+    with atomic_path(pt) as tmp:
         torch.save(state, tmp)
-    with _atomic(js) as tmp:
+    with atomic_path(js) as tmp:
         Path(tmp).write_text(text + "\n", encoding="utf-8")
     return pt
 
@@ -226,27 +227,6 @@ def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-
-
-def _atomic(path: Path):
-    try:
-        from ..io.atomic import atomic_path
-    except ImportError:  # pragma: no cover - foundation module missing
-        import contextlib
-        import tempfile
-
-        @contextlib.contextmanager
-        def atomic_path(p):
-            fd, tmp = tempfile.mkstemp(dir=Path(p).parent, suffix=Path(p).suffix)
-            os.close(fd)
-            try:
-                yield Path(tmp)
-                os.replace(tmp, p)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-
-    return atomic_path(path)
 
 
 def _json_default(obj):

@@ -199,7 +199,7 @@ def iter_infer_spikes_streamed(
     """Generator version of :func:`infer_spikes_streamed`; yields one Progress per block."""
     from .._version import __version__
     from ..io.atomic import atomic_path
-    from .api import infer_spikes
+    from .api import DEFAULT_MODELS, infer_spikes
 
     src = _open_traces(traces)
     n_rois, n_frames = (int(s) for s in src.shape)
@@ -211,8 +211,7 @@ def iter_infer_spikes_streamed(
     if method in ("ens2", "s2s") and (model is None or isinstance(model, str | os.PathLike)):
         from .registry import load_model
 
-        model = load_model(model if model is not None else {"ens2": "ens2-excitatory",
-                                                             "s2s": "s2s"}[method])  # fmt: skip
+        model = load_model(DEFAULT_MODELS[method] if model is None else model)
     t_start = time.perf_counter()
     flat: list[np.ndarray] = []
     counts: list[int] = []

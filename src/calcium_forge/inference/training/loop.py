@@ -28,8 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from ..._version import __version__
 from ...errors import InvalidInputError, ModelError
 from ...evaluation.spikes import pearson
+from ...io.atomic import atomic_path
 from ...progress import Progress, drain
 from ..engine import predict_trace
 from .config import (
@@ -125,15 +127,6 @@ def _rng_from_json(text: str) -> np.random.Generator:
     return rng
 
 
-def _package_version() -> str:
-    try:
-        from ..._version import __version__
-
-        return str(__version__)
-    except ImportError:  # pragma: no cover
-        return "unknown"
-
-
 def _init_weights(
     network: Any, init_from: str | os.PathLike[str], config: SpikeTrainConfig
 ) -> dict:
@@ -179,9 +172,7 @@ def _build(config: SpikeTrainConfig):
 def _save_checkpoint(path: Path, payload: dict) -> None:
     import torch
 
-    from ..registry import _atomic
-
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
@@ -406,7 +397,7 @@ def iter_train(
                     else {}
                 ),
             },
-            "package_version": _package_version(),
+            "package_version": __version__,
             "torch_version": str(torch.__version__),
             "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
