@@ -15,13 +15,15 @@ from calcium_forge.inference.training.config import learning_rate_at  # noqa: E4
 from calcium_forge.inference.training.data import (  # noqa: E402
     PairedData,
     PairedTrace,
-    WindowSampler,
-    added_noise_std,
     indicator_of,
     load_ground_truth,
-    split_by_neuron,
 )
 from calcium_forge.inference.training.losses import mse_loss, pearson_loss  # noqa: E402
+from calcium_forge.inference.training.sampling import (  # noqa: E402
+    WindowSampler,
+    added_noise_std,
+    split_by_neuron,
+)
 from calcium_forge.progress import drain  # noqa: E402
 from calcium_forge.signal import noise_level as _noise_levels  # noqa: E402
 from calcium_forge.spiketrains import (  # noqa: E402

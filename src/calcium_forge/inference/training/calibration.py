@@ -37,7 +37,8 @@ from ..events import (
     greedy_spike_counts,
 )
 from .config import SpikeTrainConfig
-from .data import load_training_data, split_by_neuron
+from .data import load_training_data
+from .sampling import split_by_neuron
 
 #: Event gains tried by :func:`calibrate_event_gain` (dimensionless).
 DEFAULT_GAINS: tuple[float, ...] = tuple(round(0.7 + 0.1 * i, 2) for i in range(14))

@@ -41,14 +41,8 @@ from .config import (
     default_config,
     learning_rate_at,
 )
-from .data import (
-    PairedData,
-    PairedTrace,
-    WindowSampler,
-    added_noise_std,
-    load_training_data,
-    split_by_neuron,
-)
+from .data import PairedData, PairedTrace, load_training_data
+from .sampling import WindowSampler, added_noise_std, split_by_neuron
 
 __all__ = [
     "iter_train",
