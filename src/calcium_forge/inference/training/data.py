@@ -37,6 +37,7 @@ __all__ = [
     "load_training_data",
     "paired_from_recordings",
     "target_kernel",
+    "training_data",
 ]
 
 #: Datasets of inhibitory neurons in the Cascade database (prefix of the folder name).
@@ -416,6 +417,38 @@ def load_training_data(
         include=include,
         exclude=exclude,
     )
+
+
+def training_data(
+    data: PairedData | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    config: SpikeTrainConfig,
+) -> PairedData:
+    """The paired data of a training run: ``data`` itself, or loaded from ground-truth paths.
+
+    Parameters
+    ----------
+    data : PairedData or path(s)
+        Paired data, or paths for :func:`load_training_data`.
+    config : SpikeTrainConfig
+        Settings of the run.
+
+    Returns
+    -------
+    PairedData
+
+    Raises
+    ------
+    InvalidInputError
+        When paired data given as such are not at the config's rate.
+    """
+    if not isinstance(data, PairedData):
+        data = load_training_data(data, config)
+    if abs(data.fs_hz - config.fs_hz) > 1e-9:
+        raise InvalidInputError(
+            f"paired data are at {data.fs_hz} Hz but the {config.method} config expects "
+            f"{config.fs_hz} Hz; load them with load_training_data(paths, config)"
+        )
+    return data
 
 
 def paired_from_recordings(recs: Sequence[Recording], config: SpikeTrainConfig) -> PairedData:

@@ -5,6 +5,9 @@
 * :class:`WindowSampler` draws random stride-1 windows from paired traces
   without materialising them: it keeps the concatenated traces and maps window
   numbers to start samples; windows that touch a NaN stretch are excluded.
+* :func:`split_for_training` puts these together for one run
+  (:class:`TrainingSplit`: both sides, the training sampler and a fixed
+  validation sample).
 * :func:`added_noise_std` converts a noise level ν (Cascade units) into the
   standard deviation of white noise to add (noise augmentation).
 
@@ -13,18 +16,23 @@ The paired traces themselves come from :mod:`.data`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from ...errors import InvalidInputError
+from .config import SpikeTrainConfig
 from .data import PairedData, PairedTrace
 
 __all__ = [
     "MAD_TO_STD",
+    "TrainingSplit",
     "WindowSampler",
     "added_noise_std",
     "split_by_neuron",
+    "split_for_training",
 ]
 
 #: median(|Z1 - Z2|) for independent standard normals Z1, Z2 = √2 · Φ⁻¹(3/4).
@@ -156,3 +164,83 @@ class WindowSampler:
         take = start[:, None] + self._offsets
         return self.x[take], self.y[take], self.seg_nu[seg]
 
+
+@dataclass
+class TrainingSplit:
+    """The two sides of a run's paired data and what the training loop draws from them.
+
+    Attributes
+    ----------
+    data : PairedData
+        All paired traces of the run.
+    train, val : PairedData
+        Traces of the training and validation neurons.
+    train_neurons, val_neurons : list of str
+        Neuron ids of each side (:func:`split_by_neuron`).
+    sampler : WindowSampler
+        Draws training windows (ENS²) or segments (S2S).
+    val_x, val_y : numpy.ndarray or None
+        The fixed validation sample, float32 (n, samples) dF/F and targets
+        (spikes per bin); None without validation neurons.
+    steps_per_epoch : int
+        Optimiser steps that draw as many samples as the training traces hold
+        non-overlapping windows/segments.
+    """
+
+    data: PairedData
+    train: PairedData
+    val: PairedData
+    train_neurons: list[str]
+    val_neurons: list[str]
+    sampler: WindowSampler
+    val_x: np.ndarray | None
+    val_y: np.ndarray | None
+    steps_per_epoch: int
+
+
+def split_for_training(data: PairedData, config: SpikeTrainConfig) -> TrainingSplit:
+    """Split neurons, set up the training sampler and draw the fixed validation sample.
+
+    The validation sample is drawn with its own generator (seed
+    ``[config.seed, 1]``), so it does not depend on the training draws: ENS²
+    takes ``val_windows`` random windows, S2S ``val_windows`` evenly spaced
+    segments.
+
+    Parameters
+    ----------
+    data : PairedData
+        Paired traces at the model rate.
+    config : SpikeTrainConfig
+        Gives the method, window / segment length, validation share and seed.
+
+    Returns
+    -------
+    TrainingSplit
+    """
+    train_neurons, val_neurons = split_by_neuron(data, config.val_fraction, seed=config.seed)
+    train = data.select(neurons=train_neurons)
+    val = data.select(neurons=val_neurons)
+    seg = config.window if config.method == "ens2" else config.segment_samples
+    sampler = WindowSampler(train.traces, seg)
+    val_x = val_y = None
+    if val.traces:
+        val_sampler = WindowSampler(val.traces, seg)
+        vrng = np.random.default_rng([config.seed, 1])
+        n_val = min(config.val_windows, val_sampler.n_windows)
+        if config.method == "s2s":
+            stride = max(1, val_sampler.n_windows // n_val)
+            vidx = np.arange(0, val_sampler.n_windows, stride)[:n_val]
+        else:
+            vidx = np.sort(vrng.choice(val_sampler.n_windows, size=n_val, replace=False))
+        val_x, val_y, _ = val_sampler.windows(vidx)
+    return TrainingSplit(
+        data=data,
+        train=train,
+        val=val,
+        train_neurons=train_neurons,
+        val_neurons=val_neurons,
+        sampler=sampler,
+        val_x=val_x,
+        val_y=val_y,
+        steps_per_epoch=max(1, math.ceil(sampler.n_windows / seg / config.batch_size)),
+    )
