@@ -197,3 +197,53 @@ def test_without_validation_neurons_early_stopping_watches_the_training_loss():
     losses = np.asarray(res.history["train_loss"])
     best = int(np.argmin(losses)) + 1
     assert res.iterations_run == best + 40
+
+
+def test_resuming_a_finished_run_continues_from_its_last_weights_not_its_best(tmp_path):
+    """The last checkpoint of a run keeps the last weights: raising the budget is bit-exact."""
+    torch.set_num_threads(1)
+    data = synthetic_paired(n_neurons=6, seconds=30.0, seed=5)
+    kw = dict(
+        batch_size=16,
+        val_every=5,
+        patience=1000,
+        checkpoint_every=10,
+        report_every=5,
+        learning_rate=1e-2,
+        network_kwargs={"channels": [4, 8, 16, 32]},
+        val_windows=64,
+    )
+    full = drain(
+        iter_train(
+            data,
+            default_config("ens2", iterations=40, **kw),
+            out_dir=tmp_path / "a",
+            score_validation=False,
+        )
+    )
+    part = drain(
+        iter_train(
+            data,
+            default_config("ens2", iterations=30, **kw),
+            out_dir=tmp_path / "b",
+            score_validation=False,
+        )
+    )
+    assert part.best_iteration < part.iterations_run == 30  # the best weights are not the last
+    ckpt = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    for k, v in part.network.state_dict().items():  # the model is the best weights ...
+        torch.testing.assert_close(ckpt["best_state"][k], v, rtol=0, atol=0)
+    resumed = drain(
+        iter_train(
+            data,
+            default_config("ens2", iterations=40, **kw),
+            out_dir=tmp_path / "b",
+            resume=tmp_path / "b" / "checkpoint.pt",
+            score_validation=False,
+        )
+    )
+    # ... and the run goes on from the last ones
+    assert resumed.history["train_loss"] == full.history["train_loss"]
+    assert resumed.history["val_loss"] == full.history["val_loss"]
+    for k, v in full.network.state_dict().items():
+        torch.testing.assert_close(resumed.network.state_dict()[k], v, rtol=0, atol=0)

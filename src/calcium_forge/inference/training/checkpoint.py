@@ -165,6 +165,7 @@ def checkpoint_payload(
     optimiser: Any,
     split: TrainingSplit,
     card: dict,
+    weights: dict | None = None,
 ) -> dict:
     """The checkpoint of a run at its current iteration (see the module docstring).
 
@@ -182,6 +183,9 @@ def checkpoint_payload(
         Gives the neuron split.
     card : dict
         The model card so far.
+    weights : dict, optional
+        The weights the run continues from, stored as ``model_state``
+        (default: the network's current weights).
 
     Returns
     -------
@@ -194,7 +198,7 @@ def checkpoint_payload(
         "format": CHECKPOINT_FORMAT,
         "config": config.to_dict(),
         **state.to_checkpoint(),
-        "model_state": {k: v.clone() for k, v in network.state_dict().items()},
+        "model_state": {k: v.clone() for k, v in (weights or network.state_dict()).items()},
         "optim_state": optimiser.state_dict(),
         "rng_torch": torch.get_rng_state(),
         "train_neurons": split.train_neurons,

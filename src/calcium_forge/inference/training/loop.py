@@ -111,6 +111,7 @@ class SpikeTrainer:
         self._prepare_data(data, checkpoint)
         self._build(init_from, resuming=checkpoint is not None)
         self.resumed_from_iteration: int | None = None
+        self.last_weights: dict | None = None  # set when the best weights replace them
         if checkpoint is not None:
             self._restore(checkpoint)
         self.out_path = Path(out_dir) if out_dir is not None else None
@@ -303,7 +304,7 @@ class SpikeTrainer:
             return None
         payload = checkpoint_payload(
             self.config, self.state, self.network, self.optimiser, self.split,
-            card=self.model_card(self.state.stopped),
+            card=self.model_card(self.state.stopped), weights=self.last_weights,
         )  # fmt: skip
         path = self.out_path / "checkpoint.pt"
         with atomic_path(path) as tmp:
@@ -354,7 +355,8 @@ class SpikeTrainer:
         """
         config, state = self.config, self.state
         started = time.perf_counter() if started is None else started
-        if state.best_state is not None:
+        if state.best_state is not None:  # a later resume continues from the last weights
+            self.last_weights = {k: v.clone() for k, v in self.network.state_dict().items()}
             self.network.load_state_dict(state.best_state)
         if self.val_x is None:
             state.best_iteration = state.iteration  # no validation: the final weights are the model
