@@ -10,8 +10,8 @@ A checkpoint is one ``checkpoint.pt`` (``torch.save`` of
 :func:`checkpoint_payload`: tensors, numbers, strings and lists, so it loads
 with ``weights_only=True``):
 
-``format``
-    ``"calcium-forge-checkpoint"``.
+``format``, ``checkpoint_version``
+    ``"calcium-forge-checkpoint"`` and :data:`CHECKPOINT_VERSION`.
 ``config``
     :meth:`SpikeTrainConfig.to_dict` of the run.
 ``iteration``, ``best_val``, ``best_iteration``, ``stopped_early``, ``history``, ``rng_numpy``
@@ -46,6 +46,7 @@ from .sampling import TrainingSplit
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
     "RESUME_KEYS",
     "TrainState",
     "check_same_neurons",
@@ -58,6 +59,10 @@ __all__ = [
 
 #: Value of ``checkpoint["format"]``.
 CHECKPOINT_FORMAT = "calcium-forge-checkpoint"
+
+#: Value of ``checkpoint["checkpoint_version"]``; raise it when the entries change meaning.
+#: Checkpoints written before the version existed count as version 1.
+CHECKPOINT_VERSION = 1
 
 #: Settings a resumed run must share with its checkpoint (the iteration budget may change).
 RESUME_KEYS: tuple[str, ...] = (
@@ -196,6 +201,7 @@ def checkpoint_payload(
 
     return {
         "format": CHECKPOINT_FORMAT,
+        "checkpoint_version": CHECKPOINT_VERSION,
         "config": config.to_dict(),
         **state.to_checkpoint(),
         "model_state": {k: v.clone() for k, v in (weights or network.state_dict()).items()},
@@ -223,11 +229,20 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict:
     Raises
     ------
     ModelError
-        When the file is not a calcium-forge training checkpoint.
+        When the file is not a calcium-forge training checkpoint, or one of a
+        newer version than this calcium-forge reads.
     """
     from ..registry import _checkpoint_payload
 
-    return _checkpoint_payload(Path(path))
+    payload = _checkpoint_payload(Path(path))
+    version = payload.get("checkpoint_version", 1)
+    if not isinstance(version, int) or not 1 <= version <= CHECKPOINT_VERSION:
+        raise ModelError(
+            f"checkpoint {str(path)!r} has checkpoint_version={version!r}; this calcium-forge "
+            f"reads versions 1 to {CHECKPOINT_VERSION}. Resume it with the calcium-forge that "
+            "wrote it, or start a new run."
+        )
+    return payload
 
 
 def check_same_neurons(
