@@ -63,7 +63,23 @@ def tune_for_inference() -> bool:
 
 @contextmanager
 def torch_threads(num_threads: int | None):
-    """Temporarily set ``torch.set_num_threads`` (``None`` leaves it unchanged)."""
+    """Temporarily set ``torch.set_num_threads`` for the ``with`` block.
+
+    Parameters
+    ----------
+    num_threads : int or None
+        Threads for torch's intra-op pool (>= 1); ``None`` leaves the setting unchanged.
+
+    Yields
+    ------
+    None
+        The previous thread count is restored when the block ends.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``num_threads < 1``.
+    """
     import torch
 
     if num_threads is None:
@@ -126,6 +142,18 @@ def network_on(network, dev):
     """``network`` on device ``dev``: itself when already there, else a moved copy.
 
     The shipped models are cached and shared, so they are never moved in place.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The network.
+    dev : torch.device
+        Target device (see :func:`resolve_device`).
+
+    Returns
+    -------
+    torch.nn.Module
+        ``network`` itself or a deep copy on ``dev``.
     """
     import copy
 
@@ -135,7 +163,17 @@ def network_on(network, dev):
 
 
 def device_of(network):
-    """Device of a module's first parameter (CPU for parameter-free modules)."""
+    """Device of a module's first parameter (CPU for parameter-free modules).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The module.
+
+    Returns
+    -------
+    torch.device
+    """
     import torch
 
     for p in network.parameters():

@@ -168,7 +168,7 @@ def iter_infer_spikes(
     t_start = time.perf_counter()
     if method == "oasis":
         return (yield from _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude))
-    from .engine import resolve_device
+    from ._runtime import resolve_device
 
     resolve_device(device)  # fail before any work when the device is unusable
     loaded = _load(model, method)

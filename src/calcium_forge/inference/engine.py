@@ -79,7 +79,13 @@ class WindowPlan:
         return self.n_samples + self.pad_left + self.pad_right
 
     def coverage(self) -> np.ndarray:
-        """Number of windows covering each sample of the padded trace, float64."""
+        """Number of windows covering each sample of the padded trace.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 (padded_length,) window counts.
+        """
         starts = np.zeros(self.padded_length)
         starts[np.arange(self.n_windows) * self.stride] = 1.0
         return np.convolve(starts, np.ones(self.window))[: self.padded_length]
@@ -147,7 +153,22 @@ def _activation_bytes_per_window(network, window: int, probe: int = 8) -> float:
 
 
 def batch_size_for(network, window: int, max_memory_mb: float) -> int:
-    """Windows per network call so that activations stay within ``max_memory_mb / 2``."""
+    """Windows per network call so that activations stay within ``max_memory_mb / 2``.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The window → window network (its activations are measured on a probe batch).
+    window : int
+        Window length (samples).
+    max_memory_mb : float
+        Working-memory budget (MB).
+
+    Returns
+    -------
+    int
+        Windows per call, between 64 and 1024 (larger batches fall out of the CPU cache).
+    """
     per_window = _activation_bytes_per_window(network, window) + 12.0 * window
     n = int(max_memory_mb * 1e6 / 2 / per_window)
     return int(np.clip(n, 64, 1024))  # larger batches fall out of cache: slower on CPU
@@ -290,7 +311,26 @@ def _overlap_add(network, xc, plan: WindowPlan, k_block: int):
 
 
 def windowed_rates(network, traces: np.ndarray, window: int, **kwargs) -> np.ndarray:
-    """Plain-function form of :func:`iter_windowed_rates` (same arguments)."""
+    """Plain-function form of :func:`iter_windowed_rates`.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Maps ``(B, window)`` float32 to ``(B, window)``.
+    traces : numpy.ndarray
+        (n_rois, n_samples) or (n_samples,) input at the model rate, finite.
+    window : int
+        Window length (samples).
+    **kwargs
+        Other arguments of :func:`iter_windowed_rates` (``stride``, ``pad``,
+        ``reduce``, ``batch_windows``, ``max_memory_mb``, ``num_threads``, ``device``).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n_rois, n_samples) combined predictions (network output units,
+        spikes per bin for the shipped models).
+    """
     return drain(iter_windowed_rates(network, traces, window, **kwargs))
 
 
@@ -409,7 +449,25 @@ def iter_sequence_rates(
 
 
 def sequence_rates(network, traces: np.ndarray, context: int, **kwargs) -> np.ndarray:
-    """Plain-function form of :func:`iter_sequence_rates` (same arguments)."""
+    """Plain-function form of :func:`iter_sequence_rates`.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Maps ``(B, L)`` to ``(B, L)`` for any ``L``.
+    traces : numpy.ndarray
+        (n_rois, n_samples) or (n_samples,) input at the model rate, finite.
+    context : int
+        Real samples added on each side of every chunk (samples).
+    **kwargs
+        Other arguments of :func:`iter_sequence_rates` (``chunk_samples``,
+        ``max_memory_mb``, ``num_threads``, ``device``).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n_rois, n_samples) network output.
+    """
     return drain(iter_sequence_rates(network, traces, context, **kwargs))
 
 

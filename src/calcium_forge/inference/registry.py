@@ -84,7 +84,19 @@ class LoadedModel:
     name: str = field(default="")
 
     def to_spikes_per_bin(self, output):
-        """Map raw network output (array or tensor) to non-negative spikes per bin."""
+        """Map raw network output to non-negative spikes per bin.
+
+        Parameters
+        ----------
+        output : numpy.ndarray or torch.Tensor
+            Raw network output.
+
+        Returns
+        -------
+        numpy.ndarray or torch.Tensor
+            ``max(output × output_scale + output_offset, 0)`` in spikes per bin at
+            ``fs_hz``, of the input's type.
+        """
         y = output * self.output_scale + self.output_offset
         if hasattr(y, "clamp"):
             return y.clamp(min=0.0)
@@ -92,14 +104,31 @@ class LoadedModel:
 
 
 def list_models() -> list[str]:
-    """Names of the shipped models (those with both a ``.pt`` and a ``.json``)."""
+    """Names of the shipped models (those with both a ``.pt`` and a ``.json``).
+
+    Returns
+    -------
+    list of str
+        Sorted names, e.g. ``["ens2-excitatory", ..., "s2s"]`` (empty when none are installed).
+    """
     if not MODELS_DIR.is_dir():
         return []
     return sorted(p.stem for p in MODELS_DIR.glob("*.json") if p.with_suffix(".pt").is_file())
 
 
 def model_card(name_or_path: str | os.PathLike[str]) -> dict:
-    """The model card of a shipped model name or a model path, without loading weights."""
+    """The model card of a shipped model name or a model path, without loading weights.
+
+    Parameters
+    ----------
+    name_or_path : str or path
+        As in :func:`load_model` (shipped name, model file, folder or checkpoint).
+
+    Returns
+    -------
+    dict
+        The card (see the module docstring; ``fs_hz`` in Hz, ``window`` in samples).
+    """
     weights, card = _resolve(name_or_path)
     if card is None:
         card = _checkpoint_payload(weights)["card"]

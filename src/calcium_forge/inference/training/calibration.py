@@ -83,7 +83,14 @@ class EventCalibration:
     extra: dict = field(default_factory=dict)
 
     def to_card(self) -> dict:
-        """JSON-friendly dict for the model card's ``"events"`` entry."""
+        """JSON-friendly dict for the model card's ``"events"`` entry.
+
+        Returns
+        -------
+        dict
+            The fields (error rates and VPD per gain keyed by the gain as text,
+            rounded) plus a ``rule`` describing how the gain was chosen.
+        """
         d = asdict(self)
         for key in ("error_rate_by_gain", "mean_error_rate_by_gain", "mean_vpd_by_gain"):
             d[key] = {f"{g:g}": round(v, 4) for g, v in getattr(self, key).items()}

@@ -124,7 +124,14 @@ class TrainState:
     best_train_iteration: int = 0
 
     def to_checkpoint(self) -> dict:
-        """The checkpoint entries of this state (see the module docstring)."""
+        """The checkpoint entries of this state (see the module docstring).
+
+        Returns
+        -------
+        dict
+            ``iteration``, ``best_state``, ``best_val``, ``best_iteration``,
+            ``rng_numpy`` and ``history`` (JSON text), ``stopped_early``.
+        """
         return {
             "iteration": self.iteration,
             "best_state": self.best_state,

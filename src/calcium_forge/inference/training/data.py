@@ -205,7 +205,19 @@ class PairedTrace:
 
 @dataclass
 class PairedData:
-    """A set of paired traces at one model rate, with the recipe that produced them."""
+    """A set of paired traces at one model rate, with the recipe that produced them.
+
+    Attributes
+    ----------
+    traces : list of PairedTrace
+        The recordings.
+    fs_hz : float
+        Model rate (Hz).
+    kernel : numpy.ndarray
+        Unit-sum target smoothing kernel (model samples).
+    smoothing : dict
+        Description of the kernel for the model card (see :func:`target_kernel`).
+    """
 
     traces: list[PairedTrace]
     fs_hz: float
@@ -233,7 +245,22 @@ class PairedData:
         neurons: Iterable[str] | None = None,
         exclude_datasets: Iterable[str] | None = None,
     ) -> PairedData:
-        """Subset by dataset (folder name or ``DSxx``) and/or neuron ids."""
+        """Subset by dataset and/or neuron ids.
+
+        Parameters
+        ----------
+        datasets : iterable of str, optional
+            Dataset folder names or ids (``"DS22"``) to keep.
+        neurons : iterable of str, optional
+            Neuron ids (``"<dataset>/<file stem>"``) to keep.
+        exclude_datasets : iterable of str, optional
+            Dataset folder names or ids to drop.
+
+        Returns
+        -------
+        PairedData
+            Same rate, kernel and smoothing; only the selected traces.
+        """
         out = self.traces
         if datasets is not None:
             ds = set(datasets)

@@ -304,14 +304,14 @@ class SpikeTrainer:
             return None
         payload = checkpoint_payload(
             self.config, self.state, self.network, self.optimiser, self.split,
-            card=self.model_card(self.state.stopped), weights=self.last_weights,
+            card=self._card(self.state.stopped), weights=self.last_weights,
         )  # fmt: skip
         path = self.out_path / "checkpoint.pt"
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
         return path
 
-    def model_card(
+    def _card(
         self, stopped: bool, val_scores: dict | None = None, output: OutputScale | None = None
     ) -> dict:
         """The model card so far (:func:`.card.training_card` at the current iteration)."""
@@ -371,7 +371,7 @@ class SpikeTrainer:
             val_scores = score_traces(
                 self.network, self.split.val.traces, config, output.scale, output.offset
             )
-        card = self.model_card(state.stopped, val_scores, output)
+        card = self._card(state.stopped, val_scores, output)
         if config.calibrate_events:
             from .calibration import calibrate_on_traces
 

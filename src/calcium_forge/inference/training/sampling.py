@@ -73,10 +73,19 @@ def split_by_neuron(
     of its neurons (chosen with ``seed``) to validation; smaller datasets stay
     entirely in training.
 
+    Parameters
+    ----------
+    data : PairedData
+        Paired traces.
+    val_fraction : float
+        Share of each dataset's neurons held out, in [0, 1) (0: none).
+    seed : int
+        Seed of the choice.
+
     Returns
     -------
     (list of str, list of str)
-        Training and validation neuron ids.
+        Training and validation neuron ids, sorted.
     """
     if not 0 <= val_fraction < 1:
         raise InvalidInputError(f"val_fraction must be in [0, 1), got {val_fraction}")
@@ -139,7 +148,19 @@ class WindowSampler:
         self._offsets = np.arange(self.window, dtype=np.int64)
 
     def starts(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Map window numbers in ``[0, n_windows)`` to (start sample, segment index)."""
+        """Map window numbers to their start samples and segments.
+
+        Parameters
+        ----------
+        index : numpy.ndarray
+            int64 window numbers in ``[0, n_windows)``.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray)
+            Start sample in the concatenated traces and index of the NaN-free
+            segment of each window.
+        """
         seg = np.searchsorted(self.cum, index, side="right")
         before = np.where(seg > 0, self.cum[seg - 1], 0)
         return self.seg_start[seg] + (index - before), seg
@@ -149,17 +170,36 @@ class WindowSampler:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Draw ``batch_size`` windows uniformly.
 
+        Parameters
+        ----------
+        batch_size : int
+            Windows to draw.
+        rng : numpy.random.Generator
+            Source of the window numbers.
+
         Returns
         -------
         (numpy.ndarray, numpy.ndarray, numpy.ndarray)
-            dF/F windows (B, window) float32, targets (B, window) float32 and
-            the native noise level ν of each window's recording (B,).
+            dF/F windows (B, window) float32 (fraction), targets (B, window)
+            float32 (spikes per bin) and the native noise level ν of each window's
+            recording (B,) (Cascade units, % / √Hz).
         """
         idx = rng.integers(0, self.n_windows, size=batch_size)
         return self.windows(idx)
 
     def windows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Windows by number (see :meth:`sample`)."""
+        """Windows by number.
+
+        Parameters
+        ----------
+        index : numpy.ndarray
+            Window numbers in ``[0, n_windows)``.
+
+        Returns
+        -------
+        (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+            As in :meth:`sample`.
+        """
         start, seg = self.starts(np.asarray(index, dtype=np.int64))
         take = start[:, None] + self._offsets
         return self.x[take], self.y[take], self.seg_nu[seg]
