@@ -296,16 +296,16 @@ def calibrate_saved_model(
     card = dict(loaded.card)
     training = card.get("training") or {}
     names = training.get("datasets") or []
-    cfg_dict = dict(training.get("config") or {})
-    if not names or not cfg_dict:
+    config_dict = dict(training.get("config") or {})
+    if not names or not config_dict:
         raise InvalidInputError(
             f"model {model!r}: its card lists no training datasets or training config, so its "
             "validation neurons are unknown; calibrate it with calibrate_on_traces instead."
         )
-    if cfg_dict.get("kernel_samples") is not None:
-        cfg_dict["kernel_samples"] = tuple(cfg_dict["kernel_samples"])
+    if config_dict.get("kernel_samples") is not None:
+        config_dict["kernel_samples"] = tuple(config_dict["kernel_samples"])
     known = set(SpikeTrainConfig.__dataclass_fields__)
-    config = SpikeTrainConfig(**{k: v for k, v in cfg_dict.items() if k in known})
+    config = SpikeTrainConfig(**{k: v for k, v in config_dict.items() if k in known})
     root = Path(data_dir)
     folders = [root / n for n in names]
     missing = [str(f) for f in folders if not f.is_dir()]
