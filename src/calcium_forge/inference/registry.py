@@ -37,6 +37,7 @@ __all__ = [
     "load_model",
     "model_card",
     "save_model",
+    "spikes_per_bin",
 ]
 
 #: Folder of the shipped models (package data).
@@ -97,10 +98,30 @@ class LoadedModel:
             ``max(output × output_scale + output_offset, 0)`` in spikes per bin at
             ``fs_hz``, of the input's type.
         """
-        y = output * self.output_scale + self.output_offset
-        if hasattr(y, "clamp"):
-            return y.clamp(min=0.0)
-        return np.maximum(y, 0.0)
+        return spikes_per_bin(output, self.output_scale, self.output_offset)
+
+
+def spikes_per_bin(output, scale: float = 1.0, offset: float = 0.0):
+    """Map raw network output to non-negative spikes per bin with a model card's calibration.
+
+    Parameters
+    ----------
+    output : numpy.ndarray or torch.Tensor
+        Raw network output.
+    scale : float
+        ``output_scale`` of the card (spikes per bin per unit of output).
+    offset : float
+        ``output_offset`` of the card (spikes per bin).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        ``max(output × scale + offset, 0)`` in spikes per bin, of the input's type.
+    """
+    y = output * scale + offset
+    if hasattr(y, "clamp"):
+        return y.clamp(min=0.0)
+    return np.maximum(y, 0.0)
 
 
 def list_models() -> list[str]:

@@ -36,6 +36,7 @@ from ..events import (
     event_kernel,
     greedy_spike_counts,
 )
+from ..registry import spikes_per_bin
 from .config import SpikeTrainConfig
 from .data import load_training_data
 from .sampling import split_by_neuron
@@ -245,7 +246,7 @@ def calibrate_on_traces(
             if predictions is not None
             else predict_trace(network, t.dff, method, window)
         )
-        r = np.maximum(np.asarray(out, dtype=np.float64) * scale + offset, 0.0)
+        r = spikes_per_bin(np.asarray(out, dtype=np.float64), scale, offset)
         r[~np.isfinite(t.dff)] = 0.0
         rates.append(r)
     return calibrate_event_gain(

@@ -21,6 +21,7 @@ import numpy as np
 
 from ...evaluation.spikes import pearson
 from ..engine import predict_trace
+from ..registry import spikes_per_bin
 from .config import SpikeTrainConfig
 from .data import PairedTrace
 
@@ -72,7 +73,7 @@ def score_traces(
     for t in traces:
         out = predict_trace(network, t.dff, config.method, config.window)
         raw.append(out)
-        pred = np.maximum(out * scale + offset, 0.0)
+        pred = spikes_per_bin(out, scale, offset)
         pred[~np.isfinite(t.dff)] = np.nan
         per_neuron.setdefault(t.neuron, []).append((pred, t.target.astype(np.float64)))
     corr = {}
