@@ -9,15 +9,15 @@ Models (Cascade ground truth in ../shared/data/ground_truth):
 
 Example (two processes in parallel, one thread each)::
 
-    python benchmarks/train_shipped_models.py --models ens2-excitatory ens2-inhibitory
-    python benchmarks/train_shipped_models.py --models ens2-all-noise-augmented s2s
+    python tools/train_shipped_models.py --models ens2-excitatory ens2-inhibitory
+    python tools/train_shipped_models.py --models ens2-all-noise-augmented s2s
 
 Checkpoints go to ``--workdir/<name>/checkpoint.pt`` (pass ``--resume`` to continue).
 The final ``<name>.pt`` + ``<name>.json`` are written to ``--out``. Training ends by
 calibrating the spike-event gain on the validation neurons; models trained before
 that existed are calibrated without retraining by::
 
-    python benchmarks/train_shipped_models.py --calibrate-events-only
+    python tools/train_shipped_models.py --calibrate-events-only
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
         spec = SHIPPED[name]
         method = spec["method"]
         iters = args.iterations if method == "ens2" else args.s2s_iterations
-        cfg = default_config(
+        config = default_config(
             method,
             iterations=iters,
             noise_augment=spec["noise"],
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
         folders = dataset_folders(
             args.data, include=spec.get("include"), exclude=spec.get("exclude")
         )
-        data = load_training_data(folders, cfg)
+        data = load_training_data(folders, config)
         work = args.workdir / name
         ck = work / "checkpoint.pt"
         t0 = time.perf_counter()
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
         res = drain(
             iter_train(
                 data,
-                cfg,
+                config,
                 out_dir=work,
                 name=name,
                 resume=ck if args.resume and ck.is_file() else None,
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
         elapsed = time.perf_counter() - t0
         card = dict(res.card)
         card["training"]["wall_time_s"] = round(elapsed, 1)
-        card["training"]["command"] = "python benchmarks/train_shipped_models.py " + " ".join(
+        card["training"]["command"] = "python tools/train_shipped_models.py " + " ".join(
             sys.argv[1:] if argv is None else argv
         )
         args.out.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def isolated_spike_sta(args) -> int:
     """Print the mean dF/F around isolated GT spikes (baseline: frames -10 to -3)."""
-    from calcium_forge.inference.training.data import _read_cascade_mat, noise_level
+    from calcium_forge.inference.training.data import _read_cascade_mat
+    from calcium_forge.signal import noise_level
 
     (folder,) = sorted(Path(args.data).glob(args.dataset + "*"))
     snippets, noise, fs_all = [], [], []

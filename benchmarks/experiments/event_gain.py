@@ -62,9 +62,10 @@ GAINS = [round(0.7 + 0.1 * i, 2) for i in range(14)]
 
 def fold_rates(ds: str, model_path: Path, data: Path, cache: Path, threads: int) -> list[dict]:
     """Model-rate predictions (spikes per bin) of one fold model on its test dataset."""
-    from calcium_forge.inference.api import _load, _nearest_frame, _resample, _run_network
+    from calcium_forge.inference.api import _load, _nearest_frame, _run_network
     from calcium_forge.inference.training.data import _read_cascade_mat
     from calcium_forge.signal import bridge_nans
+    from calcium_forge.signal import resample as _resample
 
     path = cache / f"{model_path.stem}_{ds}.pkl"
     if path.is_file():
@@ -93,7 +94,7 @@ def fold_rates(ds: str, model_path: Path, data: Path, cache: Path, threads: int)
 def curves(cached: dict, gains: list[float]) -> dict[float, tuple[float, float]]:
     """Median over neurons of (ER, VPD per GT spike) for every gain."""
     from calcium_forge.evaluation.spikes import match_events, victor_purpura_distance
-    from calcium_forge.inference.api import _event_kernel
+    from calcium_forge.inference.events import event_kernel as _event_kernel
     from calcium_forge.inference.events import greedy_spike_counts
 
     fs = cached["fs_hz"]

@@ -31,7 +31,7 @@ GAMMAS = [1.0, 1.15, 1.3, 1.5, 1.75, 2.0]
 def fold_grid(job: tuple[Path, str, str]) -> tuple[str, dict]:
     """Median (over neurons) ER and VPD per GT spike for every (gain, gamma) on one fold."""
     from calcium_forge.evaluation.spikes import match_events, victor_purpura_distance
-    from calcium_forge.inference.api import _event_kernel
+    from calcium_forge.inference.events import event_kernel as _event_kernel
     from calcium_forge.inference.events import greedy_spike_counts
 
     cache, method, ds = job

@@ -29,15 +29,12 @@ from event_gain import DEFAULT_DATA, fold_rates
 
 def main(argv=None) -> int:
     from calcium_forge.evaluation.spikes import match_events
-    from calcium_forge.inference.api import _event_kernel
+    from calcium_forge.inference.events import event_kernel as _event_kernel
     from calcium_forge.inference.events import greedy_spike_counts
     from calcium_forge.inference.registry import MODELS_DIR
-    from calcium_forge.inference.training.data import (
-        bin_spikes,
-        load_ground_truth,
-        smooth_spike_counts,
-        split_by_neuron,
-    )
+    from calcium_forge.inference.training.data import load_ground_truth
+    from calcium_forge.inference.training.sampling import split_by_neuron
+    from calcium_forge.spiketrains import bin_spikes, smooth_spike_counts
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ens2-excitatory", help="shipped model name")

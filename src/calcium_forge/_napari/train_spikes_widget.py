@@ -103,7 +103,7 @@ class TrainSpikeModelWidget(TaskWidget):
         self.layout().addWidget(self.table)
 
     def start(self) -> Task:
-        from ..inference.train import default_config, iter_train, paired_from_recordings
+        from ..inference.training import default_config, iter_train, paired_from_recordings
 
         method = self.method.value
         config = default_config(
@@ -156,7 +156,7 @@ class TrainSpikeModelWidget(TaskWidget):
         return Task(gen, self.show_result, title=f"Train {L.METHOD_LABELS[method]}")
 
     def show_result(self, result: Any) -> None:
-        """Show the validation scores of a TrainResult."""
+        """Show the validation scores of a SpikeTrainResult."""
         self.trained = result
         rows: list[tuple[str, str]] = [
             ("model file", str(result.model_path)),

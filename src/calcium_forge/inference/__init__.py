@@ -8,16 +8,8 @@ Importing this package does not import torch; the networks load on first use.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..results import SpikeInference
 from .api import infer_spikes, iter_infer_spikes
+from .registry import load_model
 
 __all__ = ["SpikeInference", "infer_spikes", "iter_infer_spikes", "load_model"]
-
-
-def load_model(name_or_path: Any):
-    """Load a shipped model by name or a model file (see :func:`.registry.load_model`)."""
-    from .registry import load_model as _load_model
-
-    return _load_model(name_or_path)

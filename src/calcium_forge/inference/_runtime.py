@@ -1,4 +1,10 @@
-"""glibc allocator settings for the inference engine (Linux only; a no-op elsewhere).
+"""How the inference engine runs: torch threads, the device, and glibc allocator settings.
+
+:func:`torch_threads` sets torch's thread count for a block of work,
+:func:`resolve_device` checks a device name, :func:`network_on` gives a
+network on that device without moving a shared (cached) one in place.
+
+glibc allocator settings (Linux only; a no-op elsewhere):
 
 dask.distributed starts its workers with ``MALLOC_TRIM_THRESHOLD_=65536``. Setting
 that variable also switches off glibc's dynamic mmap threshold, so every
@@ -16,6 +22,9 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+from contextlib import contextmanager
+
+from ..errors import InvalidInputError
 
 #: mallopt parameter numbers (glibc malloc.h).
 _M_TRIM_THRESHOLD = -1
@@ -50,3 +59,123 @@ def tune_for_inference() -> bool:
     )
     _done = ok
     return ok
+
+
+@contextmanager
+def torch_threads(num_threads: int | None):
+    """Temporarily set ``torch.set_num_threads`` for the ``with`` block.
+
+    Parameters
+    ----------
+    num_threads : int or None
+        Threads for torch's intra-op pool (>= 1); ``None`` leaves the setting unchanged.
+
+    Yields
+    ------
+    None
+        The previous thread count is restored when the block ends.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``num_threads < 1``.
+    """
+    import torch
+
+    if num_threads is None:
+        yield
+        return
+    if num_threads < 1:
+        raise InvalidInputError(f"num_threads must be >= 1; got {num_threads}.")
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(num_threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def resolve_device(device: str | None):
+    """The torch device for inference, checked (``None`` = CPU).
+
+    Parameters
+    ----------
+    device : str, optional
+        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` ... (anything ``torch.device`` takes).
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    InvalidInputError
+        When the name is not a device or that device is not available here.
+    """
+    import torch
+
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InvalidInputError(
+            f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' or 'mps'."
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(
+            f"device={device!r}: this torch ({torch.__version__}) sees no CUDA GPU; "
+            "use device='cpu' or run on a GPU node with a CUDA build of torch."
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise InvalidInputError(
+            f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible."
+        )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InvalidInputError(f"device={device!r}: MPS is not available on this machine.")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise InvalidInputError(f"device={device!r}: only cpu, cuda and mps are supported.")
+    return dev
+
+
+def network_on(network, dev):
+    """``network`` on device ``dev``: itself when already there, else a moved copy.
+
+    The shipped models are cached and shared, so they are never moved in place.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The network.
+    dev : torch.device
+        Target device (see :func:`resolve_device`).
+
+    Returns
+    -------
+    torch.nn.Module
+        ``network`` itself or a deep copy on ``dev``.
+    """
+    import copy
+
+    if device_of(network) == dev:
+        return network
+    return copy.deepcopy(network).to(dev)
+
+
+def device_of(network):
+    """Device of a module's first parameter (CPU for parameter-free modules).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The module.
+
+    Returns
+    -------
+    torch.device
+    """
+    import torch
+
+    for p in network.parameters():
+        return p.device
+    return torch.device("cpu")

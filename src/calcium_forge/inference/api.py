@@ -34,17 +34,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidInputError, ModelError
 from ..progress import Progress, drain
-from ..recording import Recording
 from ..results import SpikeInference
 from ..signal import bridge_nans, resample
 from ..spiketrains import rebin_rate
+from .engine import DEFAULT_MAX_MEMORY_MB
 from .events import DEFAULT_EPSILON_PER_BIN, DEFAULT_SEED_MASS, event_kernel, greedy_spike_counts
+from .inputs import check_rois, dff_input
 
 METHODS = ("ens2", "s2s", "oasis")
 MODES = ("exact", "fast")
@@ -52,95 +54,6 @@ MODES = ("exact", "fast")
 DEFAULT_MODELS = {"ens2": "ens2-excitatory", "s2s": "s2s"}
 #: Window stride of the fast ENS² mode (96 / 8 = 12 predictions averaged per sample).
 FAST_STRIDE = 8
-#: Default working-memory budget (MB) of one call, excluding its input and output arrays.
-DEFAULT_MAX_MEMORY_MB = 512.0
-
-
-def _as_traces(data: Any, fs_hz: float | None) -> tuple[np.ndarray, float, Recording | None]:
-    """Validate the input: (traces float32 (n, T) dF/F, fs_hz, recording or None)."""
-    rec = None
-    if isinstance(data, Recording):
-        rec = data
-        if fs_hz is not None and not np.isclose(float(fs_hz), rec.fs_hz):
-            raise InvalidInputError(
-                f"fs_hz={fs_hz!r} contradicts the recording's frame rate {rec.fs_hz:g} Hz; "
-                "leave fs_hz=None for a Recording."
-            )
-        if rec.kind == "raw":
-            from ..signal import to_dff
-
-            rec_dff = to_dff(rec)
-            traces = rec_dff.traces
-        elif rec.kind == "rate":
-            raise InvalidInputError(
-                f"recording {rec.name!r} holds spike rates (kind='rate'), not fluorescence; "
-                "infer spikes from a dF/F or raw recording."
-            )
-        else:
-            traces = rec.traces
-        return np.asarray(traces, dtype=np.float32), float(rec.fs_hz), rec
-    if fs_hz is None:
-        raise InvalidInputError(
-            "fs_hz is required when data is an array (got fs_hz=None); pass the frame rate "
-            "in Hz, e.g. infer_spikes(traces, fs_hz=30.0), or give a Recording."
-        )
-    try:
-        fs = float(fs_hz)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"fs_hz must be a number in Hz; got {fs_hz!r}.") from None
-    if not np.isfinite(fs) or fs <= 0:
-        raise InvalidInputError(
-            f"fs_hz must be a finite frame rate > 0 Hz; got {fs_hz!r}. E.g. fs_hz=30.0."
-        )
-    arr = np.asarray(data)
-    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise InvalidInputError(f"data must be real dF/F numbers; got dtype {arr.dtype}.")
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2:
-        raise InvalidInputError(
-            f"data must be (n_rois, n_frames) or (n_frames,) dF/F; got shape {arr.shape}."
-        )
-    return arr.astype(np.float32, copy=False), fs, None
-
-
-def _check_rois(traces: np.ndarray, rows_per_chunk: int = 64) -> np.ndarray:
-    """Refuse all-NaN, infinite and constant ROIs; return the NaN mask.
-
-    Works on blocks of ROIs so that the temporaries stay small for large inputs.
-    """
-    if traces.shape[1] == 0 or traces.shape[0] == 0:
-        raise InvalidInputError(f"data has no frames or no ROIs (shape {traces.shape}).")
-    nan = np.empty(traces.shape, dtype=bool)
-    inf_rows: list[int] = []
-    all_nan: list[int] = []
-    const: list[int] = []
-    for r0 in range(0, traces.shape[0], rows_per_chunk):
-        block = traces[r0 : r0 + rows_per_chunk]
-        np.isnan(block, out=nan[r0 : r0 + rows_per_chunk])
-        bnan = nan[r0 : r0 + rows_per_chunk]
-        inf_rows += (r0 + np.nonzero(np.isinf(block).any(axis=1))[0]).tolist()
-        all_nan += (r0 + np.nonzero(bnan.all(axis=1))[0]).tolist()
-        with np.errstate(all="ignore"):
-            hi = np.max(np.where(bnan, -np.inf, block), axis=1)
-            lo = np.min(np.where(bnan, np.inf, block), axis=1)
-        const += (r0 + np.nonzero((hi == lo) & ~bnan.all(axis=1))[0]).tolist()
-    if inf_rows:
-        raise InvalidInputError(
-            f"dF/F contains infinite values (ROIs {inf_rows[:5]}); replace them with NaN (gaps)."
-        )
-    if all_nan:
-        raise InvalidInputError(
-            f"ROI(s) {all_nan[:10]} are entirely NaN; drop them "
-            "(e.g. recording.select(...)) before inferring spikes."
-        )
-    if const:
-        value = float(np.nanmax(traces[const[0]]))
-        raise InvalidInputError(
-            f"ROI(s) {const[:10]} have a constant dF/F trace (value {value:g}); there is "
-            "nothing to infer. Drop them or check the trace extraction."
-        )
-    return nan
 
 
 def _event_gain(card: dict, event_gain: float | None) -> float:
@@ -249,18 +162,93 @@ def iter_infer_spikes(
         raise InvalidInputError(f"method must be one of {METHODS}; got {method!r}.")
     if mode not in MODES:
         raise InvalidInputError(f"mode must be one of {MODES}; got {mode!r}.")
-    traces, fs_in, rec = _as_traces(data, fs_hz)
-    nan = _check_rois(traces)
-    n_rois, n_frames = traces.shape
+    given = dff_input(data, fs_hz)
+    traces, fs_in, rec = given.traces, given.fs_hz, given.recording
+    nan = check_rois(traces)
     t_start = time.perf_counter()
-    if method != "oasis":
-        from .engine import resolve_device
-
-        resolve_device(device)  # fail before any work when the device is unusable
     if method == "oasis":
         return (yield from _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude))
+    from ._runtime import resolve_device
 
+    resolve_device(device)  # fail before any work when the device is unusable
     loaded = _load(model, method)
+    run = _network_run(
+        loaded, method, traces.shape[1], fs_in, mode=mode, stride=stride, epsilon=epsilon,
+        seed_mass=seed_mass, event_gain=event_gain, num_threads=num_threads,
+        max_memory_mb=max_memory_mb, device=device,
+    )  # fmt: skip
+    return (yield from _iter_network(loaded, run, traces, nan, fs_in, rec, events, mode, t_start))
+
+
+def _iter_network(
+    loaded, run: _NetworkRun, traces, nan, fs_in: float, rec, events: bool, mode: str, t_start
+) -> Generator[Progress, None, SpikeInference]:
+    """ENS²/S2S inference chunk of ROIs by chunk; one Progress per chunk."""
+    method = loaded.method
+    n_rois, n_frames = traces.shape
+    rate = np.empty((n_rois, n_frames), dtype=np.float32)
+    ev: list[np.ndarray] | None = [] if events else None
+    timing = {"network_s": 0.0, "events_s": 0.0, "resample_s": 0.0}
+    chunk = _roi_chunk(n_rois, run.n_model, run.max_memory_mb)
+    for r0 in range(0, n_rois, chunk):
+        r1 = min(n_rois, r0 + chunk)
+        part = _infer_chunk(loaded, traces[r0:r1], nan[r0:r1], fs_in, run, events, timing)
+        rate[r0:r1] = part.rate_hz
+        if ev is not None:
+            ev.extend(part.events)
+        yield Progress(r1, n_rois, f"{method} inference", {"rois": r1})
+    timing["total_s"] = time.perf_counter() - t_start
+    meta = {
+        "mode": mode if method == "ens2" else "sequence",
+        "stride": run.stride,
+        "fs_model_hz": run.fs_model_hz,
+        "epsilon_per_bin": run.epsilon,
+        "seed_mass": run.seed_mass,
+        "event_gain": run.gain,
+        "timing": timing,
+        "nan_frames": int(nan.sum()),
+        "device": str(run.device or "cpu"),
+    }
+    return SpikeInference(
+        rate_hz=rate,
+        events=ev,
+        method=method,
+        fs_hz=fs_in,
+        model_card=dict(loaded.card),
+        recording=rec,
+        meta=meta,
+    )
+
+
+@dataclass(frozen=True)
+class _NetworkRun:
+    """Settings of one ENS²/S2S run: model rate (Hz) and samples, engine, event estimator."""
+
+    fs_model_hz: float
+    n_model: int
+    stride: int
+    epsilon: float
+    gain: float
+    kernel: np.ndarray
+    seed_mass: float | None
+    num_threads: int | None
+    max_memory_mb: float
+    device: str | None
+
+
+@dataclass
+class _ChunkResult:
+    """Rates (spikes/s, float64 (rois, n_frames)) and event times (s) of a chunk of ROIs."""
+
+    rate_hz: np.ndarray
+    events: list[np.ndarray]
+
+
+def _network_run(
+    loaded, method: str, n_frames: int, fs_in: float, *, mode: str, stride, epsilon, seed_mass,
+    event_gain, num_threads, max_memory_mb: float, device,
+) -> _NetworkRun:  # fmt: skip
+    """Check the traces are long enough for the model and resolve the run's settings."""
     fs_m = float(loaded.fs_hz)
     window = int(loaded.window)
     n_model = round(n_frames * fs_m / fs_in)
@@ -275,61 +263,60 @@ def iter_infer_spikes(
         step = int(stride) if stride is not None else (1 if mode == "exact" else FAST_STRIDE)
     else:
         step = 1
-    eps = DEFAULT_EPSILON_PER_BIN if epsilon is None else float(epsilon)
-    gain = _event_gain(loaded.card, event_gain)
-    kernel = event_kernel(loaded.card, method, fs_m)
-    rate = np.empty((n_rois, n_frames), dtype=np.float32)
-    ev: list[np.ndarray] | None = [] if events else None
-    timing = {"network_s": 0.0, "events_s": 0.0, "resample_s": 0.0}
-    chunk = _roi_chunk(n_rois, n_model, max_memory_mb)
-    for r0 in range(0, n_rois, chunk):
-        r1 = min(n_rois, r0 + chunk)
-        t0 = time.perf_counter()
-        filled = np.where(nan[r0:r1], np.nan, traces[r0:r1])
-        filled, _ = bridge_nans(filled)
-        x_m = resample(filled, fs_in, fs_m)
-        if x_m.shape[1] != n_model:  # pragma: no cover - resample rounds the same way
-            x_m = x_m[:, :n_model]
-        t1 = time.perf_counter()
-        out = _run_network(loaded, x_m, step, num_threads, max_memory_mb, device)
-        per_bin = np.asarray(loaded.to_spikes_per_bin(out), dtype=np.float64)
-        t2 = time.perf_counter()
-        # model bins falling in an input NaN stretch: no rate, no events
-        nan_m = nan[r0:r1][:, _nearest_frame(n_model, fs_m, fs_in, n_frames)]
-        per_bin[nan_m] = 0.0
-        if events:
-            src = per_bin * gain if gain != 1.0 else per_bin
-            g = greedy_spike_counts(src, kernel, epsilon=eps, seed_mass=seed_mass)
-            ev.extend(g.spike_times(fs_m))
-        t3 = time.perf_counter()
-        r_in = rebin_rate(per_bin * fs_m, fs_m, fs_in, n_frames)
-        r_in[nan[r0:r1]] = np.nan
-        rate[r0:r1] = r_in
-        timing["resample_s"] += t1 - t0 + (time.perf_counter() - t3)
-        timing["network_s"] += t2 - t1
-        timing["events_s"] += t3 - t2
-        yield Progress(r1, n_rois, f"{method} inference", {"rois": r1})
-    timing["total_s"] = time.perf_counter() - t_start
-    meta = {
-        "mode": mode if method == "ens2" else "sequence",
-        "stride": step,
-        "fs_model_hz": fs_m,
-        "epsilon_per_bin": eps,
-        "seed_mass": seed_mass,
-        "event_gain": gain,
-        "timing": timing,
-        "nan_frames": int(nan.sum()),
-        "device": str(device or "cpu"),
-    }
-    return SpikeInference(
-        rate_hz=rate,
-        events=ev,
-        method=method,
-        fs_hz=fs_in,
-        model_card=dict(loaded.card),
-        recording=rec,
-        meta=meta,
+    return _NetworkRun(
+        fs_model_hz=fs_m,
+        n_model=n_model,
+        stride=step,
+        epsilon=DEFAULT_EPSILON_PER_BIN if epsilon is None else float(epsilon),
+        gain=_event_gain(loaded.card, event_gain),
+        kernel=event_kernel(loaded.card, method, fs_m),
+        seed_mass=seed_mass,
+        num_threads=num_threads,
+        max_memory_mb=max_memory_mb,
+        device=device,
     )
+
+
+def _infer_chunk(
+    loaded,
+    traces: np.ndarray,
+    nan: np.ndarray,
+    fs_in: float,
+    run: _NetworkRun,
+    events: bool,
+    timing: dict,
+) -> _ChunkResult:
+    """Rates (spikes/s on the input frames) and event times (s) of a chunk of ROIs.
+
+    Resample to the model rate (gaps bridged), run the network, blank the model
+    bins that fall in a gap, estimate events at the model rate, re-bin the rate
+    to the input frames. Adds the seconds spent to ``timing``.
+    """
+    n_frames = traces.shape[1]
+    fs_m, n_model = run.fs_model_hz, run.n_model
+    t0 = time.perf_counter()
+    filled, _ = bridge_nans(np.where(nan, np.nan, traces))
+    x_m = resample(filled, fs_in, fs_m)
+    if x_m.shape[1] != n_model:  # pragma: no cover - resample rounds the same way
+        x_m = x_m[:, :n_model]
+    t1 = time.perf_counter()
+    out = _run_network(loaded, x_m, run.stride, run.num_threads, run.max_memory_mb, run.device)
+    per_bin = np.asarray(loaded.to_spikes_per_bin(out), dtype=np.float64)
+    t2 = time.perf_counter()
+    # model bins falling in an input NaN stretch: no rate, no events
+    per_bin[nan[:, _nearest_frame(n_model, fs_m, fs_in, n_frames)]] = 0.0
+    ev: list[np.ndarray] = []
+    if events:
+        src = per_bin * run.gain if run.gain != 1.0 else per_bin
+        g = greedy_spike_counts(src, run.kernel, epsilon=run.epsilon, seed_mass=run.seed_mass)
+        ev = g.spike_times(fs_m)
+    t3 = time.perf_counter()
+    r_in = rebin_rate(per_bin * fs_m, fs_m, fs_in, n_frames)
+    r_in[nan] = np.nan
+    timing["resample_s"] += t1 - t0 + (time.perf_counter() - t3)
+    timing["network_s"] += t2 - t1
+    timing["events_s"] += t3 - t2
+    return _ChunkResult(r_in, ev)
 
 
 def _nearest_frame(n_model: int, fs_m: float, fs_in: float, n_frames: int) -> np.ndarray:
@@ -377,7 +364,6 @@ def _run_network(loaded, x_m: np.ndarray, stride: int, num_threads, max_memory_m
 
 
 def _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude):
-    from ..signal import bridge_nans
     from .oasis import DEFAULT_THRESHOLD_SN, oasis_one
 
     t0 = time.perf_counter()

@@ -25,19 +25,28 @@ each point is computed once in closed form. Everything runs under
 ``torch.inference_mode`` with a configurable number of threads. Memory is
 bounded by ``max_memory_mb`` (network activations are measured on a probe
 batch), independent of the number of ROIs or the trace length, apart from the
-output array itself.
+output array itself. Threads and devices are set up by :mod:`._runtime`.
+
+:func:`predict_trace` is the simple whole-trace form used in training
+(validation scores, calibration), :func:`reference_windowed_rates` the plain
+window-by-window loop the tests compare the engine with.
+
+Size: about 520 lines, half of them docstrings; the code (about 200 lines) is
+one job, running a network over whole traces in its three forms, and stays
+together so that the windowed engine, its reference and the whole-trace form
+are read side by side. Threads and devices are already in :mod:`._runtime`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import InvalidInputError
 from ..progress import Progress, drain
+from ._runtime import device_of, network_on, resolve_device, torch_threads
 
 #: Default working-memory budget of the engine (MB), excluding input/output arrays.
 DEFAULT_MAX_MEMORY_MB = 512.0
@@ -75,7 +84,13 @@ class WindowPlan:
         return self.n_samples + self.pad_left + self.pad_right
 
     def coverage(self) -> np.ndarray:
-        """Number of windows covering each sample of the padded trace, float64."""
+        """Number of windows covering each sample of the padded trace.
+
+        Returns
+        -------
+        numpy.ndarray
+            float64 (padded_length,) window counts.
+        """
         starts = np.zeros(self.padded_length)
         starts[np.arange(self.n_windows) * self.stride] = 1.0
         return np.convolve(starts, np.ones(self.window))[: self.padded_length]
@@ -122,88 +137,6 @@ def plan_windows(
     return WindowPlan(n_samples, window, stride, pad, pad + extra, n_windows)
 
 
-@contextmanager
-def torch_threads(num_threads: int | None):
-    """Temporarily set ``torch.set_num_threads`` (``None`` leaves it unchanged)."""
-    import torch
-
-    if num_threads is None:
-        yield
-        return
-    if num_threads < 1:
-        raise InvalidInputError(f"num_threads must be >= 1; got {num_threads}.")
-    old = torch.get_num_threads()
-    torch.set_num_threads(int(num_threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
-def resolve_device(device: str | None):
-    """The torch device for inference, checked (``None`` = CPU).
-
-    Parameters
-    ----------
-    device : str, optional
-        ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` ... (anything ``torch.device`` takes).
-
-    Returns
-    -------
-    torch.device
-
-    Raises
-    ------
-    InvalidInputError
-        When the name is not a device or that device is not available here.
-    """
-    import torch
-
-    if device is None:
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InvalidInputError(
-            f"device={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:N' or 'mps'."
-        ) from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError(
-            f"device={device!r}: this torch ({torch.__version__}) sees no CUDA GPU; "
-            "use device='cpu' or run on a GPU node with a CUDA build of torch."
-        )
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise InvalidInputError(
-            f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) are visible."
-        )
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise InvalidInputError(f"device={device!r}: MPS is not available on this machine.")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise InvalidInputError(f"device={device!r}: only cpu, cuda and mps are supported.")
-    return dev
-
-
-def network_on(network, dev):
-    """``network`` on device ``dev``: itself when already there, else a moved copy.
-
-    The shipped models are cached and shared, so they are never moved in place.
-    """
-    import copy
-
-    if _device_of(network) == dev:
-        return network
-    return copy.deepcopy(network).to(dev)
-
-
-def _device_of(network):
-    """Device of a module's first parameter (CPU for parameter-free modules)."""
-    import torch
-
-    for p in network.parameters():
-        return p.device
-    return torch.device("cpu")
-
-
 def _activation_bytes_per_window(network, window: int, probe: int = 8) -> float:
     """Bytes of all module outputs per window (an upper bound of live activations)."""
     import torch
@@ -217,7 +150,7 @@ def _activation_bytes_per_window(network, window: int, probe: int = 8) -> float:
     handles = [m.register_forward_hook(hook) for m in network.modules() if m is not network]
     try:
         with torch.inference_mode():
-            network(torch.zeros(probe, window, device=_device_of(network)))
+            network(torch.zeros(probe, window, device=device_of(network)))
     finally:
         for h in handles:
             h.remove()
@@ -225,7 +158,22 @@ def _activation_bytes_per_window(network, window: int, probe: int = 8) -> float:
 
 
 def batch_size_for(network, window: int, max_memory_mb: float) -> int:
-    """Windows per network call so that activations stay within ``max_memory_mb / 2``."""
+    """Windows per network call so that activations stay within ``max_memory_mb / 2``.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        The window → window network (its activations are measured on a probe batch).
+    window : int
+        Window length (samples).
+    max_memory_mb : float
+        Working-memory budget (MB).
+
+    Returns
+    -------
+    int
+        Windows per call, between 64 and 1024 (larger batches fall out of the CPU cache).
+    """
     per_window = _activation_bytes_per_window(network, window) + 12.0 * window
     n = int(max_memory_mb * 1e6 / 2 / per_window)
     return int(np.clip(n, 64, 1024))  # larger batches fall out of cache: slower on CPU
@@ -281,15 +229,8 @@ def iter_windowed_rates(
         float32 (n_rois, n_samples) combined predictions.
     """
     import torch
-    import torch.nn.functional as F
 
-    x = np.asarray(traces, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim != 2:
-        raise InvalidInputError(f"traces must be (n_rois, n_samples); got shape {x.shape}.")
-    if not np.isfinite(x).all():
-        raise InvalidInputError("traces given to the engine must be finite (bridge NaN first).")
+    x = _finite_rows(traces)
     if reduce not in ("mean", "sum"):
         raise InvalidInputError(f"reduce must be 'mean' or 'sum'; got {reduce!r}.")
     n_rois, n_samples = x.shape
@@ -306,43 +247,95 @@ def iter_windowed_rates(
     with torch_threads(num_threads):
         if batch_windows is None:
             batch_windows = batch_size_for(network, window, max_memory_mb)
-        batch_windows = max(1, int(batch_windows))
-        # window positions per batch and ROIs per chunk
-        k_block = min(plan.n_windows, batch_windows)
-        rows_per_batch = max(1, batch_windows // k_block)
-        # the padded chunk and its accumulator: 8 bytes per padded sample per ROI
-        rows_mem = max(1, int(max_memory_mb * 1e6 / 4 / (8.0 * plan.padded_length)))
-        roi_chunk = max(1, min(n_rois, rows_per_batch, rows_mem))
-        done = 0
+        k_block, roi_chunk = _windowed_blocks(plan, n_rois, int(batch_windows), max_memory_mb)
         with torch.inference_mode():
             for r0 in range(0, n_rois, roi_chunk):
                 r1 = min(n_rois, r0 + roi_chunk)
-                xc = torch.from_numpy(x[r0:r1]).to(dev)
-                xp = F.pad(xc, (plan.pad_left, plan.pad_right))
-                windows = xp.unfold(1, window, stride)  # view (rows, n_windows, window)
-                acc = torch.zeros((r1 - r0, plan.padded_length), dtype=torch.float32, device=dev)
-                for k0 in range(0, plan.n_windows, k_block):
-                    k1 = min(plan.n_windows, k0 + k_block)
-                    nk = k1 - k0
-                    batch = windows[:, k0:k1].reshape(-1, window)
-                    pred = network(batch).reshape(r1 - r0, nk, window).float()
-                    span = (nk - 1) * stride + window
-                    folded = F.fold(
-                        pred.transpose(1, 2),
-                        output_size=(1, span),
-                        kernel_size=(1, window),
-                        stride=(1, stride),
-                    )
-                    acc[:, k0 * stride : k0 * stride + span] += folded[:, 0, 0]
+                acc = _overlap_add(network, torch.from_numpy(x[r0:r1]).to(dev), plan, k_block)
                 res = acc[:, plan.pad_left : plan.pad_left + n_samples] * norm_t
                 out[r0:r1] = res.cpu().numpy()
-                done = r1
-                yield Progress(done, n_rois, "windowed inference")
+                yield Progress(r1, n_rois, "windowed inference")
     return out
 
 
+def _finite_rows(traces: np.ndarray) -> np.ndarray:
+    """``traces`` as float32 (n_rois, n_samples), refusing other shapes and non-finite values."""
+    x = np.asarray(traces, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise InvalidInputError(f"traces must be (n_rois, n_samples); got shape {x.shape}.")
+    if not np.isfinite(x).all():
+        raise InvalidInputError("traces given to the engine must be finite (bridge NaN first).")
+    return x
+
+
+def _windowed_blocks(
+    plan: WindowPlan, n_rois: int, batch_windows: int, max_memory_mb: float
+) -> tuple[int, int]:
+    """(window positions per batch, ROIs per chunk) for ``batch_windows`` windows per call."""
+    batch_windows = max(1, batch_windows)
+    k_block = min(plan.n_windows, batch_windows)
+    rows_per_batch = max(1, batch_windows // k_block)
+    # the padded chunk and its accumulator: 8 bytes per padded sample per ROI
+    rows_mem = max(1, int(max_memory_mb * 1e6 / 4 / (8.0 * plan.padded_length)))
+    return k_block, max(1, min(n_rois, rows_per_batch, rows_mem))
+
+
+def _overlap_add(network, xc, plan: WindowPlan, k_block: int):
+    """Sum of the predictions of every window of the rows ``xc``, on the padded time axis.
+
+    Windows are ``unfold`` views of the padded rows (no copy until the network
+    needs a contiguous batch); each batch holds ``k_block`` window positions of
+    every row and is folded back with one ``torch.nn.functional.fold``.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 (rows, padded_length) on the device of ``xc``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    window, stride = plan.window, plan.stride
+    rows = xc.shape[0]
+    windows = F.pad(xc, (plan.pad_left, plan.pad_right)).unfold(1, window, stride)
+    acc = torch.zeros((rows, plan.padded_length), dtype=torch.float32, device=xc.device)
+    for k0 in range(0, plan.n_windows, k_block):
+        nk = min(plan.n_windows, k0 + k_block) - k0
+        pred = network(windows[:, k0 : k0 + nk].reshape(-1, window)).reshape(rows, nk, window)
+        span = (nk - 1) * stride + window
+        folded = F.fold(
+            pred.float().transpose(1, 2),
+            output_size=(1, span),
+            kernel_size=(1, window),
+            stride=(1, stride),
+        )
+        acc[:, k0 * stride : k0 * stride + span] += folded[:, 0, 0]
+    return acc
+
+
 def windowed_rates(network, traces: np.ndarray, window: int, **kwargs) -> np.ndarray:
-    """Plain-function form of :func:`iter_windowed_rates` (same arguments)."""
+    """Plain-function form of :func:`iter_windowed_rates`.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Maps ``(B, window)`` float32 to ``(B, window)``.
+    traces : numpy.ndarray
+        (n_rois, n_samples) or (n_samples,) input at the model rate, finite.
+    window : int
+        Window length (samples).
+    **kwargs
+        Other arguments of :func:`iter_windowed_rates` (``stride``, ``pad``,
+        ``reduce``, ``batch_windows``, ``max_memory_mb``, ``num_threads``, ``device``).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n_rois, n_samples) combined predictions (network output units,
+        spikes per bin for the shipped models).
+    """
     return drain(iter_windowed_rates(network, traces, window, **kwargs))
 
 
@@ -432,11 +425,7 @@ def iter_sequence_rates(
     """
     import torch
 
-    x = np.asarray(traces, dtype=np.float32)
-    if x.ndim == 1:
-        x = x[None, :]
-    if not np.isfinite(x).all():
-        raise InvalidInputError("traces given to the engine must be finite (bridge NaN first).")
+    x = _finite_rows(traces)
     n_rois, n = x.shape
     out = np.empty((n_rois, n), dtype=np.float32)
     if n_rois == 0:
@@ -465,7 +454,25 @@ def iter_sequence_rates(
 
 
 def sequence_rates(network, traces: np.ndarray, context: int, **kwargs) -> np.ndarray:
-    """Plain-function form of :func:`iter_sequence_rates` (same arguments)."""
+    """Plain-function form of :func:`iter_sequence_rates`.
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Maps ``(B, L)`` to ``(B, L)`` for any ``L``.
+    traces : numpy.ndarray
+        (n_rois, n_samples) or (n_samples,) input at the model rate, finite.
+    context : int
+        Real samples added on each side of every chunk (samples).
+    **kwargs
+        Other arguments of :func:`iter_sequence_rates` (``chunk_samples``,
+        ``max_memory_mb``, ``num_threads``, ``device``).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n_rois, n_samples) network output.
+    """
     return drain(iter_sequence_rates(network, traces, context, **kwargs))
 
 

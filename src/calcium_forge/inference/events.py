@@ -73,9 +73,19 @@ class GreedyEvents:
     n_fragments: int
 
     def spike_times(self, fs_hz: float) -> list[np.ndarray]:
-        """Spike times per ROI, float64 s, at bin centres ``k/fs_hz``.
+        """Spike times per ROI at bin centres ``k/fs_hz``.
 
         A bin with ``n`` spikes repeats its time ``n`` times.
+
+        Parameters
+        ----------
+        fs_hz : float
+            Rate of the bins (Hz).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            float64 spike times (s from the first bin), one array per ROI.
         """
         out = []
         for row in self.counts:

@@ -24,7 +24,18 @@ __all__ = ["ENS2UNet", "S2SNet", "build_network", "count_parameters", "with_cond
 
 
 def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters of ``module``."""
+    """Number of trainable parameters of ``module``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network.
+
+    Returns
+    -------
+    int
+        Parameters with ``requires_grad`` (count, not bytes).
+    """
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
@@ -130,17 +141,35 @@ class ENS2UNet(nn.Module):
         _init_normal(self, 0.02)
 
     def config(self) -> dict:
-        """Constructor keyword arguments (JSON-serialisable) that rebuild this architecture."""
+        """Constructor keyword arguments that rebuild this architecture.
+
+        Returns
+        -------
+        dict
+            JSON-serialisable keyword arguments (stored in the model card's
+            ``architecture``); ``n_conditions`` only when the network has any.
+        """
         out = {"channels": list(self.channels), "window": self.window, "fs_hz": self.fs_hz}
         if self.n_conditions:
             out["n_conditions"] = self.n_conditions
         return out
 
     def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """Map ``(B, window)`` or ``(B, 1, window)`` dF/F to ``(B, window)`` spikes per bin.
+        """Map dF/F windows to spike rates.
 
-        ``condition`` is ``(B, n_conditions)`` (or ``(n_conditions,)`` for all
-        windows) when the network has conditions, and must be omitted otherwise.
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(B, window)`` or ``(B, 1, window)`` dF/F (fraction) at ``fs_hz``; the
+            length must be divisible by 8.
+        condition : torch.Tensor, optional
+            ``(B, n_conditions)`` or ``(n_conditions,)`` conditioning values when
+            the network has conditions; omitted otherwise.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, window)`` non-negative rates in spikes per bin at ``fs_hz``.
         """
         if x.dim() == 2:
             x = x.unsqueeze(1)
@@ -243,7 +272,13 @@ class S2SNet(nn.Module):
                     nn.init.zeros_(m.bias)
 
     def config(self) -> dict:
-        """Constructor keyword arguments (JSON-serialisable) that rebuild this architecture."""
+        """Constructor keyword arguments that rebuild this architecture.
+
+        Returns
+        -------
+        dict
+            JSON-serialisable keyword arguments (stored in the model card's ``architecture``).
+        """
         return {
             "window": self.window,
             "n_filters": self.n_filters,
@@ -253,7 +288,19 @@ class S2SNet(nn.Module):
         }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map ``(B, L)`` or ``(B, 1, L)`` dF/F to ``(B, L)`` (scale-free spike signal)."""
+        """Map dF/F traces of any length to a spike signal of the same length.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(B, L)`` or ``(B, 1, L)`` dF/F (fraction) at ``fs_hz``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(B, L)`` scale-free spike signal (the model card's ``output_scale`` /
+            ``output_offset`` map it to spikes per bin).
+        """
         if x.dim() == 2:
             x = x.unsqueeze(1)
         if x.dim() != 3 or x.shape[1] != 1:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingFileError, ModelError
+from ..io.atomic import atomic_path
 
 __all__ = [
     "CARD_FORMAT",
@@ -36,6 +37,7 @@ __all__ = [
     "load_model",
     "model_card",
     "save_model",
+    "spikes_per_bin",
 ]
 
 #: Folder of the shipped models (package data).
@@ -83,22 +85,71 @@ class LoadedModel:
     name: str = field(default="")
 
     def to_spikes_per_bin(self, output):
-        """Map raw network output (array or tensor) to non-negative spikes per bin."""
-        y = output * self.output_scale + self.output_offset
-        if hasattr(y, "clamp"):
-            return y.clamp(min=0.0)
-        return np.maximum(y, 0.0)
+        """Map raw network output to non-negative spikes per bin.
+
+        Parameters
+        ----------
+        output : numpy.ndarray or torch.Tensor
+            Raw network output.
+
+        Returns
+        -------
+        numpy.ndarray or torch.Tensor
+            ``max(output × output_scale + output_offset, 0)`` in spikes per bin at
+            ``fs_hz``, of the input's type.
+        """
+        return spikes_per_bin(output, self.output_scale, self.output_offset)
+
+
+def spikes_per_bin(output, scale: float = 1.0, offset: float = 0.0):
+    """Map raw network output to non-negative spikes per bin with a model card's calibration.
+
+    Parameters
+    ----------
+    output : numpy.ndarray or torch.Tensor
+        Raw network output.
+    scale : float
+        ``output_scale`` of the card (spikes per bin per unit of output).
+    offset : float
+        ``output_offset`` of the card (spikes per bin).
+
+    Returns
+    -------
+    numpy.ndarray or torch.Tensor
+        ``max(output × scale + offset, 0)`` in spikes per bin, of the input's type.
+    """
+    y = output * scale + offset
+    if hasattr(y, "clamp"):
+        return y.clamp(min=0.0)
+    return np.maximum(y, 0.0)
 
 
 def list_models() -> list[str]:
-    """Names of the shipped models (those with both a ``.pt`` and a ``.json``)."""
+    """Names of the shipped models (those with both a ``.pt`` and a ``.json``).
+
+    Returns
+    -------
+    list of str
+        Sorted names, e.g. ``["ens2-excitatory", ..., "s2s"]`` (empty when none are installed).
+    """
     if not MODELS_DIR.is_dir():
         return []
     return sorted(p.stem for p in MODELS_DIR.glob("*.json") if p.with_suffix(".pt").is_file())
 
 
 def model_card(name_or_path: str | os.PathLike[str]) -> dict:
-    """The model card of a shipped model name or a model path, without loading weights."""
+    """The model card of a shipped model name or a model path, without loading weights.
+
+    Parameters
+    ----------
+    name_or_path : str or path
+        As in :func:`load_model` (shipped name, model file, folder or checkpoint).
+
+    Returns
+    -------
+    dict
+        The card (see the module docstring; ``fs_hz`` in Hz, ``window`` in samples).
+    """
     weights, card = _resolve(name_or_path)
     if card is None:
         card = _checkpoint_payload(weights)["card"]
@@ -144,9 +195,9 @@ def save_model(network, card: dict, path: str | os.PathLike[str]) -> Path:
         )
     state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
     text = json.dumps(card, indent=2, sort_keys=False, default=_json_default)
-    with _atomic(pt) as tmp:
+    with atomic_path(pt) as tmp:
         torch.save(state, tmp)
-    with _atomic(js) as tmp:
+    with atomic_path(js) as tmp:
         Path(tmp).write_text(text + "\n", encoding="utf-8")
     return pt
 
@@ -226,27 +277,6 @@ def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-
-
-def _atomic(path: Path):
-    try:
-        from ..io.atomic import atomic_path
-    except ImportError:  # pragma: no cover - foundation module missing
-        import contextlib
-        import tempfile
-
-        @contextlib.contextmanager
-        def atomic_path(p):
-            fd, tmp = tempfile.mkstemp(dir=Path(p).parent, suffix=Path(p).suffix)
-            os.close(fd)
-            try:
-                yield Path(tmp)
-                os.replace(tmp, p)
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-
-    return atomic_path(path)
 
 
 def _json_default(obj):

@@ -196,10 +196,39 @@ def iter_infer_spikes_streamed(
     mode: str = "exact",
     **infer_options: Any,
 ) -> Generator[Progress, None, StreamedInference]:
-    """Generator version of :func:`infer_spikes_streamed`; yields one Progress per block."""
+    """Infer spikes for a recording larger than RAM, ``roi_block`` ROIs at a time (generator).
+
+    :func:`calcium_forge.distributed.infer_spikes_streamed` is the drained form.
+
+    Parameters
+    ----------
+    traces : path or array-like
+        dF/F (fraction), (n_rois, n_frames): a ``.npy`` file (read block by
+        block with plain reads) or an array-like supporting row slices (zarr,
+        h5py dataset, memmap, :class:`Suite2PDffRows`).
+    out_path : path
+        Output calcium-forge ``.npz`` (SpikeInference without the input
+        recording), written as a stream through a temporary file.
+    fs_hz : float
+        Frame rate in Hz.
+    roi_block : int
+        ROIs per block; peak memory grows with it.
+    method, model, events, mode, **infer_options
+        As in :func:`calcium_forge.inference.infer_spikes`.
+
+    Yields
+    ------
+    Progress
+        One per block (``step``/``total`` count ROIs).
+
+    Returns
+    -------
+    StreamedInference
+        Where the result is and its size; the arrays stay on disk.
+    """
     from .._version import __version__
     from ..io.atomic import atomic_path
-    from .api import infer_spikes
+    from .api import DEFAULT_MODELS, infer_spikes
 
     src = _open_traces(traces)
     n_rois, n_frames = (int(s) for s in src.shape)
@@ -211,8 +240,7 @@ def iter_infer_spikes_streamed(
     if method in ("ens2", "s2s") and (model is None or isinstance(model, str | os.PathLike)):
         from .registry import load_model
 
-        model = load_model(model if model is not None else {"ens2": "ens2-excitatory",
-                                                             "s2s": "s2s"}[method])  # fmt: skip
+        model = load_model(DEFAULT_MODELS[method] if model is None else model)
     t_start = time.perf_counter()
     flat: list[np.ndarray] = []
     counts: list[int] = []

@@ -36,8 +36,10 @@ from ..events import (
     event_kernel,
     greedy_spike_counts,
 )
+from ..registry import spikes_per_bin
 from .config import SpikeTrainConfig
-from .data import load_training_data, split_by_neuron
+from .data import load_training_data
+from .sampling import split_by_neuron
 
 #: Event gains tried by :func:`calibrate_event_gain` (dimensionless).
 DEFAULT_GAINS: tuple[float, ...] = tuple(round(0.7 + 0.1 * i, 2) for i in range(14))
@@ -82,7 +84,14 @@ class EventCalibration:
     extra: dict = field(default_factory=dict)
 
     def to_card(self) -> dict:
-        """JSON-friendly dict for the model card's ``"events"`` entry."""
+        """JSON-friendly dict for the model card's ``"events"`` entry.
+
+        Returns
+        -------
+        dict
+            The fields (error rates and VPD per gain keyed by the gain as text,
+            rounded) plus a ``rule`` describing how the gain was chosen.
+        """
         d = asdict(self)
         for key in ("error_rate_by_gain", "mean_error_rate_by_gain", "mean_vpd_by_gain"):
             d[key] = {f"{g:g}": round(v, 4) for g, v in getattr(self, key).items()}
@@ -237,7 +246,7 @@ def calibrate_on_traces(
             if predictions is not None
             else predict_trace(network, t.dff, method, window)
         )
-        r = np.maximum(np.asarray(out, dtype=np.float64) * scale + offset, 0.0)
+        r = spikes_per_bin(np.asarray(out, dtype=np.float64), scale, offset)
         r[~np.isfinite(t.dff)] = 0.0
         rates.append(r)
     return calibrate_event_gain(
@@ -288,16 +297,16 @@ def calibrate_saved_model(
     card = dict(loaded.card)
     training = card.get("training") or {}
     names = training.get("datasets") or []
-    cfg_dict = dict(training.get("config") or {})
-    if not names or not cfg_dict:
+    config_dict = dict(training.get("config") or {})
+    if not names or not config_dict:
         raise InvalidInputError(
             f"model {model!r}: its card lists no training datasets or training config, so its "
             "validation neurons are unknown; calibrate it with calibrate_on_traces instead."
         )
-    if cfg_dict.get("kernel_samples") is not None:
-        cfg_dict["kernel_samples"] = tuple(cfg_dict["kernel_samples"])
+    if config_dict.get("kernel_samples") is not None:
+        config_dict["kernel_samples"] = tuple(config_dict["kernel_samples"])
     known = set(SpikeTrainConfig.__dataclass_fields__)
-    config = SpikeTrainConfig(**{k: v for k, v in cfg_dict.items() if k in known})
+    config = SpikeTrainConfig(**{k: v for k, v in config_dict.items() if k in known})
     root = Path(data_dir)
     folders = [root / n for n in names]
     missing = [str(f) for f in folders if not f.is_dir()]

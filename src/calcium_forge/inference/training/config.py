@@ -131,7 +131,13 @@ class SpikeTrainConfig:
     kernel_samples: tuple[int, float] | None = None
 
     def to_dict(self) -> dict:
-        """JSON-friendly dict."""
+        """JSON-friendly dict of the settings (stored in checkpoints and model cards).
+
+        Returns
+        -------
+        dict
+            Every field; ``kernel_samples`` as a list.
+        """
         d = asdict(self)
         if d["kernel_samples"] is not None:
             d["kernel_samples"] = list(d["kernel_samples"])
@@ -139,7 +145,25 @@ class SpikeTrainConfig:
 
 
 def default_config(method: str = "ens2", **overrides) -> SpikeTrainConfig:
-    """Paper settings for ``method`` with ``overrides`` applied."""
+    """Paper settings for ``method`` with ``overrides`` applied.
+
+    Parameters
+    ----------
+    method : {"ens2", "s2s"}
+        Network kind: ENS² (60 Hz, 96-sample windows, MSE) or S2S (100 Hz,
+        Pearson loss); see :data:`METHOD_DEFAULTS`.
+    **overrides
+        Fields of :class:`SpikeTrainConfig` to change (``None`` values are ignored).
+
+    Returns
+    -------
+    SpikeTrainConfig
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown method or learning-rate schedule.
+    """
     if method not in METHOD_DEFAULTS:
         raise InvalidInputError(f"method must be 'ens2' or 's2s', got {method!r}")
     kw = dict(METHOD_DEFAULTS[method])
@@ -158,7 +182,20 @@ LR_SCHEDULES = ("constant", "cosine")
 
 
 def learning_rate_at(config: SpikeTrainConfig, iteration: int) -> float:
-    """Learning rate for the step after ``iteration`` completed steps."""
+    """Learning rate for the step after ``iteration`` completed steps.
+
+    Parameters
+    ----------
+    config : SpikeTrainConfig
+        Gives ``learning_rate``, ``lr_schedule`` and the iteration budget.
+    iteration : int
+        Optimiser steps completed.
+
+    Returns
+    -------
+    float
+        Adam learning rate (constant, or the cosine schedule's value).
+    """
     if config.lr_schedule == "cosine":
         frac = min(iteration / max(config.iterations, 1), 1.0)
         return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * frac))

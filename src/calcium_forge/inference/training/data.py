@@ -1,15 +1,18 @@
-"""Paired training data for spike inference: dF/F windows and smoothed spike targets.
+"""Paired training data for spike inference: dF/F traces and smoothed spike targets.
 
 Ground truth comes from Cascade-format ``.mat`` files (one neuron per file, one
-or several recordings each). For every recording the dF/F is resampled
-(Fourier) to the model rate, the spike times are counted in bins of that rate
-and smoothed with a Gaussian kernel (ENS²: σ = 25 ms; S2S: an 11-sample window
-with sd 5 samples). Kernels are normalised to unit sum, so targets keep the
-unit *spikes per bin*.
+or several recordings each) or from Recordings that carry spike times. For
+every recording the dF/F is resampled (Fourier) to the model rate, the spike
+times are counted in bins of that rate and smoothed with a Gaussian kernel
+(ENS²: σ = 25 ms; S2S: an 11-sample window with sd 5 samples). Kernels are
+normalised to unit sum, so targets keep the unit *spikes per bin*.
 
-Windows are taken with stride 1, but they are never materialised: a
-:class:`WindowSampler` keeps the concatenated traces and draws random window
-start indices on the fly; windows that touch a NaN stretch are excluded.
+How the training loop draws from these traces (neuron split, windows, noise)
+is :mod:`.sampling`.
+
+Size: about 520 lines, 200 of them docstrings; the rest is one job (from
+ground-truth files or Recordings to paired traces, with the Cascade folder
+conventions those files follow).
 """
 
 from __future__ import annotations
@@ -30,55 +33,19 @@ from .config import SpikeTrainConfig
 
 __all__ = [
     "INHIBITORY_DATASETS",
-    "MAD_TO_STD",
     "PairedData",
     "PairedTrace",
-    "WindowSampler",
-    "added_noise_std",
     "dataset_folders",
     "indicator_of",
     "load_ground_truth",
     "load_training_data",
     "paired_from_recordings",
-    "split_by_neuron",
+    "target_kernel",
+    "training_data",
 ]
 
 #: Datasets of inhibitory neurons in the Cascade database (prefix of the folder name).
 INHIBITORY_DATASETS: tuple[str, ...] = ("DS22", "DS23", "DS24", "DS25", "DS26", "DS27")
-
-#: median(|Z1 - Z2|) for independent standard normals Z1, Z2 = √2 · Φ⁻¹(3/4).
-MAD_TO_STD: float = float(np.sqrt(2.0) * 0.6744897501960817)
-
-
-# ---------------------------------------------------------------------------
-# noise
-# ---------------------------------------------------------------------------
-
-
-def added_noise_std(nu_target, nu_present, fs_hz: float):
-    """Std (dF/F per sample) of white noise raising ν from ``nu_present`` to ``nu_target``.
-
-    For white Gaussian noise of std σ sampled at ``fs_hz``, |Δ| is half-normal with
-    scale √2·σ, so median(|Δ|) = √2·Φ⁻¹(3/4)·σ and ν = √2·Φ⁻¹(3/4)·σ/√fs·100, i.e.
-    σ = ν·√fs / (100·√2·Φ⁻¹(3/4)) ≈ ν·√fs / 95.39. Independent noises add in
-    variance, so the noise to add has ν_add = √(ν_target² − ν_present²) (0 when
-    the trace is already noisier than the target, as in ENS²).
-
-    Parameters
-    ----------
-    nu_target, nu_present : float or numpy.ndarray
-        Noise levels in Cascade units (% / √Hz).
-    fs_hz : float
-        Sampling rate of the trace the noise is added to (Hz).
-
-    Returns
-    -------
-    float or numpy.ndarray
-        Standard deviation per sample in dF/F (fraction).
-    """
-    nu_add = np.sqrt(np.maximum(np.square(nu_target) - np.square(nu_present), 0.0))
-    return nu_add * np.sqrt(fs_hz) / (100.0 * MAD_TO_STD)
-
 
 # ---------------------------------------------------------------------------
 # reading ground truth
@@ -242,7 +209,19 @@ class PairedTrace:
 
 @dataclass
 class PairedData:
-    """A set of paired traces at one model rate, with the recipe that produced them."""
+    """A set of paired traces at one model rate, with the recipe that produced them.
+
+    Attributes
+    ----------
+    traces : list of PairedTrace
+        The recordings.
+    fs_hz : float
+        Model rate (Hz).
+    kernel : numpy.ndarray
+        Unit-sum target smoothing kernel (model samples).
+    smoothing : dict
+        Description of the kernel for the model card (see :func:`target_kernel`).
+    """
 
     traces: list[PairedTrace]
     fs_hz: float
@@ -270,7 +249,22 @@ class PairedData:
         neurons: Iterable[str] | None = None,
         exclude_datasets: Iterable[str] | None = None,
     ) -> PairedData:
-        """Subset by dataset (folder name or ``DSxx``) and/or neuron ids."""
+        """Subset by dataset and/or neuron ids.
+
+        Parameters
+        ----------
+        datasets : iterable of str, optional
+            Dataset folder names or ids (``"DS22"``) to keep.
+        neurons : iterable of str, optional
+            Neuron ids (``"<dataset>/<file stem>"``) to keep.
+        exclude_datasets : iterable of str, optional
+            Dataset folder names or ids to drop.
+
+        Returns
+        -------
+        PairedData
+            Same rate, kernel and smoothing; only the selected traces.
+        """
         out = self.traces
         if datasets is not None:
             ds = set(datasets)
@@ -322,6 +316,45 @@ def _paired_from_raw(
     )
 
 
+def target_kernel(
+    fs_hz: float, sigma_ms: float | None = 25.0, kernel_samples: tuple[int, float] | None = None
+) -> tuple[np.ndarray, dict]:
+    """The smoothing kernel of the training targets and its description for the model card.
+
+    Parameters
+    ----------
+    fs_hz : float
+        Model rate (Hz).
+    sigma_ms : float or None
+        Gaussian σ in ms (ENS²: 25); ignored when ``kernel_samples`` is given.
+    kernel_samples : (int, float), optional
+        Gaussian window (width, sd) in samples (S2S: (11, 5)).
+
+    Returns
+    -------
+    (numpy.ndarray, dict)
+        Unit-sum float64 kernel in model samples, and the ``target_smoothing``
+        entry of the model card (read back by
+        :func:`calcium_forge.inference.events.event_kernel`).
+
+    Raises
+    ------
+    InvalidInputError
+        When neither ``sigma_ms`` nor ``kernel_samples`` is given.
+    """
+    if kernel_samples is not None:
+        width, sd = int(kernel_samples[0]), float(kernel_samples[1])
+        return gaussian_window(width, sd), {
+            "kind": "gaussian_window",
+            "width_samples": width,
+            "sd_samples": sd,
+        }
+    if sigma_ms is not None:
+        smoothing = {"kind": "gaussian", "sigma_ms": float(sigma_ms)}
+        return gaussian_kernel_ms(sigma_ms, fs_hz), smoothing
+    raise InvalidInputError("give sigma_ms (ENS²) or kernel_samples (S2S) for the targets")
+
+
 def load_ground_truth(
     root_or_folders: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     fs_hz: float = 60.0,
@@ -353,19 +386,7 @@ def load_ground_truth(
     """
     if fs_hz is None or not fs_hz > 0:
         raise InvalidInputError(f"fs_hz must be > 0, got {fs_hz!r}")
-    if kernel_samples is not None:
-        kernel = gaussian_window(int(kernel_samples[0]), float(kernel_samples[1]))
-        smoothing = {
-            "kind": "gaussian_window",
-            "width_samples": int(kernel_samples[0]),
-            "sd_samples": float(kernel_samples[1]),
-        }
-    elif sigma_ms is not None:
-        kernel = gaussian_kernel_ms(sigma_ms, fs_hz)
-        smoothing = {"kind": "gaussian", "sigma_ms": float(sigma_ms)}
-    else:
-        raise InvalidInputError("give sigma_ms (ENS²) or kernel_samples (S2S) for the targets")
-
+    kernel, smoothing = target_kernel(fs_hz, sigma_ms, kernel_samples)
     if isinstance(root_or_folders, str | os.PathLike):
         paths = [Path(root_or_folders)]
     else:
@@ -398,109 +419,27 @@ def load_ground_truth(
     return PairedData(traces, float(fs_hz), kernel, smoothing)
 
 
-def split_by_neuron(
-    data: PairedData, val_fraction: float = 0.2, seed: int = 0
-) -> tuple[list[str], list[str]]:
-    """Split neurons into training and validation sets within every dataset.
-
-    Each dataset with at least 3 neurons gives ``max(1, round(val_fraction·n))``
-    of its neurons (chosen with ``seed``) to validation; smaller datasets stay
-    entirely in training.
-
-    Returns
-    -------
-    (list of str, list of str)
-        Training and validation neuron ids.
-    """
-    if not 0 <= val_fraction < 1:
-        raise InvalidInputError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for ds in data.datasets:
-        neurons = sorted({t.neuron for t in data.traces if t.dataset == ds})
-        n_val = max(1, round(val_fraction * len(neurons))) if len(neurons) >= 3 else 0
-        if val_fraction == 0:
-            n_val = 0
-        order = rng.permutation(len(neurons))
-        val += [neurons[i] for i in order[:n_val]]
-        train += [neurons[i] for i in order[n_val:]]
-    return sorted(train), sorted(val)
-
-
-class WindowSampler:
-    """Draw random stride-1 windows (dF/F, target) from paired traces without materialising them.
+def load_training_data(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    config: SpikeTrainConfig,
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+) -> PairedData:
+    """Paired data at the config's rate and target smoothing (see :func:`load_ground_truth`).
 
     Parameters
     ----------
-    traces : list of PairedTrace
-        Traces at one model rate.
-    window : int
-        Window length in samples.
+    paths : path or sequence of paths
+        Ground-truth root, dataset folders or ``.mat`` files.
+    config : SpikeTrainConfig
+        Gives the model rate (``fs_hz``, Hz) and the target smoothing.
+    include, exclude : iterable of str, optional
+        Dataset ids / folder names to keep or drop (only for a root folder).
 
-    Notes
-    -----
-    Every window lies inside one trace and contains no NaN; all such windows
-    are equally likely.
+    Returns
+    -------
+    PairedData
     """
-
-    def __init__(self, traces: Sequence[PairedTrace], window: int) -> None:
-        if window < 1:
-            raise InvalidInputError(f"window must be >= 1, got {window}")
-        self.window = int(window)
-        xs, ys, seg_start, seg_count, seg_nu = [], [], [], [], []
-        offset = 0
-        for t in traces:
-            finite = np.isfinite(t.dff)
-            d = np.diff(np.concatenate([[0], finite.astype(np.int8), [0]]))
-            for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
-                if b - a >= window:
-                    seg_start.append(offset + a)
-                    seg_count.append(b - a - window + 1)
-                    seg_nu.append(t.noise_level)
-            xs.append(np.nan_to_num(t.dff, nan=0.0))
-            ys.append(t.target)
-            offset += t.dff.size
-        if not seg_count:
-            raise InvalidInputError(
-                f"no NaN-free stretch of at least {window} samples in {len(traces)} trace(s)"
-            )
-        self.x = np.concatenate(xs).astype(np.float32)
-        self.y = np.concatenate(ys).astype(np.float32)
-        self.seg_start = np.asarray(seg_start, dtype=np.int64)
-        self.seg_nu = np.asarray(seg_nu, dtype=np.float64)
-        self.cum = np.cumsum(np.asarray(seg_count, dtype=np.int64))
-        self.n_windows = int(self.cum[-1])
-        self._offsets = np.arange(self.window, dtype=np.int64)
-
-    def starts(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Map window numbers in ``[0, n_windows)`` to (start sample, segment index)."""
-        seg = np.searchsorted(self.cum, index, side="right")
-        before = np.where(seg > 0, self.cum[seg - 1], 0)
-        return self.seg_start[seg] + (index - before), seg
-
-    def sample(
-        self, batch_size: int, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Draw ``batch_size`` windows uniformly.
-
-        Returns
-        -------
-        (numpy.ndarray, numpy.ndarray, numpy.ndarray)
-            dF/F windows (B, window) float32, targets (B, window) float32 and
-            the native noise level ν of each window's recording (B,).
-        """
-        idx = rng.integers(0, self.n_windows, size=batch_size)
-        return self.windows(idx)
-
-    def windows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Windows by number (see :meth:`sample`)."""
-        start, seg = self.starts(np.asarray(index, dtype=np.int64))
-        take = start[:, None] + self._offsets
-        return self.x[take], self.y[take], self.seg_nu[seg]
-
-
-def load_training_data(paths, config: SpikeTrainConfig, include=None, exclude=None) -> PairedData:
-    """Paired data at the config's rate and target smoothing (see :func:`load_ground_truth`)."""
     return load_ground_truth(
         paths,
         fs_hz=config.fs_hz,
@@ -509,6 +448,38 @@ def load_training_data(paths, config: SpikeTrainConfig, include=None, exclude=No
         include=include,
         exclude=exclude,
     )
+
+
+def training_data(
+    data: PairedData | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    config: SpikeTrainConfig,
+) -> PairedData:
+    """The paired data of a training run: ``data`` itself, or loaded from ground-truth paths.
+
+    Parameters
+    ----------
+    data : PairedData or path(s)
+        Paired data, or paths for :func:`load_training_data`.
+    config : SpikeTrainConfig
+        Settings of the run.
+
+    Returns
+    -------
+    PairedData
+
+    Raises
+    ------
+    InvalidInputError
+        When paired data given as such are not at the config's rate.
+    """
+    if not isinstance(data, PairedData):
+        data = load_training_data(data, config)
+    if abs(data.fs_hz - config.fs_hz) > 1e-9:
+        raise InvalidInputError(
+            f"paired data are at {data.fs_hz} Hz but the {config.method} config expects "
+            f"{config.fs_hz} Hz; load them with load_training_data(paths, config)"
+        )
+    return data
 
 
 def paired_from_recordings(recs: Sequence[Recording], config: SpikeTrainConfig) -> PairedData:
@@ -535,16 +506,7 @@ def paired_from_recordings(recs: Sequence[Recording], config: SpikeTrainConfig) 
     paired = load_training_data(mats, config) if mats else None
     if not others:
         return paired
-    if config.kernel_samples is not None:
-        kernel = gaussian_window(int(config.kernel_samples[0]), float(config.kernel_samples[1]))
-        smoothing = {
-            "kind": "gaussian_window",
-            "width_samples": int(config.kernel_samples[0]),
-            "sd_samples": float(config.kernel_samples[1]),
-        }
-    else:
-        kernel = gaussian_kernel_ms(config.sigma_ms, config.fs_hz)
-        smoothing = {"kind": "gaussian", "sigma_ms": float(config.sigma_ms)}
+    kernel, smoothing = target_kernel(config.fs_hz, config.sigma_ms, config.kernel_samples)
     traces = list(paired.traces) if paired is not None else []
     for r in others:
         for i in range(r.n_rois):

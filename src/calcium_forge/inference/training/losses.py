@@ -13,7 +13,18 @@ __all__ = ["LOSSES", "mse_loss", "pearson_loss", "pearson_r"]
 
 
 def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over all elements (units: (spikes per bin)²)."""
+    """Mean squared error over all elements (the ENS² loss).
+
+    Parameters
+    ----------
+    pred, target : torch.Tensor
+        Predicted and target rates, same shape (spikes per bin).
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar loss in (spikes per bin)².
+    """
     return torch.mean((pred - target) ** 2)
 
 
@@ -45,6 +56,18 @@ def pearson_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) ->
     Rows whose target has no variance (no spike near the segment) carry no
     information about correlation and are left out; if every row is constant
     the loss is 0 (with a zero gradient).
+
+    Parameters
+    ----------
+    pred, target : torch.Tensor
+        ``(B, L)`` tensors (time along the last axis).
+    eps : float
+        Added to the variance product to keep constant rows finite.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar loss in [0, 2] (dimensionless).
     """
     tvar = target.var(dim=-1, unbiased=False)
     keep = tvar > 1e-12

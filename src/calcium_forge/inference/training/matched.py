@@ -36,7 +36,8 @@ import numpy as np
 
 from ...errors import InvalidInputError
 from ...signal import noise_level
-from .data import PairedTrace, added_noise_std
+from .data import PairedTrace
+from .sampling import added_noise_std
 
 __all__ = [
     "MatchedBatch",

@@ -105,7 +105,7 @@ def test_saved_model_recalibrates_on_the_same_validation_neurons(ground_truth_di
     if not folder:
         pytest.skip("DS10 not in the shared ground truth")
     torch.set_num_threads(1)
-    cfg = default_config(
+    config = default_config(
         "ens2",
         iterations=30,
         batch_size=64,
@@ -115,7 +115,7 @@ def test_saved_model_recalibrates_on_the_same_validation_neurons(ground_truth_di
         checkpoint_every=0,
     )
     data = load_ground_truth(folder, fs_hz=60.0, sigma_ms=25.0)
-    res = train(data, cfg, out_dir=tmp_path, name="tiny", score_validation=False)
+    res = train(data, config, out_dir=tmp_path, name="tiny", score_validation=False)
     ev = res.card["events"]
     assert ev["calibrated_on"] == "validation neurons"
     assert ev["n_neurons"] == len(res.val_neurons) > 0
