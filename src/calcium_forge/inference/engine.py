@@ -477,7 +477,13 @@ def sequence_rates(network, traces: np.ndarray, context: int, **kwargs) -> np.nd
 
 
 def predict_trace(
-    network, dff: np.ndarray, method: str, window: int, stride: int = 1, batch_size: int = 4096
+    network,
+    dff: np.ndarray,
+    method: str,
+    window: int,
+    stride: int = 1,
+    batch_size: int = 4096,
+    fs_hz: float | None = None,
 ) -> np.ndarray:
     """Raw network output for a whole trace at the model rate.
 
@@ -499,6 +505,10 @@ def predict_trace(
         ENS² window stride (samples).
     batch_size : int
         Windows per forward pass.
+    fs_hz : float, optional
+        Rate of ``dff`` (Hz); needed by a conditioned network, which is given
+        the trace's own noise level ν and this rate
+        (:func:`calcium_forge.inference.networks.condition_values`).
 
     Returns
     -------
@@ -506,6 +516,8 @@ def predict_trace(
         float64 output, same length as ``dff``.
     """
     import torch
+
+    network = bind_trace_condition(network, dff, fs_hz)
 
     x = np.nan_to_num(np.asarray(dff, dtype=np.float32), nan=0.0)
     with torch.inference_mode():
@@ -525,3 +537,32 @@ def predict_trace(
             np.add.at(acc, idx, out.ravel())
             np.add.at(cnt, idx, 1.0)
         return (acc / np.maximum(cnt, 1))[pad : pad + n]
+
+
+def bind_trace_condition(network, dff: np.ndarray, fs_hz: float | None):
+    """A conditioned network bound to one trace's noise level and rate (others unchanged).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Any spike network; only one with ``n_conditions > 0`` is bound.
+    dff : numpy.ndarray
+        The trace (dF/F, fraction) at ``fs_hz``; its ν is measured here.
+    fs_hz : float or None
+        Rate of the trace, Hz (required for a conditioned network).
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    if not getattr(network, "n_conditions", 0):
+        return network
+    from ..signal import noise_level
+    from .networks import condition_values, with_condition
+
+    if fs_hz is None:
+        raise InvalidInputError(
+            "this network is conditioned on the noise level and frame rate; pass fs_hz="
+        )
+    nu = float(noise_level(np.asarray(dff, dtype=np.float64), fs_hz))
+    return with_condition(network, condition_values(nu, fs_hz))

@@ -17,10 +17,42 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ENS2UNet", "S2SNet", "build_network", "count_parameters", "with_condition"]
+__all__ = [
+    "CONDITIONS",
+    "ENS2UNet",
+    "S2SNet",
+    "build_network",
+    "condition_values",
+    "count_parameters",
+    "with_condition",
+]
+
+#: What the conditioning values of a conditioned network are, in order.
+CONDITIONS = ("noise_level / 10", "log2(fs_hz / 30)")
+
+
+def condition_values(noise_level: float, fs_hz: float) -> np.ndarray:
+    """Conditioning values of a recording for a conditioned network (see :data:`CONDITIONS`).
+
+    Parameters
+    ----------
+    noise_level : float or numpy.ndarray
+        The recording's noise level ν (% / √Hz, Cascade's definition).
+    fs_hz : float
+        The rate the network runs at, Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (..., 2): ν / 10 and log2(fs / 30 Hz).
+    """
+    nu = np.asarray(noise_level, dtype=np.float64)
+    rate = np.broadcast_to(np.log2(float(fs_hz) / 30.0), nu.shape)
+    return np.stack([nu / 10.0, rate], axis=-1).astype(np.float32)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -244,7 +244,7 @@ def calibrate_on_traces(
         out = (
             predictions[i]
             if predictions is not None
-            else predict_trace(network, t.dff, method, window)
+            else predict_trace(network, t.dff, method, window, fs_hz=t.fs_hz)
         )
         r = spikes_per_bin(np.asarray(out, dtype=np.float64), scale, offset)
         r[~np.isfinite(t.dff)] = 0.0

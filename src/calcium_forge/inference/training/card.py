@@ -106,6 +106,14 @@ def training_card(
                 "enabled": config.noise_augment,
                 "nu_max": config.noise_max if config.noise_augment else 0,
             },
+            "noise_matching": {
+                "enabled": config.noise_matched,
+                "nu_range": list(config.nu_range) if config.noise_matched else None,
+                "white_fraction": config.white_fraction if config.noise_matched else None,
+                "rates_hz": list(config.train_rates_hz or (config.fs_hz,))
+                if config.noise_matched
+                else None,
+            },
             "config": config.to_dict(),
         },
         "validation": {

@@ -74,6 +74,8 @@ RESUME_KEYS: tuple[str, ...] = (
     "window",
     "loss",
     "noise_augment",
+    "noise_matched",
+    "conditioned",
     "segment_samples",
     "val_fraction",
 )
@@ -304,9 +306,11 @@ def resume_config(
     InvalidInputError
         When ``config`` differs from the checkpoint's in one of :data:`RESUME_KEYS`.
     """
-    saved = dict(payload["config"])
-    if saved.get("kernel_samples") is not None:
-        saved["kernel_samples"] = tuple(saved["kernel_samples"])
+    defaults = SpikeTrainConfig().to_dict()
+    saved = {**defaults, **payload["config"]}  # checkpoints from before a field existed
+    for key in ("kernel_samples", "nu_range", "train_rates_hz"):
+        if saved.get(key) is not None:
+            saved[key] = tuple(saved[key])
     if config is not None:
         for key in RESUME_KEYS:
             if getattr(config, key) != saved[key]:
@@ -338,6 +342,8 @@ def initial_network(config: SpikeTrainConfig):
 
     torch.manual_seed(config.seed)
     kwargs = {"window": config.window, "fs_hz": config.fs_hz, **config.network_kwargs}
+    if config.conditioned:
+        kwargs["n_conditions"] = 2  # noise level and frame rate (networks.CONDITIONS)
     return build_network("ENS2UNet" if config.method == "ens2" else "S2SNet", kwargs)
 
 

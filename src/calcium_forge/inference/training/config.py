@@ -89,6 +89,23 @@ class SpikeTrainConfig:
         already noisier), as in noise-augmented ENS².
     noise_max : float
         Upper noise level ν (Cascade units).
+    noise_matched : bool
+        Train on noise- and rate-matched windows (Cascade's recipe,
+        :mod:`calcium_forge.inference.training.matched`): each window gets a
+        target ν drawn from ``nu_range`` and calibrated signal-dependent plus
+        white noise; recordings noisier than the target are skipped and
+        datasets are balanced. Replaces ``noise_augment``.
+    nu_range : (float, float)
+        Range of target noise levels ν (% / √Hz) of matched windows.
+    white_fraction : float
+        Share of white noise in the added variance of matched windows.
+    conditioned : bool
+        Give the network each window's noise level and frame rate as inputs
+        (``ENS2UNet(n_conditions=2)``); needs ``noise_matched``.
+    train_rates_hz : tuple of float or None
+        Frame rates (Hz) the matched windows are drawn at, one rate per batch in
+        turn (``None``: ``fs_hz`` only). ``fs_hz`` stays the rate of validation
+        and event calibration.
     segment_samples : int
         S2S training segment length in samples (ENS² uses the window).
     checkpoint_every : int
@@ -118,6 +135,11 @@ class SpikeTrainConfig:
     val_windows: int = 8192
     noise_augment: bool = False
     noise_max: float = 15.0
+    noise_matched: bool = False
+    nu_range: tuple[float, float] = (0.5, 15.0)
+    white_fraction: float = 0.5
+    conditioned: bool = False
+    train_rates_hz: tuple[float, ...] | None = None
     segment_samples: int = 96
     checkpoint_every: int = 500
     report_every: int = 10
@@ -139,8 +161,9 @@ class SpikeTrainConfig:
             Every field; ``kernel_samples`` as a list.
         """
         d = asdict(self)
-        if d["kernel_samples"] is not None:
-            d["kernel_samples"] = list(d["kernel_samples"])
+        for key in ("kernel_samples", "nu_range", "train_rates_hz"):
+            if d[key] is not None:
+                d[key] = list(d[key])
         return d
 
 
@@ -174,7 +197,29 @@ def default_config(method: str = "ens2", **overrides) -> SpikeTrainConfig:
         raise InvalidInputError(
             f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {kw['lr_schedule']!r}"
         )
+    _check_matched(method, kw)
     return SpikeTrainConfig(method=method, **kw)
+
+
+def _check_matched(method: str, kw: dict) -> None:
+    """Refuse inconsistent noise-matching settings, naming the field and the fix."""
+    if kw.get("conditioned") and not kw.get("noise_matched"):
+        raise InvalidInputError(
+            "conditioned=True needs noise_matched=True (the noise level the network is "
+            "given must vary across training windows)"
+        )
+    if kw.get("conditioned") and method != "ens2":
+        raise InvalidInputError(f"conditioned training exists for ENS² only, not {method!r}")
+    if kw.get("noise_matched") and kw.get("noise_augment"):
+        raise InvalidInputError("use noise_matched or noise_augment, not both")
+    rates = kw.get("train_rates_hz")
+    if rates is not None and (not rates or min(float(r) for r in rates) <= 0):
+        raise InvalidInputError(f"train_rates_hz must be positive rates in Hz, got {rates!r}")
+    if rates is not None and len(rates) > 1 and not kw.get("conditioned"):
+        raise InvalidInputError(
+            f"train_rates_hz={list(rates)} trains one network at several rates: set "
+            "conditioned=True so that it knows each window's rate"
+        )
 
 
 #: Learning-rate schedules of :class:`SpikeTrainConfig`.

@@ -128,9 +128,19 @@ class SpikeTrainer:
         if checkpoint is not None:
             check_same_neurons(checkpoint, split.train_neurons, split.val_neurons, self.resume)
         self.split = split
-        self.val_x = self.val_y = None
-        if split.val_x is not None:
-            self.val_x, self.val_y = torch.from_numpy(split.val_x), torch.from_numpy(split.val_y)
+        self.batches = None  # noise-matched batches (config.noise_matched)
+        self.val_x = self.val_y = self.val_condition = None
+        val_x, val_y, val_condition = split.val_x, split.val_y, None
+        if config.noise_matched:
+            from .matched import matched_setup
+
+            setup = matched_setup(data, split.train_neurons, split.val_neurons, config)
+            self.batches = setup.batches
+            val_x, val_y, val_condition = setup.val_x, setup.val_y, setup.val_condition
+        if val_x is not None:
+            self.val_x, self.val_y = torch.from_numpy(val_x), torch.from_numpy(val_y)
+        if val_condition is not None:
+            self.val_condition = torch.from_numpy(val_condition)
         self.val_every = config.val_every or split.steps_per_epoch
         self.patience = (
             config.patience if config.patience is not None else 6 * split.steps_per_epoch
@@ -219,12 +229,20 @@ class SpikeTrainer:
         import torch
 
         config, state = self.config, self.state
-        x, y, nu = self.split.sampler.sample(config.batch_size, state.rng)
+        condition = None
+        if self.batches is not None:
+            batch = self.batches.sample(config.batch_size, state.rng, state.iteration)
+            x, y, condition = batch.x, batch.y, batch.condition
+        else:
+            x, y, nu = self.split.sampler.sample(config.batch_size, state.rng)
         if config.noise_augment:
             nu_t = state.rng.uniform(0.0, config.noise_max, size=x.shape[0])
             std = added_noise_std(nu_t, nu, config.fs_hz).astype(np.float32)
             x = x + std[:, None] * state.rng.standard_normal(x.shape, dtype=np.float32)
-        pred = self.network(torch.from_numpy(x))
+        if condition is None:
+            pred = self.network(torch.from_numpy(x))
+        else:
+            pred = self.network(torch.from_numpy(x), torch.from_numpy(condition))
         loss = self.loss_fn(pred, torch.from_numpy(y))
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -270,7 +288,11 @@ class SpikeTrainer:
         with torch.inference_mode():
             losses = []
             for i in range(0, self.val_x.shape[0], VALIDATION_BATCH):
-                pred = self.network(self.val_x[i : i + VALIDATION_BATCH])
+                part = slice(i, i + VALIDATION_BATCH)
+                if self.val_condition is None:
+                    pred = self.network(self.val_x[part])
+                else:
+                    pred = self.network(self.val_x[part], self.val_condition[part])
                 batch_loss = self.loss_fn(pred, self.val_y[i : i + VALIDATION_BATCH])
                 losses.append(float(batch_loss) * pred.shape[0])
         self.network.train()

@@ -40,11 +40,15 @@ from .data import PairedTrace
 from .sampling import added_noise_std
 
 __all__ = [
+    "ConditionedBatch",
     "MatchedBatch",
+    "MatchedBatches",
+    "MatchedSetup",
     "MatchedWindowSampler",
     "NoiseCalibration",
     "calibrate_noise",
     "degrade",
+    "matched_setup",
     "shot_noise_profile",
 ]
 
@@ -341,3 +345,151 @@ class MatchedWindowSampler:
         return MatchedBatch(
             x=x.astype(np.float32), y=self.y[take], nu=nu, trace=trace.astype(np.int64)
         )
+
+
+@dataclass
+class ConditionedBatch:
+    """A noise-matched batch with the conditioning values of its windows.
+
+    Attributes
+    ----------
+    x, y : numpy.ndarray
+        float32 (B, window) noisy dF/F and target (spikes per bin).
+    condition : numpy.ndarray or None
+        float32 (B, 2) conditioning values (target ν and rate, see
+        :func:`calcium_forge.inference.networks.condition_values`); None for an
+        unconditioned network.
+    fs_hz : float
+        Rate of the batch, Hz.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    condition: np.ndarray | None
+    fs_hz: float
+
+
+class MatchedBatches:
+    """Noise-matched training batches at one or several frame rates (one rate per batch).
+
+    Parameters
+    ----------
+    traces_by_rate : dict of float to sequence of PairedTrace
+        The training neurons' ground truth at each rate (Hz).
+    window : int
+        Window length in samples (the same at every rate).
+    nu_range : (float, float)
+        Target ν range, % / √Hz.
+    white_fraction : float
+        Share of white noise in the added variance.
+    conditioned : bool
+        Attach conditioning values (ν, rate) to every batch.
+    seed : int
+        Seed of the noise calibrations.
+    """
+
+    def __init__(
+        self,
+        traces_by_rate: dict[float, Sequence[PairedTrace]],
+        window: int,
+        nu_range: tuple[float, float],
+        white_fraction: float = 0.5,
+        conditioned: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if not traces_by_rate:
+            raise InvalidInputError("MatchedBatches needs traces at one rate at least")
+        self.rates_hz = sorted(float(r) for r in traces_by_rate)
+        self.samplers = {
+            float(r): MatchedWindowSampler(t, window, nu_range, white_fraction, seed)
+            for r, t in traces_by_rate.items()
+        }
+        self.conditioned = bool(conditioned)
+
+    def sample(self, batch_size: int, rng: np.random.Generator, index: int) -> ConditionedBatch:
+        """Draw batch number ``index`` (its rate is ``rates_hz[index % n_rates]``).
+
+        Parameters
+        ----------
+        batch_size : int
+            Windows per batch.
+        rng : numpy.random.Generator
+            Source of target ν, windows and noise.
+        index : int
+            Batch number (the iteration), which picks the rate in turn.
+
+        Returns
+        -------
+        ConditionedBatch
+        """
+        from ..networks import condition_values
+
+        fs = self.rates_hz[index % len(self.rates_hz)]
+        batch = self.samplers[fs].sample(batch_size, rng)
+        cond = condition_values(batch.nu, fs) if self.conditioned else None
+        return ConditionedBatch(x=batch.x, y=batch.y, condition=cond, fs_hz=fs)
+
+
+@dataclass
+class MatchedSetup:
+    """What a noise-matched training run draws from.
+
+    Attributes
+    ----------
+    batches : MatchedBatches
+        Training batches (training neurons only).
+    val_x, val_y : numpy.ndarray or None
+        The fixed validation sample at the run's ``fs_hz`` (validation neurons,
+        noise-matched with its own generator), float32 (n, window).
+    val_condition : numpy.ndarray or None
+        float32 (n, 2) conditioning values of the validation windows (None for
+        an unconditioned network or without validation neurons).
+    """
+
+    batches: MatchedBatches
+    val_x: np.ndarray | None
+    val_y: np.ndarray | None
+    val_condition: np.ndarray | None
+
+
+def matched_setup(data, train_neurons, val_neurons, config) -> MatchedSetup:
+    """Noise-matched batches and validation sample of a training run.
+
+    Parameters
+    ----------
+    data : PairedData or path(s)
+        The run's ground truth: paths are loaded at every rate of
+        ``config.train_rates_hz``; paired data serve their own rate only.
+    train_neurons, val_neurons : list of str
+        The run's neuron split (the same neurons at every rate).
+    config : SpikeTrainConfig
+        Gives ``fs_hz``, ``train_rates_hz``, ``window``, ``nu_range``,
+        ``white_fraction``, ``conditioned``, ``val_windows`` and ``seed``.
+
+    Returns
+    -------
+    MatchedSetup
+    """
+    from dataclasses import replace
+
+    from ..networks import condition_values
+    from .data import training_data
+
+    rates = [float(r) for r in (config.train_rates_hz or (config.fs_hz,))]
+    by_rate = {}
+    for fs in rates:
+        paired = training_data(data, replace(config, fs_hz=fs))
+        by_rate[fs] = paired.select(neurons=train_neurons).traces
+    batches = MatchedBatches(
+        by_rate, config.window, config.nu_range, config.white_fraction, config.conditioned,
+        config.seed,
+    )  # fmt: skip
+    val = training_data(data, config).select(neurons=val_neurons).traces
+    if not val:
+        return MatchedSetup(batches, None, None, None)
+    sampler = MatchedWindowSampler(
+        val, config.window, config.nu_range, config.white_fraction, config.seed + 1
+    )
+    vb = sampler.sample(config.val_windows, np.random.default_rng([config.seed, 1]))
+    cond = condition_values(vb.nu, config.fs_hz) if config.conditioned else None
+    return MatchedSetup(batches, vb.x, vb.y, cond)

@@ -71,7 +71,7 @@ def score_traces(
     per_neuron: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     raw = []
     for t in traces:
-        out = predict_trace(network, t.dff, config.method, config.window)
+        out = predict_trace(network, t.dff, config.method, config.window, fs_hz=t.fs_hz)
         raw.append(out)
         pred = spikes_per_bin(out, scale, offset)
         pred[~np.isfinite(t.dff)] = np.nan
@@ -117,7 +117,7 @@ def fit_output_scale(
     """
     sxx = sx = sy = sxy = n = 0.0
     for t in traces:
-        out = predict_trace(network, t.dff, config.method, config.window)
+        out = predict_trace(network, t.dff, config.method, config.window, fs_hz=t.fs_hz)
         m = np.isfinite(t.dff)
         o, y = out[m], t.target[m].astype(np.float64)
         sxx += float(o @ o)
