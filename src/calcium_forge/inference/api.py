@@ -47,6 +47,7 @@ from ..spiketrains import rebin_rate
 from .engine import DEFAULT_MAX_MEMORY_MB
 from .events import DEFAULT_EPSILON_PER_BIN, DEFAULT_SEED_MASS, event_kernel, greedy_spike_counts
 from .inputs import check_rois, dff_input
+from .matching import ModelRange, check_frame_rate, model_range, roi_noise_levels, warn_outside
 
 METHODS = ("ens2", "s2s", "oasis")
 MODES = ("exact", "fast")
@@ -100,6 +101,7 @@ def iter_infer_spikes(
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
     spike_amplitude: float | None = None,
     device: str | None = None,
+    force_rate: bool = False,
 ) -> Generator[Progress, None, SpikeInference]:
     """Infer spike rates (and events) from dF/F; yields one Progress per chunk of ROIs.
 
@@ -146,6 +148,9 @@ def iter_infer_spikes(
     device : str, optional
         torch device for ENS²/S2S (``"cuda"``, ``"cuda:1"``, ``"mps"``); default
         CPU. Resampling and events stay on the CPU. OASIS ignores it.
+    force_rate : bool
+        Accept a frame rate below 2 Hz or above 1 kHz (refused otherwise, as
+        most likely a wrong frame rate).
 
     Yields
     ------
@@ -156,7 +161,9 @@ def iter_infer_spikes(
     -------
     SpikeInference
         ``rate_hz`` (n_rois, n_frames) spikes/s on the input frames,
-        ``events`` spike times (s) per ROI or None.
+        ``events`` spike times (s) per ROI or None; ``meta["noise_level"]``
+        holds each ROI's noise level ν (% / √Hz) and ``meta["model"]`` the
+        model that ran (see :mod:`calcium_forge.inference.matching`).
     """
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {METHODS}; got {method!r}.")
@@ -164,6 +171,7 @@ def iter_infer_spikes(
         raise InvalidInputError(f"mode must be one of {MODES}; got {mode!r}.")
     given = dff_input(data, fs_hz)
     traces, fs_in, rec = given.traces, given.fs_hz, given.recording
+    check_frame_rate(fs_in, force_rate)
     nan = check_rois(traces)
     t_start = time.perf_counter()
     if method == "oasis":
@@ -175,8 +183,9 @@ def iter_infer_spikes(
     run = _network_run(
         loaded, method, traces.shape[1], fs_in, mode=mode, stride=stride, epsilon=epsilon,
         seed_mass=seed_mass, event_gain=event_gain, num_threads=num_threads,
-        max_memory_mb=max_memory_mb, device=device,
+        max_memory_mb=max_memory_mb, device=device, noise_levels=roi_noise_levels(traces, fs_in),
     )  # fmt: skip
+    warn_outside(loaded.name or method, fs_in, run.noise_levels, run.trained)
     return (yield from _iter_network(loaded, run, traces, nan, fs_in, rec, events, mode, t_start))
 
 
@@ -199,6 +208,8 @@ def _iter_network(
         yield Progress(r1, n_rois, f"{method} inference", {"rois": r1})
     timing["total_s"] = time.perf_counter() - t_start
     meta = {
+        "model": loaded.name,
+        "noise_level": [round(float(v), 4) for v in run.noise_levels],
         "mode": mode if method == "ens2" else "sequence",
         "stride": run.stride,
         "fs_model_hz": run.fs_model_hz,
@@ -231,6 +242,8 @@ class _NetworkRun:
     gain: float
     kernel: np.ndarray
     seed_mass: float | None
+    trained: ModelRange
+    noise_levels: np.ndarray
     num_threads: int | None
     max_memory_mb: float
     device: str | None
@@ -246,10 +259,11 @@ class _ChunkResult:
 
 def _network_run(
     loaded, method: str, n_frames: int, fs_in: float, *, mode: str, stride, epsilon, seed_mass,
-    event_gain, num_threads, max_memory_mb: float, device,
+    event_gain, num_threads, max_memory_mb: float, device, noise_levels: np.ndarray,
 ) -> _NetworkRun:  # fmt: skip
     """Check the traces are long enough for the model and resolve the run's settings."""
-    fs_m = float(loaded.fs_hz)
+    trained = model_range(loaded.card, loaded.network)
+    fs_m = trained.run_rate(fs_in, float(loaded.fs_hz))
     window = int(loaded.window)
     n_model = round(n_frames * fs_m / fs_in)
     min_s = window / fs_m
@@ -271,6 +285,8 @@ def _network_run(
         gain=_event_gain(loaded.card, event_gain),
         kernel=event_kernel(loaded.card, method, fs_m),
         seed_mass=seed_mass,
+        trained=trained,
+        noise_levels=noise_levels,
         num_threads=num_threads,
         max_memory_mb=max_memory_mb,
         device=device,
@@ -300,7 +316,9 @@ def _infer_chunk(
     if x_m.shape[1] != n_model:  # pragma: no cover - resample rounds the same way
         x_m = x_m[:, :n_model]
     t1 = time.perf_counter()
-    out = _run_network(loaded, x_m, run.stride, run.num_threads, run.max_memory_mb, run.device)
+    out = _run_network(
+        loaded, x_m, run.stride, run.num_threads, run.max_memory_mb, run.device, fs_m
+    )
     per_bin = np.asarray(loaded.to_spikes_per_bin(out), dtype=np.float64)
     t2 = time.perf_counter()
     # model bins falling in an input NaN stretch: no rate, no events
@@ -340,8 +358,25 @@ def _load(model: Any, method: str):
     return loaded
 
 
-def _run_network(loaded, x_m: np.ndarray, stride: int, num_threads, max_memory_mb, device=None):
-    from .engine import sequence_rates, windowed_rates
+def _run_network(
+    loaded, x_m: np.ndarray, stride: int, num_threads, max_memory_mb, device=None, fs_m=None
+):
+    from .engine import bind_trace_condition, sequence_rates, windowed_rates
+
+    if getattr(loaded.network, "n_conditions", 0):  # each ROI with its own ν and the rate
+        rows = [
+            windowed_rates(
+                bind_trace_condition(loaded.network, row, fs_m),
+                row[None],
+                int(loaded.window),
+                stride=stride,
+                num_threads=num_threads,
+                max_memory_mb=max_memory_mb,
+                device=device,
+            )
+            for row in x_m
+        ]
+        return np.concatenate(rows, axis=0) if rows else np.zeros((0, x_m.shape[1]))
 
     if loaded.method == "s2s":
         return sequence_rates(
@@ -395,6 +430,8 @@ def _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude):
         "spike_amplitude": spike_amplitude,
     }
     meta = {
+        "model": "oasis",
+        "noise_level": [round(float(v), 4) for v in roi_noise_levels(traces, fs_in)],
         "sn": sn.tolist(),
         "g": g.tolist(),
         "unit_amplitude": amp.tolist(),
