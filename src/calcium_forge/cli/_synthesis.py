@@ -175,7 +175,7 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
         from pathlib import Path
 
         from ..evaluation.synthetic import evaluate_synthetic
-        from ..io.atomic import atomic_path
+        from ..io.atomic import write_text
 
         real = read_one_recording(args.real, args.fs, "REAL")
         syn = read_one_recording(args.synthetic, args.fs, "SYNTH")
@@ -192,12 +192,9 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
         )
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out / "report.md") as tmp:
-            Path(tmp).write_text(rep.to_markdown())
-        with atomic_path(out / "report.json") as tmp:
-            Path(tmp).write_text(
-                json.dumps({"summary": rep.summary(), "settings": rep.settings}, indent=2)
-            )
+        write_text(out / "report.md", rep.to_markdown())
+        summary = {"summary": rep.summary(), "settings": rep.settings}
+        write_text(out / "report.json", json.dumps(summary, indent=2))
         files = rep.save_figures(out)
         print(rep.to_markdown())
         print(f"wrote {out / 'report.md'}, report.json and {', '.join(f.name for f in files)}")
