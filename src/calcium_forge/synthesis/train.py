@@ -386,25 +386,19 @@ def train_gan(
     )
 
 
-def _train_gan_ddp(
-    data: Recording | WindowSplit,
-    gan_config: GANConfig | None = None,
-    train_config: GANTrainConfig | None = None,
-    *,
-    ctx: DistContext | None = None,
-    out_dir: str | Path | None = None,
-    resume: str | Path | None = None,
-    progress_bar: bool = False,
-    name: str = "model",
-) -> GANTrainResult:
-    """Deprecated ``_ddp.train_gan_ddp``: :func:`train_gan`, ``ddp=ctx or init_distributed()``."""
-    return train_gan(
-        data,
-        gan_config,
-        train_config,
-        ddp=ctx or init_distributed(),
-        out_dir=out_dir,
-        resume=resume,
-        progress_bar=progress_bar,
-        name=name,
-    )
+def _train_gan_ddp(*args: Any, ctx: DistContext | None = None, **kwargs: Any) -> GANTrainResult:
+    """Deprecated ``_ddp.train_gan_ddp``: :func:`train_gan`, ``ddp=ctx or init_distributed()``.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As in :func:`train_gan` (without ``ddp``).
+    ctx : DistContext, optional
+        The process group (default: :func:`init_distributed`).
+
+    Returns
+    -------
+    GANTrainResult
+        What :func:`train_gan` returns.
+    """
+    return train_gan(*args, ddp=ctx or init_distributed(), **kwargs)
