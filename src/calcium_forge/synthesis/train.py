@@ -201,16 +201,39 @@ class GANTrainResult:
 _DEPRECATED_NAMES = {"TrainConfig": "GANTrainConfig", "TrainResult": "GANTrainResult"}
 
 
-def __getattr__(name: str) -> Any:
+def _deprecated_alias(module: str, name: str) -> Any:
+    """The class an old ``name`` of ``module`` stands for, with a DeprecationWarning.
+
+    Parameters
+    ----------
+    module : str
+        The module the name was looked up on (named in the warning).
+    name : str
+        The attribute looked up.
+
+    Returns
+    -------
+    Any
+        The class of :data:`_DEPRECATED_NAMES` the old name maps to.
+
+    Raises
+    ------
+    AttributeError
+        When ``name`` is not an old name either.
+    """
     if name in _DEPRECATED_NAMES:
         new = _DEPRECATED_NAMES[name]
         warnings.warn(
-            f"calcium_forge.synthesis.train.{name} is deprecated; use {new} (same class).",
+            f"{module}.{name} is deprecated; use {new} (same class).",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         return globals()[new]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+
+def __getattr__(name: str) -> Any:
+    return _deprecated_alias(__name__, name)
 
 
 def _resolve_train_config(train_config: GANTrainConfig | None, ckpt: dict | None) -> GANTrainConfig:
