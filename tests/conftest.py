@@ -47,6 +47,17 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture
+def one_torch_thread():
+    """One torch thread during the test (``pytestmark = pytest.mark.usefixtures(...)``): the
+    CI machine's 2 cores are shared, and a busy second thread makes intra-op barriers stall."""
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture
 def loopback_cluster(tmp_path):
     """A dask scheduler on 127.0.0.1 (start workers with ``start_worker()``), stopped after."""
     from _distributed_helpers import LoopbackCluster

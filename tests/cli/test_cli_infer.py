@@ -5,19 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from calcium_forge.recording import Recording
 
-from calcium_forge.recording import Recording  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: the CI machine's 2 cores are shared, and a busy second thread
-    makes intra-op barriers stall."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_cli_infer_writes_result(tmp_path, rng, capsys):
