@@ -1,4 +1,5 @@
-"""Shared fixtures: paths to the real data in ../shared/data (skipped when absent)."""
+"""Shared fixtures: paths to the real data in ../shared/data (skipped when absent), and the
+loopback dask cluster and batch inputs of tests/distributed and tests/cli."""
 
 from __future__ import annotations
 
@@ -43,6 +44,43 @@ def suite2p_plane0() -> Path:
 def rng() -> np.random.Generator:
     """A seeded random generator."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread during the test (``pytestmark = pytest.mark.usefixtures(...)``): the
+    CI machine's 2 cores are shared, and a busy second thread makes intra-op barriers stall."""
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture
+def loopback_cluster(tmp_path):
+    """A dask scheduler on 127.0.0.1 (start workers with ``start_worker()``), stopped after."""
+    from _distributed_helpers import LoopbackCluster
+
+    c = LoopbackCluster(tmp_path)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture(scope="module")
+def inputs_and_reference(tmp_path_factory):
+    """(LOOPBACK_INPUTS input paths, the folder of their serial OASIS batch outputs)."""
+    from _distributed_helpers import LOOPBACK_INPUTS, make_inputs
+    from calcium_forge.distributed import batch_infer
+
+    root = tmp_path_factory.mktemp("batch")
+    inputs = make_inputs(root / "in", LOOPBACK_INPUTS, n_rois=8, n_frames=4000, seed=1)
+    ref = root / "serial"
+    rep = batch_infer(inputs, ref, client="serial", method="oasis")
+    assert rep.ok
+    return inputs, ref
 
 
 #: Markers applied by folder: every test under tests/<folder>/ gets the marker.

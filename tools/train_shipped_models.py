@@ -12,7 +12,8 @@ Example (two processes in parallel, one thread each)::
     python tools/train_shipped_models.py --models ens2-excitatory ens2-inhibitory
     python tools/train_shipped_models.py --models ens2-all-noise-augmented s2s
 
-Checkpoints go to ``--workdir/<name>/checkpoint.pt`` (pass ``--resume`` to continue).
+Checkpoints go to ``--workdir/<name>/checkpoint.pt`` (default ``benchmarks/out/
+train_shipped_models``; pass ``--resume`` to continue).
 The final ``<name>.pt`` + ``<name>.json`` are written to ``--out``. Training ends by
 calibrating the spike-event gain on the validation neurons; models trained before
 that existed are calibrated without retraining by::
@@ -33,8 +34,8 @@ from calcium_forge.inference.training import default_config, iter_train, load_tr
 from calcium_forge.inference.training.data import INHIBITORY_DATASETS, dataset_folders
 from calcium_forge.progress import drain
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ground_truth"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "suite"))
+from _harness import GROUND_TRUTH, command_line, out_dir
 
 SHIPPED = {
     "ens2-excitatory": dict(method="ens2", exclude=INHIBITORY_DATASETS, noise=False),
@@ -76,11 +77,11 @@ def _calibrate_only(args: argparse.Namespace) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="ground-truth root folder")
+    ap.add_argument("--data", type=Path, default=GROUND_TRUTH, help="ground-truth root folder")
     ap.add_argument("--models", nargs="+", default=list(SHIPPED), choices=list(SHIPPED))
     ap.add_argument("--out", type=Path, default=MODELS_DIR, help="where the final models go")
     ap.add_argument(
-        "--workdir", type=Path, default=Path("/tmp/cf/shipped"), help="checkpoint folder"
+        "--workdir", type=Path, default=out_dir("train_shipped_models"), help="checkpoint folder"
     )
     ap.add_argument("--iterations", type=int, default=3000, help="ENS² iteration budget")
     ap.add_argument("--s2s-iterations", type=int, default=5000, help="S2S iteration budget")
@@ -141,9 +142,7 @@ def main(argv=None) -> int:
         elapsed = time.perf_counter() - t0
         card = dict(res.card)
         card["training"]["wall_time_s"] = round(elapsed, 1)
-        card["training"]["command"] = "python tools/train_shipped_models.py " + " ".join(
-            sys.argv[1:] if argv is None else argv
-        )
+        card["training"]["command"] = command_line(None if argv is None else [__file__, *argv])
         args.out.mkdir(parents=True, exist_ok=True)
         save_model(res.network, card, args.out / name)
         rows.append(

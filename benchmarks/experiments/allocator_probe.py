@@ -4,9 +4,9 @@ Runs ENS² (exact, shipped ens2-excitatory) on 2 ROIs x 10 min of the bundled
 hippocampus recording in this process and prints wall and CPU seconds per
 neuron-hour. Run it three ways, one fresh process each::
 
-    python benchmarks/allocator_probe.py                                  # default
-    MALLOC_TRIM_THRESHOLD_=65536 python benchmarks/allocator_probe.py     # as in dask workers
-    MALLOC_TRIM_THRESHOLD_=65536 python benchmarks/allocator_probe.py --tune
+    python benchmarks/experiments/allocator_probe.py                               # default
+    MALLOC_TRIM_THRESHOLD_=65536 python benchmarks/experiments/allocator_probe.py  # as in dask
+    MALLOC_TRIM_THRESHOLD_=65536 python benchmarks/experiments/allocator_probe.py --tune
 
 ``--tune`` applies :func:`calcium_forge.inference._runtime.tune_for_inference` first.
 """

@@ -1,10 +1,11 @@
 """Where the spike-event error rate comes from: precision vs sensitivity per neuron.
 
 For one Cascade ground-truth dataset and an ENS² model (e.g. a leave-one-dataset-out
-fold model written by ``benchmarks/spike_inference.py --workdir W``: ``W/DSxx/ens2/
-loo-ens2.pt``), prints per recording the number of predicted and ground-truth
-spikes, precision, sensitivity and ER (±50 ms, one-to-one) for several greedy
-fragment thresholds ε (spikes per 60 Hz bin).
+fold model written by ``benchmarks/suite/spike_inference.py --workdir W``:
+``W/DSxx/ens2/loo-ens2.pt``, ``W`` = ``benchmarks/out/loo`` by default), prints per
+recording the number of predicted and ground-truth spikes, precision, sensitivity
+and ER (±50 ms, one-to-one) for several greedy fragment thresholds ε (spikes per
+60 Hz bin).
 
 With ``--sta`` it instead prints the spike-triggered average dF/F of isolated
 ground-truth spikes (no other spike within 1 s before or 0.5 s after), frame by
@@ -12,24 +13,28 @@ frame around the spike: how visible one spike is in that dataset.
 
 Run (from the repository root)::
 
-    python benchmarks/event_diagnostics.py DS11 /tmp/cf/loo_full/DS11/ens2/loo-ens2.pt --files 6
-    python benchmarks/event_diagnostics.py DS16 --sta
+    python benchmarks/experiments/event_diagnostics.py DS11 \\
+        benchmarks/out/loo/DS11/ens2/loo-ens2.pt --files 6
+    python benchmarks/experiments/event_diagnostics.py DS16 --sta
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "suite"))
+from _harness import GROUND_TRUTH
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", help="dataset id, e.g. DS11")
     ap.add_argument("model", nargs="?", default=None, help="ENS² model file or shipped name")
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"
-                                          / "ground_truth"))  # fmt: skip
+    ap.add_argument("--data", default=str(GROUND_TRUTH), help="ground-truth root folder")
     ap.add_argument("--files", type=int, default=None, help="first N .mat files only")
     ap.add_argument("--epsilons", type=float, nargs="+", default=[0.01, 0.05, 0.1, 0.2])
     ap.add_argument("--sta", action="store_true", help="isolated-spike triggered average")

@@ -6,7 +6,7 @@ never saw its output is weaker and wider than on its training data, and the
 estimator under-counts (0.2–0.7 events per ground-truth spike on the
 leave-one-dataset-out folds). ``infer_spikes(event_gain=g)`` multiplies the rate by
 ``g`` before the estimator (the rate itself is unchanged). This script measures,
-with the fold models of ``calcium-forge benchmark-spikes`` (``--workdir``):
+with the fold models of ``benchmarks/suite/spike_inference.py`` (``--workdir``):
 
 1. per fold, the median (over test neurons) ER and Victor–Purpura distance per
    ground-truth spike for every gain of a grid, on the fold's test dataset;
@@ -21,12 +21,14 @@ with the fold models of ``calcium-forge benchmark-spikes`` (``--workdir``):
    (``card["events"]["gain"]``), keeping any validation-neuron calibration under
    ``card["events"]["validation"]``.
 
-Rates at the model rate are cached per fold in ``--cache`` (the network runs once).
+Rates at the model rate are cached per fold in ``--cache`` (the network runs once;
+default ``benchmarks/out/event_gain``).
 
 Run (from the repository root)::
 
-    python benchmarks/event_gain.py --workdir /tmp/cf/loo_full --method ens2 --threads 1
-    python benchmarks/event_gain.py --workdir /tmp/cf/loo_full --method ens2 \\
+    python benchmarks/experiments/event_gain.py --workdir benchmarks/out/loo --method ens2 \\
+        --threads 1
+    python benchmarks/experiments/event_gain.py --workdir benchmarks/out/loo --method ens2 \\
         --write-shipped ens2-excitatory ens2-inhibitory ens2-all-noise-augmented
 """
 
@@ -35,14 +37,16 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ground_truth"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "suite"))
+from _harness import GROUND_TRUTH, command_line, out_dir
+
 FOLDS = [
     "DS01",
     "DS03",
@@ -151,14 +155,12 @@ def write_shipped(names: list[str], gain: float, summary: dict) -> None:
 
 
 def main(argv=None) -> int:
-    import sys
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, nargs="+", required=True, help="fold-model folders")
     ap.add_argument("--method", choices=["ens2", "s2s"], default="ens2")
     ap.add_argument("--folds", nargs="+", default=FOLDS)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/cf/event_gain_cache"))
+    ap.add_argument("--data", type=Path, default=GROUND_TRUTH)
+    ap.add_argument("--cache", type=Path, default=out_dir("event_gain"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--write-shipped", nargs="*", default=[], metavar="NAME")
@@ -213,7 +215,7 @@ def main(argv=None) -> int:
         "all_fold_gain": best,
         "nested_validates": bool(validated),
         "shipped_gain": ship,
-        "command": "python benchmarks/event_gain.py " + " ".join(sys.argv[1:]),
+        "command": command_line(),
     }
     if args.json:
         args.json.write_text(json.dumps(summary, indent=1))

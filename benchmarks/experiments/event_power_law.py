@@ -4,13 +4,15 @@ The estimator under-counts bursts and over-counts slow neurons on data a model
 never saw. This script tests whether expanding large rates more than small
 ones helps: the estimator sees ``g * r * (r / r_peak) ** (gamma - 1)`` instead of
 ``g * r``, with ``r_peak`` the smoothing kernel's single-spike peak (spikes per
-bin). For every fold of ``benchmarks/event_gain.py``'s cache (fold rates on the
+bin). For every fold of ``benchmarks/experiments/event_gain.py``'s cache (fold rates on the
 fold's unseen test dataset) it scores a (g, gamma) grid, then chooses (g, gamma)
 on the *other* folds and scores it on the fold (nested), against the gain alone.
 
-Run (from the repository root, after ``benchmarks/event_gain.py`` filled its cache)::
+Run (from the repository root, after ``benchmarks/experiments/event_gain.py`` filled its
+cache, ``benchmarks/out/event_gain`` by default)::
 
-    python benchmarks/event_power_law.py --cache /tmp/s4/egcache --method ens2 \\
+    python benchmarks/experiments/event_power_law.py --cache benchmarks/out/event_gain \\
+        --method ens2 \\
         --folds DS01 DS03 DS10 DS11 DS12 DS13 DS15 DS16 DS17 DS19 DS21 DS25
 """
 

@@ -4,14 +4,16 @@ The comparison point for the leave-one-dataset-out folds: how much does leaving 
 dataset out cost? The split is rebuilt from the model card (``val_fraction``,
 ``seed``, training datasets) with ``calcium_forge.inference.training.data.split_by_neuron``,
 the same call training used. Rates come from exact (stride-1) inference at the
-model rate (``benchmarks/event_gain.py``'s ``fold_rates``, cached); Corr is against
+model rate (``benchmarks/experiments/event_gain.py``'s ``fold_rates``, cached); Corr is against
 the ground truth smoothed with the model's kernel at the model rate; events use
 the greedy estimator at ``--gain``.
 
 Run (from the repository root)::
 
-    python benchmarks/shipped_insample.py --model ens2-excitatory \\
-        --datasets DS10 DS11 DS12 DS13 DS15 DS16 --cache /tmp/cf/insample_cache
+    python benchmarks/experiments/shipped_insample.py --model ens2-excitatory \\
+        --datasets DS10 DS11 DS12 DS13 DS15 DS16
+
+Rates are cached in ``--cache`` (default ``benchmarks/out/shipped_insample``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from event_gain import DEFAULT_DATA, fold_rates
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "suite"))
+from _harness import GROUND_TRUTH, out_dir
+from event_gain import fold_rates
 
 
 def main(argv=None) -> int:
@@ -39,8 +43,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ens2-excitatory", help="shipped model name")
     ap.add_argument("--datasets", nargs="+", required=True, help="dataset ids, e.g. DS10")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/cf/insample_cache"))
+    ap.add_argument("--data", type=Path, default=GROUND_TRUTH)
+    ap.add_argument("--cache", type=Path, default=out_dir("shipped_insample"))
     ap.add_argument("--gain", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import InvalidInputError
-from .io.atomic import atomic_path
+from .io import atomic
 from .progress import Progress, drain
 from .recording import Recording
 from .results import SpikeInference
@@ -174,17 +174,14 @@ class _Run:
 
     def write_text(self, name: str, text: str) -> Path:
         """Write ``out/name`` atomically and record it."""
-        path = self.out / name
-        with atomic_path(path) as tmp:
-            tmp.write_text(text)
-        return self.add(path)
+        return self.add(atomic.write_text(self.out / name, text))
 
     def save_figure(self, fig: Any, name: str) -> Path:
         """Save a matplotlib figure to ``out/name`` (110 dpi) atomically, close it, record it."""
         import matplotlib.pyplot as plt
 
         path = self.out / name
-        with atomic_path(path) as tmp:
+        with atomic.atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.lstrip("."))
         plt.close(fig)
         return self.add(path)

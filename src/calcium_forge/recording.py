@@ -14,6 +14,45 @@ Kind = Literal["dff", "raw", "rate"]
 KINDS: tuple[str, ...] = ("dff", "raw", "rate")
 
 
+def check_fs(fs_hz: Any, where: str = "", *, name: str = "fs_hz", fix: str = "") -> float:
+    """Validate a frame rate in Hz: a number, finite and > 0 (the package's one check).
+
+    Parameters
+    ----------
+    fs_hz : Any
+        The frame rate to check, Hz.
+    where : str
+        File, object or function that starts the message (``"<where>: ..."``).
+    name : str
+        Argument named in the message (``"fs_hz"``, ``"fs_out_hz"``...).
+    fix : str
+        Extra advice appended to the message.
+
+    Returns
+    -------
+    float
+        ``fs_hz`` as a float, Hz.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``fs_hz`` is not a number, not finite or not > 0.
+    """
+    head = f"{where}: {name}" if where else name
+    try:
+        fs = float(fs_hz)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"{head} must be a number in Hz; got {fs_hz!r}. {fix}".rstrip()
+        ) from None
+    if not np.isfinite(fs) or fs <= 0:
+        raise InvalidInputError(
+            f"{head} must be a finite frame rate > 0 Hz; got {fs_hz!r}. "
+            f"Pass the acquisition frame rate, e.g. {name}=30.0. {fix}".rstrip()
+        )
+    return fs
+
+
 @dataclass
 class Recording:
     """Fluorescence (or rate) traces of a set of ROIs, with their context.
@@ -77,18 +116,7 @@ class Recording:
                 f"Recording.traces contains {n} infinite value(s){where}. Replace them with "
                 "NaN (gap) or finite values."
             )
-        try:
-            fs = float(self.fs_hz)
-        except (TypeError, ValueError):
-            raise InvalidInputError(
-                f"fs_hz must be a number in Hz{where}; got {self.fs_hz!r}."
-            ) from None
-        if not np.isfinite(fs) or fs <= 0:
-            raise InvalidInputError(
-                f"fs_hz must be a finite frame rate > 0 Hz{where}; got {self.fs_hz!r}. "
-                "Pass the acquisition frame rate, e.g. fs_hz=30.0."
-            )
-        self.fs_hz = fs
+        self.fs_hz = check_fs(self.fs_hz, f"recording from {self.source}" if self.source else "")
         if self.kind not in KINDS:
             raise InvalidInputError(
                 f"Recording.kind must be one of {KINDS}{where}; got {self.kind!r}."

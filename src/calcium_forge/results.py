@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidInputError
-from .recording import Recording
+from .recording import Recording, check_fs
 
 
 @dataclass(repr=False)
@@ -65,9 +65,7 @@ class SpikeInference:
                     f"{rate.shape[0]} ROIs; give one array of spike times per ROI."
                 )
             self.events = [np.asarray(e, dtype=np.float64).ravel() for e in self.events]
-        self.fs_hz = float(self.fs_hz)
-        if not np.isfinite(self.fs_hz) or self.fs_hz <= 0:
-            raise InvalidInputError(f"SpikeInference.fs_hz must be > 0; got {self.fs_hz!r}.")
+        self.fs_hz = check_fs(self.fs_hz, "SpikeInference")
 
     def __repr__(self) -> str:
         n_ev = "no events" if self.events is None else f"{sum(len(e) for e in self.events)} events"

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 
 from .errors import InvalidInputError
-from .recording import Recording
+from .recording import Recording, check_fs
 
 __all__ = [
     "baseline_maximin",
@@ -44,18 +44,6 @@ def _as_float(x: np.ndarray, name: str) -> np.ndarray:
             f"{name} contains {int(np.isinf(a).sum())} infinite value(s); use NaN for gaps."
         )
     return a
-
-
-def _check_fs(fs_hz: float, name: str = "fs_hz") -> float:
-    try:
-        fs = float(fs_hz)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"{name} must be a frame rate in Hz; got {fs_hz!r}.") from None
-    if not np.isfinite(fs) or fs <= 0:
-        raise InvalidInputError(
-            f"{name} must be a finite frame rate > 0 Hz; got {fs_hz!r}. E.g. fs_hz=30.0."
-        )
-    return fs
 
 
 def bridge_nans(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -142,7 +130,7 @@ def baseline_maximin(
     """
     from scipy.ndimage import correlate1d, maximum_filter1d, minimum_filter1d
 
-    fs = _check_fs(fs_hz)
+    fs = check_fs(fs_hz)
     if not np.isfinite(win_baseline_s) or win_baseline_s <= 0:
         raise InvalidInputError(f"win_baseline_s must be > 0 s; got {win_baseline_s!r}.")
     if not np.isfinite(sig_baseline) or sig_baseline < 0:
@@ -186,7 +174,7 @@ def baseline_percentile(
     numpy.ndarray
         float64 baseline, same shape (NaN where ``F`` is NaN).
     """
-    fs = _check_fs(fs_hz)
+    fs = check_fs(fs_hz)
     if not 0.0 <= float(percentile) <= 100.0:
         raise InvalidInputError(f"percentile must lie in [0, 100]; got {percentile!r}.")
     if not np.isfinite(window_s) or window_s <= 0:
@@ -349,8 +337,8 @@ def resample(
     """
     from scipy.signal import resample as _resample
 
-    fs_in = _check_fs(fs_in_hz, "fs_in_hz")
-    fs_out = _check_fs(fs_out_hz, "fs_out_hz")
+    fs_in = check_fs(fs_in_hz, name="fs_in_hz")
+    fs_out = check_fs(fs_out_hz, name="fs_out_hz")
     a, mask = bridge_nans(_as_float(traces, "traces"))
     n = a.shape[-1]
     if fs_in == fs_out:
@@ -388,7 +376,7 @@ def noise_level(dff_traces: np.ndarray, fs_hz: float) -> np.ndarray:
     numpy.ndarray
         float64 (...,): one ν per trace (NaN if a trace has < 2 finite frames).
     """
-    fs = _check_fs(fs_hz)
+    fs = check_fs(fs_hz)
     a = _as_float(dff_traces, "dff_traces")
     import warnings
 

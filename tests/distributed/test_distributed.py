@@ -1,4 +1,7 @@
-"""batch_infer: inputs, manifest, resume, failing inputs, CLI (serial and LocalCluster)."""
+"""batch_infer: inputs, manifest, resume, failing inputs, streamed inference.
+
+The ``batch-infer`` command is tested in tests/cli/test_cli_batch_infer.py.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _distributed_helpers import assert_same_results, make_inputs, read_rates
 
-from calcium_forge.cli import main
+from _distributed_helpers import assert_same_results, make_inputs, read_rates
 from calcium_forge.distributed import batch_infer, iter_batch_infer
 from calcium_forge.errors import InvalidInputError
 
@@ -132,29 +134,6 @@ def test_generator_interrupt_then_rerun_finishes_only_missing(tmp_path):
     ref = tmp_path / "ref"
     batch_infer(inputs, ref, client="serial", **OPTS)
     assert_same_results(out, ref, [p.stem for p in inputs])
-
-
-def test_cli_batch_infer_local_cluster(tmp_path, capsys):
-    inputs = make_inputs(tmp_path / "in", 3, n_frames=600)
-    bad = tmp_path / "in" / "zz_broken.npz"
-    bad.write_bytes(b"nope")
-    out = tmp_path / "out"
-    code = main(
-        ["batch-infer", str(tmp_path / "in" / "*.npz"), "--out", str(out), "--method", "oasis",
-         "--scheduler", "local", "--workers", "2", "--no-progress"]
-    )  # fmt: skip
-    text = capsys.readouterr()
-    assert code == 1, text  # one input failed
-    assert "3 done" in text.out and "1 failed" in text.out and "zz_broken.npz" in text.out
-    ref = tmp_path / "ref"
-    batch_infer(inputs, ref, client="serial", **OPTS)
-    assert_same_results(out, ref, [p.stem for p in inputs])
-    code = main(
-        ["batch-infer", *map(str, inputs), "--out", str(out), "--method", "oasis",
-         "--scheduler", "local", "--no-progress"]
-    )  # fmt: skip
-    text = capsys.readouterr().out
-    assert code == 0 and "3 skipped" in text and "nothing to run" in text
 
 
 def test_streamed_inference_equals_in_memory(tmp_path):

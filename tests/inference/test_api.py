@@ -6,17 +6,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: the CI machine's 2 cores are shared, and a busy second thread
-    makes intra-op barriers stall."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 from calcium_forge.errors import CalciumForgeError, InvalidInputError, ModelError  # noqa: E402
 from calcium_forge.inference import infer_spikes, iter_infer_spikes  # noqa: E402
@@ -193,28 +183,6 @@ def test_shipped_model_on_ground_truth(ground_truth_dir):
             gt = rec.spike_times[0]
             corrs.append(evaluate_spikes(gt[gt < n / rec.fs_hz], res, eval_fs_hz=60.0).corr)
     assert np.nanmedian(corrs) > 0.7, corrs
-
-
-def test_cli_infer_writes_result(tmp_path, rng, capsys):
-    from calcium_forge.cli import main
-    from calcium_forge.inference.networks import ENS2UNet
-    from calcium_forge.inference.registry import save_model
-    from calcium_forge.io import read_result, write
-
-    rec = Recording(traces=(0.1 * rng.standard_normal((2, 600))).astype(np.float32), fs_hz=30.0)
-    src = write(rec, tmp_path / "rec.npz")
-    model = save_model(ENS2UNet(), {"method": "ens2"}, tmp_path / "tiny")
-    out = tmp_path / "spikes.npz"
-    code = main(["infer", str(src), "--out", str(out), "--model", str(model), "--mode", "fast"])
-    assert code == 0 and "wrote" in capsys.readouterr().out
-    res = read_result(out)
-    assert res.rate_hz.shape == (2, 600) and res.method == "ens2" and res.fs_hz == 30.0
-    out2 = tmp_path / "oasis.npz"
-    assert main(["infer", str(src), "--out", str(out2), "--method", "oasis"]) == 0
-    assert read_result(out2).method == "oasis"
-    # errors come back as one line and exit code 1
-    assert main(["infer", str(src), "--out", str(out2), "--model", "nope"]) == 1
-    assert "neither a shipped model" in capsys.readouterr().err
 
 
 def test_event_kernel_follows_model_card():

@@ -6,17 +6,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: the CI machine's 2 cores are shared, and a busy second thread
-    makes intra-op barriers stall."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 from calcium_forge.errors import InvalidInputError  # noqa: E402
 from calcium_forge.inference.engine import (  # noqa: E402

@@ -65,3 +65,15 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch, suffix):
     with pytest.raises(OSError):
         write(rec, target)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_text_replaces_atomically(tmp_path):
+    from calcium_forge.io.atomic import write_text
+
+    target = tmp_path / "report.md"
+    target.write_text("old")
+    assert write_text(target, "Fréchet ²\n") == target
+    assert target.read_text(encoding="utf-8") == "Fréchet ²\n"
+    assert list(tmp_path.iterdir()) == [target]
+    with pytest.raises(MissingFileError, match="does not exist"):
+        write_text(tmp_path / "nope" / "x.json", "{}")

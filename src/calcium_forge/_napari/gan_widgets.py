@@ -52,6 +52,7 @@ class TrainGANWidget(TaskWidget):
     run_text = "Train"
 
     def make_params(self) -> list:
+        """The form's fields (magicgui widgets), kept as attributes: layer, window, steps..."""
         self.traces_layer = layer_combo(
             self.viewer, "traces_layer", "traces", ("traces", "synthetic_traces"), "image"
         )
@@ -85,11 +86,25 @@ class TrainGANWidget(TaskWidget):
         ]
 
     def extra_setup(self) -> None:
+        """Add the live loss plot below the buttons."""
         self.figure, self.canvas = _figure_canvas()
         self.layout().addWidget(self.canvas)
         self.history: dict[str, list[float]] = {}
 
     def start(self) -> Task:
+        """Read the form and return the :class:`Task` that trains the GAN.
+
+        Returns
+        -------
+        Task
+            :func:`~calcium_forge.synthesis.train.iter_train_gan` on the chosen
+            layer; its result is kept as a session model for Sample.
+
+        Raises
+        ------
+        InvalidInputError
+            When resume is ticked and the folder has no ``checkpoint.pt``.
+        """
         from ..synthesis.calciumgan import GANConfig
         from ..synthesis.train import GANTrainConfig, iter_train_gan
 
@@ -126,6 +141,13 @@ class TrainGANWidget(TaskWidget):
         return Task(gen, self._done, title="Train CalciumGAN")
 
     def on_progress(self, p: Progress) -> None:
+        """Append the step's losses to the history and redraw the loss plot.
+
+        Parameters
+        ----------
+        p : Progress
+            A training step; ``values`` may hold loss_d, loss_g and wasserstein.
+        """
         for key in ("loss_d", "loss_g", "wasserstein"):
             if key in p.values:
                 self.history.setdefault(key, []).append(float(p.values[key]))
@@ -183,6 +205,7 @@ class SampleGANWidget(TaskWidget):
     run_text = "Sample"
 
     def make_params(self) -> list:
+        """The form's fields (magicgui widgets), kept as attributes: model, mode, n, seed."""
         self.model = ComboBox(name="model", choices=self._model_choices)
         self.model_file = FileEdit(
             name="model_file", label="model file", mode="r", nullable=True, value=None
@@ -206,6 +229,19 @@ class SampleGANWidget(TaskWidget):
         return out
 
     def start(self) -> Task:
+        """Read the form and return the :class:`Task` that samples and deconvolves.
+
+        Returns
+        -------
+        Task
+            Sampling (``n`` windows or frames) then OASIS events; the result is
+            added as synthetic traces and raster layers.
+
+        Raises
+        ------
+        InvalidInputError
+            When "model file" is chosen without a file.
+        """
         ref = self.model.value
         if ref == "file" or ref is None:
             path = self.model_file.value
@@ -251,6 +287,7 @@ class CompareWidget(TaskWidget):
     run_text = "Compare"
 
     def make_params(self) -> list:
+        """The form's fields (magicgui widgets), kept as attributes: both layers, windows."""
         self.real_layer = layer_combo(self.viewer, "real_layer", "real", ("traces",), "image")
         self.synthetic_layer = layer_combo(
             self.viewer, "synthetic_layer", "synthetic", ("synthetic_traces",), "image"
@@ -262,6 +299,7 @@ class CompareWidget(TaskWidget):
         return [self.real_layer, self.synthetic_layer, self.max_windows, self.seed]
 
     def extra_setup(self) -> None:
+        """Add the report table and the histogram figure below the buttons."""
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["statistic", "value"])
         self.table.setMinimumHeight(160)
@@ -270,6 +308,19 @@ class CompareWidget(TaskWidget):
         self.layout().addWidget(self.canvas)
 
     def start(self) -> Task:
+        """Read the form and return the :class:`Task` that evaluates real vs synthetic.
+
+        Returns
+        -------
+        Task
+            :func:`~calcium_forge.evaluation.synthetic.evaluate_synthetic`; its
+            report fills the table and figures (:meth:`show_report`).
+
+        Raises
+        ------
+        InvalidInputError
+            When the two layers have different numbers of ROIs.
+        """
         real = layer_recording(self.real_layer.value, "real traces")
         synth = layer_recording(self.synthetic_layer.value, "synthetic traces")
         if real.n_rois != synth.n_rois:

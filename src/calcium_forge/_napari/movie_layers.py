@@ -33,11 +33,10 @@ def roi_centroids(labels: np.ndarray, n_rois: int) -> np.ndarray:
         float64 (n_rois, 2) ``(y, x)`` in pixels; NaN for ROIs without pixels.
     """
     labels = np.asarray(labels)
-    flat = labels.ravel().astype(np.int64)
     yy, xx = np.indices(labels.shape)
-    count = np.bincount(flat, minlength=n_rois + 1)[1 : n_rois + 1].astype(np.float64)
-    sy = np.bincount(flat, weights=yy.ravel(), minlength=n_rois + 1)[1 : n_rois + 1]
-    sx = np.bincount(flat, weights=xx.ravel(), minlength=n_rois + 1)[1 : n_rois + 1]
+    count = _per_roi_sum(labels, n_rois)
+    sy = _per_roi_sum(labels, n_rois, yy)
+    sx = _per_roi_sum(labels, n_rois, xx)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.stack([sy / count, sx / count], axis=1)
     out[count == 0] = np.nan
@@ -59,9 +58,14 @@ def roi_radii(labels: np.ndarray, n_rois: int) -> np.ndarray:
     numpy.ndarray
         float64 (n_rois,) ``sqrt(area / pi)`` in pixels.
     """
+    return np.sqrt(_per_roi_sum(labels, n_rois) / np.pi)
+
+
+def _per_roi_sum(labels: np.ndarray, n_rois: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """float64 (n_rois,) sum of ``weights`` (default 1: the area in pixels) over each ROI."""
     flat = np.asarray(labels).ravel().astype(np.int64)
-    area = np.bincount(flat, minlength=n_rois + 1)[1 : n_rois + 1].astype(np.float64)
-    return np.sqrt(area / np.pi)
+    w = None if weights is None else np.asarray(weights).ravel()
+    return np.bincount(flat, weights=w, minlength=n_rois + 1)[1 : n_rois + 1].astype(np.float64)
 
 
 def spike_overlay_layer(

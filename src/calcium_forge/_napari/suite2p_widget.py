@@ -134,6 +134,7 @@ class RunSuite2PWidget(TaskWidget):
     run_text = "Run Suite2P"
 
     def make_params(self) -> list:
+        """The form's fields (magicgui widgets), kept as attributes: stack, fs, tau..."""
         self.stack_layer = layer_combo(self.viewer, "stack_layer", "stack", None, "image")
         self.fs_hz = FloatSpinBox(
             name="fs_hz", label="frame rate (Hz, 0 = layer)", value=0.0, min=0.0, max=10_000.0
@@ -161,6 +162,19 @@ class RunSuite2PWidget(TaskWidget):
         ]
 
     def start(self) -> Task:
+        """Read the form and return the :class:`Task` that runs suite2p in a subprocess.
+
+        Returns
+        -------
+        Task
+            The suite2p run on the stack's TIFF; its plane folder is opened as
+            layers when it finishes.
+
+        Raises
+        ------
+        InvalidInputError
+            When the frame rate is neither entered nor known from the layer.
+        """
         out_dir = Path(self.out_dir.value)
         tiff, layer_fs = stack_source(self.stack_layer.value, out_dir)
         fs = self.fs_hz.value or layer_fs

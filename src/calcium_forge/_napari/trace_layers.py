@@ -127,18 +127,16 @@ def mean_image_layer(rec: Recording, *, name: str | None = None) -> LayerDataTup
     InvalidInputError
         When the recording has no mean image.
     """
-    if rec.mean_image is None:
-        raise InvalidInputError(
-            f"recording {rec.name!r} has no mean_image; read a Suite2P folder with ops.npy "
-            "or a stack to get one."
-        )
+    image = _required(
+        rec, "mean_image", "mean_image; read a Suite2P folder with ops.npy or a stack to get one."
+    )
     kwargs = {
         "name": f"{base_name(rec, name)} mean image",
         "colormap": "gray",
-        "contrast_limits": robust_limits(rec.mean_image, 0.5, 99.8),
+        "contrast_limits": robust_limits(image, 0.5, 99.8),
         "metadata": cf_metadata("mean_image", rec),
     }
-    return rec.mean_image, kwargs, "image"
+    return image, kwargs, "image"
 
 
 def rois_layer(rec: Recording, *, name: str | None = None) -> LayerDataTuple:
@@ -161,10 +159,7 @@ def rois_layer(rec: Recording, *, name: str | None = None) -> LayerDataTuple:
     InvalidInputError
         When the recording has no labels image.
     """
-    if rec.labels is None:
-        raise InvalidInputError(
-            f"recording {rec.name!r} has no labels image; it cannot be shown as ROIs."
-        )
+    labels = _required(rec, "labels", "labels image; it cannot be shown as ROIs.")
     kwargs = {
         "name": f"{base_name(rec, name)} ROIs",
         "colormap": roi_colors(rec.n_rois, rec.iscell),
@@ -175,7 +170,15 @@ def rois_layer(rec: Recording, *, name: str | None = None) -> LayerDataTuple:
         },
         "metadata": cf_metadata("rois", rec, iscell=np.asarray(rec.iscell, dtype=bool)),
     }
-    return rec.labels, kwargs, "labels"
+    return labels, kwargs, "labels"
+
+
+def _required(rec: Recording, attr: str, missing: str) -> Any:
+    """``rec.<attr>``, or an InvalidInputError "recording <name> has no <missing>"."""
+    value = getattr(rec, attr)
+    if value is None:
+        raise InvalidInputError(f"recording {rec.name!r} has no {missing}")
+    return value
 
 
 def raster_layer(

@@ -50,6 +50,7 @@ class TrainSpikeModelWidget(TaskWidget):
     run_text = "Train"
 
     def make_params(self) -> list:
+        """The form's fields (magicgui widgets), kept as attributes: data, method, start..."""
         self.source = ComboBox(
             name="source", choices=["ground-truth files", "layers with ground truth"]
         )
@@ -97,12 +98,27 @@ class TrainSpikeModelWidget(TaskWidget):
         ]
 
     def extra_setup(self) -> None:
+        """Add the validation-metrics table below the buttons."""
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["validation", "value"])
         self.table.setMinimumHeight(140)
         self.layout().addWidget(self.table)
 
     def start(self) -> Task:
+        """Read the form and return the :class:`Task` that trains the spike model.
+
+        Returns
+        -------
+        Task
+            :func:`~calcium_forge.inference.training.iter_train` on the chosen
+            ground truth; its validation metrics fill the table.
+
+        Raises
+        ------
+        InvalidInputError
+            When no ground truth is chosen or open, the checkpoint to resume is
+            not a file, or fine-tuning is asked without a shipped model.
+        """
         from ..inference.training import default_config, iter_train, paired_from_recordings
 
         method = self.method.value

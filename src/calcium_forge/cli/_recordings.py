@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from ._common import (
+    add_fs_option,
+    add_inference_options,
+    add_progress_option,
+    numbered_output,
+    read_recordings,
+)
+
 
 def _register_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -13,13 +21,7 @@ def _register_info(sub: argparse._SubParsersAction) -> None:
         "shapes, frame rate, ROIs, NaN stretches and ground-truth spikes.",
     )
     p.add_argument("path", help="Suite2P folder, Cascade .mat, .npz/.npy/.csv, .nwb or TIFF")
-    p.add_argument(
-        "--fs",
-        type=float,
-        default=None,
-        metavar="HZ",
-        help="frame rate in Hz, for formats that do not store it",
-    )
+    add_fs_option(p)
 
     def run(args: argparse.Namespace) -> int:
         from ..io.summary import describe
@@ -40,24 +42,16 @@ def _register_convert(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", metavar="IN")
     p.add_argument("output", metavar="OUT")
-    p.add_argument(
-        "--fs",
-        type=float,
-        default=None,
-        metavar="HZ",
-        help="frame rate in Hz, for formats that do not store it",
-    )
+    add_fs_option(p)
 
     def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
-        from ..io import read, write
+        from ..io import write
 
-        result = read(args.input, **({} if args.fs is None else {"fs_hz": args.fs}))
-        recs = result if isinstance(result, list) else [result]
-        out = Path(args.output)
+        recs = read_recordings(args.input, args.fs)
         for k, rec in enumerate(recs):
-            target = out if len(recs) == 1 else out.with_name(f"{out.stem}_{k}{out.suffix}")
+            target = numbered_output(Path(args.output), k, len(recs))
             write(rec, target)
             print(
                 f"wrote {target} ({rec.n_rois} ROI(s) x {rec.n_frames} frames, "
@@ -79,18 +73,8 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", metavar="INPUT")
     p.add_argument("--out", required=True, metavar="OUT", help="output file (.npz, .csv, .nwb)")
-    p.add_argument("--method", default="ens2", choices=["ens2", "s2s", "oasis"])
-    p.add_argument("--fs", type=float, default=None, metavar="HZ", help="frame rate in Hz")
-    p.add_argument(
-        "--model", default=None, metavar="NAME|PATH", help="shipped model name or model file"
-    )
-    p.add_argument(
-        "--mode",
-        default="exact",
-        choices=["exact", "fast"],
-        help="ENS²: stride-1 windows as in the paper (exact) or strided (fast)",
-    )
-    p.add_argument("--no-events", action="store_true", help="rates only, no spike events")
+    add_inference_options(p)
+    add_fs_option(p)
     p.add_argument(
         "--event-gain",
         type=float,
@@ -103,19 +87,17 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--device", default=None, help="torch device for ENS²/S2S, e.g. cuda (default: cpu)"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(p)
 
     def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from ..inference import infer_spikes
         from ..inference._runtime import tune_for_inference
-        from ..io import read, write
+        from ..io import write
 
         tune_for_inference()  # heap reuse for the engine's buffers (~20 % less CPU)
-        result = read(args.input, **({} if args.fs is None else {"fs_hz": args.fs}))
-        recs = result if isinstance(result, list) else [result]
-        out = Path(args.out)
+        recs = read_recordings(args.input, args.fs)
         for k, rec in enumerate(recs):
             res = infer_spikes(
                 rec,
@@ -128,7 +110,7 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
                 device=args.device,
                 **({} if args.event_gain is None else {"event_gain": args.event_gain}),
             )
-            target = out if len(recs) == 1 else out.with_name(f"{out.stem}_{k}{out.suffix}")
+            target = numbered_output(Path(args.out), k, len(recs))
             write(res, target)
             n_ev = "" if res.events is None else f", {sum(e.size for e in res.events)} events"
             print(
@@ -155,23 +137,8 @@ def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
         help="Suite2P plane folders, .npz/.mat/.nwb/.csv files or quoted globs",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--method", default="ens2", choices=["ens2", "s2s", "oasis"])
-    p.add_argument("--model", default=None, help="model name or path (default: shipped)")
-    p.add_argument(
-        "--mode",
-        default="exact",
-        choices=["exact", "fast"],
-        help="ENS² windows at stride 1 (exact) or the faster strided mode",
-    )
-    p.add_argument("--no-events", action="store_true", help="rates only, no spike events")
-    p.add_argument(
-        "--fs-hz",
-        "--fs",
-        dest="fs_hz",
-        type=float,
-        default=None,
-        help="frame rate (Hz) for inputs that do not store it",
-    )
+    add_inference_options(p)
+    add_fs_option(p, "--fs-hz")
     p.add_argument(
         "--scheduler",
         default="local",
@@ -198,7 +165,7 @@ def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
         help="torch device on the workers for ENS²/S2S, e.g. cuda (default: cpu)",
     )
     p.add_argument("--no-resume", action="store_true", help="recompute finished inputs too")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_option(p)
 
     def run(args: argparse.Namespace) -> int:
         from ..distributed import batch_infer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import read_one_recording
+from ._common import add_fs_option, add_progress_option, read_one_recording
 
 
 def _register_train_gan(sub: argparse._SubParsersAction) -> None:
@@ -21,7 +21,7 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--fs", type=float, default=None, metavar="HZ", help="frame rate in Hz")
+    add_fs_option(p)
     p.add_argument("--window", type=int, default=256, help="T, frames per window (default 256)")
     p.add_argument("--stride", type=int, default=4, help="training window stride in frames")
     p.add_argument("--steps", type=int, default=2000, help="generator steps (default 2000)")
@@ -47,7 +47,7 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
-    p.add_argument("--no-progress", action="store_true")
+    add_progress_option(p)
     p.set_defaults(func=_run_train_gan)
 
 
@@ -165,7 +165,7 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
     p.add_argument("real", metavar="REAL")
     p.add_argument("synthetic", metavar="SYNTH")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--fs", type=float, default=None, metavar="HZ")
+    add_fs_option(p)
     p.add_argument("--window", type=int, default=None, help="window length T in frames")
     p.add_argument("--training", default=None, help="the model's training data (memorisation)")
     p.add_argument("--seed", type=int, default=0)
@@ -175,7 +175,7 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
         from pathlib import Path
 
         from ..evaluation.synthetic import evaluate_synthetic
-        from ..io.atomic import atomic_path
+        from ..io.atomic import write_text
 
         real = read_one_recording(args.real, args.fs, "REAL")
         syn = read_one_recording(args.synthetic, args.fs, "SYNTH")
@@ -192,12 +192,9 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
         )
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out / "report.md") as tmp:
-            Path(tmp).write_text(rep.to_markdown())
-        with atomic_path(out / "report.json") as tmp:
-            Path(tmp).write_text(
-                json.dumps({"summary": rep.summary(), "settings": rep.settings}, indent=2)
-            )
+        write_text(out / "report.md", rep.to_markdown())
+        summary = {"summary": rep.summary(), "settings": rep.settings}
+        write_text(out / "report.json", json.dumps(summary, indent=2))
         files = rep.save_figures(out)
         print(rep.to_markdown())
         print(f"wrote {out / 'report.md'}, report.json and {', '.join(f.name for f in files)}")
@@ -224,7 +221,7 @@ def _register_synth_movie(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=600)
     p.add_argument("--fs", type=float, default=30.0, metavar="HZ")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-progress", action="store_true")
+    add_progress_option(p)
 
     def run(args: argparse.Namespace) -> int:
         from pathlib import Path

@@ -116,13 +116,11 @@ class Manifest:
         pathlib.Path
             :attr:`path`.
         """
-        from ..io.atomic import atomic_path
+        from ..io.atomic import write_text
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self.to_dict(), indent=1, sort_keys=False, default=str)
-        with atomic_path(self.path) as tmp:
-            Path(tmp).write_text(text)
-        return self.path
+        return write_text(self.path, text)
 
     def record(self, key: str, **entry: Any) -> dict[str, Any]:
         """Replace the entry of input ``key`` (absolute path) and stamp it.

@@ -318,12 +318,15 @@ def power_spectrum(windows: np.ndarray, fs_hz: float) -> PowerSpectrum:
         Frequencies (Hz) and mean power spectral density (units²/Hz); Welch
         segments of ``min(T, 128)`` frames.
     """
+    f, p = _welch(np.asarray(windows, np.float64), fs_hz)
+    return PowerSpectrum(f, p.mean(axis=(0, 2)))
+
+
+def _welch(w: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Welch spectra of (M, T, N) windows along time: segments of ``min(T, 128)`` frames."""
     from scipy import signal as sps
 
-    w = np.asarray(windows, np.float64)
-    nper = min(w.shape[1], 128)
-    f, p = sps.welch(w, fs=fs_hz, nperseg=nper, axis=1)
-    return PowerSpectrum(f, p.mean(axis=(0, 2)))
+    return sps.welch(w, fs=fs_hz, nperseg=min(w.shape[1], 128), axis=1)
 
 
 def window_features(windows: np.ndarray, fs_hz: float) -> np.ndarray:
@@ -345,16 +348,13 @@ def window_features(windows: np.ndarray, fs_hz: float) -> np.ndarray:
     numpy.ndarray
         (M, 7 N): the seven features, each a block of N columns.
     """
-    from scipy import signal as sps
-
     w = np.asarray(windows, np.float64)
-    t = w.shape[1]
     mean = w.mean(1)
     sd = w.std(1)
     spread = np.percentile(w, 95, axis=1) - np.median(w, axis=1)
     d = w - mean[:, None]
     ac1 = (d[:, 1:] * d[:, :-1]).sum(1) / np.maximum((d * d).sum(1), 1e-12)
-    f, p = sps.welch(w, fs=fs_hz, nperseg=min(t, 128), axis=1)
+    f, p = _welch(w, fs_hz)
     bands = [(0, 0.5), (0.5, 2.0), (2.0, np.inf)]
     bp = [np.log10(p[:, (f >= lo) & (f < hi)].sum(1) + 1e-12) for lo, hi in bands]
     return np.concatenate([mean, sd, spread, ac1, *bp], axis=1)

@@ -33,6 +33,19 @@ def _prepare(responses: np.ndarray, directions_deg: np.ndarray) -> tuple[np.ndar
     return r, th
 
 
+def _vector_sum(r: np.ndarray, th: np.ndarray, harmonic: int) -> np.ndarray:
+    """``sum_k R_k exp(i harmonic theta_k)``: 1 for direction, 2 for orientation."""
+    return (r * np.exp(1j * harmonic * th)).sum(-1)
+
+
+def _selectivity(responses: np.ndarray, directions_deg: np.ndarray, harmonic: int) -> np.ndarray:
+    """``|vector sum| / sum_k R_k`` per neuron (NaN where all responses are 0)."""
+    r, th = _prepare(responses, directions_deg)
+    total = r.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(_vector_sum(r, th, harmonic)) / total
+
+
 def osi(responses: np.ndarray, directions_deg: np.ndarray) -> np.ndarray:
     """Orientation selectivity index per neuron (last axis = directions).
 
@@ -48,10 +61,7 @@ def osi(responses: np.ndarray, directions_deg: np.ndarray) -> np.ndarray:
     numpy.ndarray
         OSI in [0, 1] (dimensionless; NaN where all responses are 0).
     """
-    r, th = _prepare(responses, directions_deg)
-    total = r.sum(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.abs((r * np.exp(2j * th)).sum(-1)) / total
+    return _selectivity(responses, directions_deg, 2)
 
 
 def dsi(responses: np.ndarray, directions_deg: np.ndarray) -> np.ndarray:
@@ -69,10 +79,7 @@ def dsi(responses: np.ndarray, directions_deg: np.ndarray) -> np.ndarray:
     numpy.ndarray
         DSI in [0, 1] (dimensionless; NaN where all responses are 0).
     """
-    r, th = _prepare(responses, directions_deg)
-    total = r.sum(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.abs((r * np.exp(1j * th)).sum(-1)) / total
+    return _selectivity(responses, directions_deg, 1)
 
 
 @dataclass
@@ -111,8 +118,8 @@ def tuning(responses: np.ndarray, directions_deg: np.ndarray) -> TuningResult:
         Indices (dimensionless) and preferred angles (degrees) per neuron.
     """
     r, th = _prepare(responses, directions_deg)
-    v1 = (r * np.exp(1j * th)).sum(-1)
-    v2 = (r * np.exp(2j * th)).sum(-1)
+    v1 = _vector_sum(r, th, 1)
+    v2 = _vector_sum(r, th, 2)
     return TuningResult(
         osi=osi(r, directions_deg),
         dsi=dsi(r, directions_deg),

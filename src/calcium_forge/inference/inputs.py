@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..recording import Recording
+from ..recording import Recording, check_fs
 
 __all__ = ["DffInput", "check_rois", "dff_input"]
 
@@ -86,14 +86,7 @@ def dff_input(data: Any, fs_hz: float | None) -> DffInput:
             "fs_hz is required when data is an array (got fs_hz=None); pass the frame rate "
             "in Hz, e.g. infer_spikes(traces, fs_hz=30.0), or give a Recording."
         )
-    try:
-        fs = float(fs_hz)
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"fs_hz must be a number in Hz; got {fs_hz!r}.") from None
-    if not np.isfinite(fs) or fs <= 0:
-        raise InvalidInputError(
-            f"fs_hz must be a finite frame rate > 0 Hz; got {fs_hz!r}. E.g. fs_hz=30.0."
-        )
+    fs = check_fs(fs_hz)
     arr = np.asarray(data)
     if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
         raise InvalidInputError(f"data must be real dF/F numbers; got dtype {arr.dtype}.")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..progress import Progress
+from ..progress import Progress, drain
 
 
 @dataclass
@@ -184,6 +184,99 @@ def _member(zf: zipfile.ZipFile, name: str, array: np.ndarray) -> None:
         np.lib.format.write_array(fh, np.asanyarray(array), allow_pickle=False)
 
 
+def _output_path(out_path: str | os.PathLike, roi_block: int) -> Path:
+    """The ``.npz`` to write, after checking ``roi_block`` (ROIs) and the suffix."""
+    if roi_block < 1:
+        raise InvalidInputError(f"roi_block must be >= 1; got {roi_block}.")
+    out = Path(out_path)
+    if out.suffix != ".npz":
+        raise InvalidInputError(f"out_path must end in .npz; got {out}.")
+    return out
+
+
+def _loaded_model(method: str, model: Any) -> Any:
+    """ENS²/S2S: the model loaded once for every block (by name, path or default)."""
+    if method in ("ens2", "s2s") and (model is None or isinstance(model, str | os.PathLike)):
+        from .api import DEFAULT_MODELS
+        from .registry import load_model
+
+        model = load_model(DEFAULT_MODELS[method] if model is None else model)
+    return model
+
+
+@dataclass
+class _Blocks:
+    """What the block loop keeps besides the rates it streams to disk.
+
+    Parameters
+    ----------
+    events : list of numpy.ndarray
+        Spike-event times (s) of every ROI so far, in ROI order.
+    counts : list of int
+        Number of events of every ROI so far.
+    card : dict
+        Model card of the last block.
+    meta : list of dict
+        ``{"rois": [r0, r1], "timing": ...}`` of every block.
+    """
+
+    events: list[np.ndarray] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    card: dict[str, Any] = field(default_factory=dict)
+    meta: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _stream_rates(
+    fh: Any, src: Any, roi_block: int, infer_kwargs: dict[str, Any], blocks: _Blocks
+) -> Generator[Progress, None, None]:
+    """Infer ``roi_block`` rows of ``src`` at a time; append their float32 rates to ``fh``."""
+    from .api import infer_spikes
+
+    n_rois = int(src.shape[0])
+    method, events = infer_kwargs["method"], infer_kwargs["events"]
+    for r0 in range(0, n_rois, roi_block):
+        r1 = min(n_rois, r0 + roi_block)
+        block = np.ascontiguousarray(src[r0:r1], dtype=np.float32)
+        res = infer_spikes(block, **infer_kwargs)
+        fh.write(np.ascontiguousarray(res.rate_hz, dtype=np.float32).tobytes())
+        if events:
+            blocks.events.extend(res.events)
+            blocks.counts.extend(len(e) for e in res.events)
+        blocks.card = res.model_card
+        blocks.meta.append({"rois": [r0, r1], "timing": res.meta.get("timing")})
+        del block, res
+        yield Progress(r1, n_rois, f"{method} streamed inference", {"rois": r1})
+
+
+def _write_scalars(
+    zf: zipfile.ZipFile, fs_hz: float, method: str, card: dict[str, Any], meta: dict[str, Any]
+) -> None:
+    """The members that make the zip a calcium-forge SpikeInference ``.npz``."""
+    from .._version import __version__
+
+    scalars = {
+        "cf_format": np.str_("calcium-forge"),
+        "cf_format_version": np.int64(1),
+        "cf_package_version": np.str_(__version__),
+        "cf_object": np.str_("SpikeInference"),
+        "fs_hz": np.float64(fs_hz),
+        "method": np.str_(method),
+        "model_card_json": np.str_(json.dumps(card, default=str)),
+        "meta_json": np.str_(json.dumps(meta, default=str)),
+    }
+    for name, value in scalars.items():
+        _member(zf, name, np.asarray(value))
+
+
+def _write_events(zf: zipfile.ZipFile, n_rois: int, blocks: _Blocks) -> None:
+    """The events of every ROI as one flat array (s) and ROI offsets into it."""
+    offsets = np.zeros(n_rois + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(blocks.counts)
+    ev = np.concatenate(blocks.events) if blocks.events else np.zeros(0, np.float64)
+    _member(zf, "events_flat", ev.astype(np.float64))
+    _member(zf, "events_offsets", offsets)
+
+
 def iter_infer_spikes_streamed(
     traces: Any,
     out_path: str | os.PathLike,
@@ -198,7 +291,7 @@ def iter_infer_spikes_streamed(
 ) -> Generator[Progress, None, StreamedInference]:
     """Infer spikes for a recording larger than RAM, ``roi_block`` ROIs at a time (generator).
 
-    :func:`calcium_forge.distributed.infer_spikes_streamed` is the drained form.
+    :func:`infer_spikes_streamed` is the drained form.
 
     Parameters
     ----------
@@ -226,74 +319,91 @@ def iter_infer_spikes_streamed(
     StreamedInference
         Where the result is and its size; the arrays stay on disk.
     """
-    from .._version import __version__
     from ..io.atomic import atomic_path
-    from .api import DEFAULT_MODELS, infer_spikes
 
     src = _open_traces(traces)
     n_rois, n_frames = (int(s) for s in src.shape)
-    if roi_block < 1:
-        raise InvalidInputError(f"roi_block must be >= 1; got {roi_block}.")
-    out = Path(out_path)
-    if out.suffix != ".npz":
-        raise InvalidInputError(f"out_path must end in .npz; got {out}.")
-    if method in ("ens2", "s2s") and (model is None or isinstance(model, str | os.PathLike)):
-        from .registry import load_model
-
-        model = load_model(DEFAULT_MODELS[method] if model is None else model)
+    out = _output_path(out_path, roi_block)
+    model = _loaded_model(method, model)
     t_start = time.perf_counter()
-    flat: list[np.ndarray] = []
-    counts: list[int] = []
-    card: dict[str, Any] = {}
-    block_meta: list[dict[str, Any]] = []
+    infer_kwargs = dict(
+        fs_hz=fs_hz, method=method, model=model, events=events, mode=mode, **infer_options
+    )
+    blocks = _Blocks()
     rate_header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
                    "fortran_order": False, "shape": (n_rois, n_frames)}  # fmt: skip
     with atomic_path(out) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             with zf.open("rate_hz.npy", "w", force_zip64=True) as fh:
                 np.lib.format.write_array_header_2_0(fh, rate_header)
-                for r0 in range(0, n_rois, roi_block):
-                    r1 = min(n_rois, r0 + roi_block)
-                    block = np.ascontiguousarray(src[r0:r1], dtype=np.float32)
-                    res = infer_spikes(
-                        block, fs_hz=fs_hz, method=method, model=model, events=events,
-                        mode=mode, **infer_options,
-                    )  # fmt: skip
-                    fh.write(np.ascontiguousarray(res.rate_hz, dtype=np.float32).tobytes())
-                    if events:
-                        flat.extend(res.events)
-                        counts.extend(len(e) for e in res.events)
-                    card = res.model_card
-                    block_meta.append({"rois": [r0, r1], "timing": res.meta.get("timing")})
-                    del block, res
-                    yield Progress(r1, n_rois, f"{method} streamed inference", {"rois": r1})
-            meta = {"streamed": {"roi_block": roi_block, "blocks": block_meta}, "mode": mode}
-            scalars = {
-                "cf_format": np.str_("calcium-forge"),
-                "cf_format_version": np.int64(1),
-                "cf_package_version": np.str_(__version__),
-                "cf_object": np.str_("SpikeInference"),
-                "fs_hz": np.float64(fs_hz),
-                "method": np.str_(method),
-                "model_card_json": np.str_(json.dumps(card, default=str)),
-                "meta_json": np.str_(json.dumps(meta, default=str)),
-            }
-            for name, value in scalars.items():
-                _member(zf, name, np.asarray(value))
+                yield from _stream_rates(fh, src, roi_block, infer_kwargs, blocks)
+            meta = {"streamed": {"roi_block": roi_block, "blocks": blocks.meta}, "mode": mode}
+            _write_scalars(zf, fs_hz, method, blocks.card, meta)
             if events:
-                offsets = np.zeros(n_rois + 1, dtype=np.int64)
-                offsets[1:] = np.cumsum(counts)
-                ev = np.concatenate(flat) if flat else np.zeros(0, np.float64)
-                _member(zf, "events_flat", ev.astype(np.float64))
-                _member(zf, "events_offsets", offsets)
+                _write_events(zf, n_rois, blocks)
     return StreamedInference(
         path=out,
         n_rois=n_rois,
         n_frames=n_frames,
         fs_hz=float(fs_hz),
         method=method,
-        n_events=int(sum(counts)),
+        n_events=int(sum(blocks.counts)),
         roi_block=int(roi_block),
         seconds=time.perf_counter() - t_start,
-        meta={"model_card": card, **meta},
+        meta={"model_card": blocks.card, **meta},
     )
+
+
+def infer_spikes_streamed(
+    traces: Any,
+    out_path: str | os.PathLike,
+    fs_hz: float,
+    *,
+    roi_block: int = 100,
+    method: str = "ens2",
+    model: Any = None,
+    events: bool = True,
+    mode: str = "exact",
+    progress_bar: bool = False,
+    **infer_options: Any,
+) -> StreamedInference:
+    """Infer spikes for a recording larger than RAM, ``roi_block`` ROIs at a time.
+
+    Re-exported by :mod:`calcium_forge.distributed`, beside :func:`batch_infer`.
+
+    Parameters
+    ----------
+    traces : path or array-like
+        dF/F (fraction), (n_rois, n_frames): a ``.npy`` file (read block by
+        block with plain reads) or an array-like supporting row slices (zarr,
+        h5py dataset, memmap).
+    out_path : path
+        Output calcium-forge ``.npz`` (SpikeInference without the input
+        recording), written as a stream through a temporary file.
+    fs_hz : float
+        Frame rate in Hz.
+    roi_block : int
+        ROIs per block; peak memory grows with it (one block of input, its
+        rates, and the engine's working memory).
+    method, model, events, mode, **infer_options
+        As in :func:`calcium_forge.inference.infer_spikes`.
+    progress_bar : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    StreamedInference
+        Where the result is and its size; the arrays are not returned.
+    """
+    gen = iter_infer_spikes_streamed(
+        traces,
+        out_path,
+        fs_hz,
+        roi_block=roi_block,
+        method=method,
+        model=model,
+        events=events,
+        mode=mode,
+        **infer_options,
+    )
+    return drain(gen, progress_bar=progress_bar, desc=f"{method} streamed inference")

@@ -11,39 +11,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..recording import check_fs
 
 __all__ = ["check_fs", "check_fs_matches", "json_dumps", "json_safe", "require_finite"]
-
-
-def check_fs(fs_hz: Any, where: str, fix: str = "") -> float:
-    """Validate a frame rate (Hz) given by the user or a file.
-
-    Parameters
-    ----------
-    fs_hz : float
-        Frame rate in Hz; must be finite and > 0.
-    where : str
-        File or argument named in the error message.
-    fix : str
-        Extra advice appended to the message.
-
-    Returns
-    -------
-    float
-        ``fs_hz`` as a float.
-    """
-    try:
-        fs = float(fs_hz)
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"{where}: fs_hz must be a number in Hz; got {fs_hz!r}. {fix}".rstrip()
-        ) from None
-    if not np.isfinite(fs) or fs <= 0:
-        raise InvalidInputError(
-            f"{where}: fs_hz must be a finite frame rate > 0 Hz; got {fs_hz!r}. "
-            f"Pass the acquisition frame rate, e.g. fs_hz=30.0. {fix}".rstrip()
-        )
-    return fs
 
 
 def check_fs_matches(stored_hz: float, given_hz: float | None, where: str) -> None:

@@ -3,6 +3,7 @@
 Every file calcium-forge writes (recordings, results, checkpoints, models,
 figures, JSON) goes through :func:`atomic_path`, so that an interrupted or
 failed write never leaves a truncated file where a good one was expected.
+:func:`write_text` is the one-call form for text (JSON, Markdown).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ..errors import MissingFileError
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "write_text"]
 
 
 @contextlib.contextmanager
@@ -76,3 +77,31 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             else:
                 tmp.unlink()
         raise
+
+
+def write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file next to it, then rename).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Final destination. Its parent directory must exist.
+    text : str
+        The whole content of the file.
+    encoding : str
+        Text encoding (default UTF-8).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    MissingFileError
+        If the parent directory of ``path`` does not exist.
+    """
+    final = Path(path)
+    with atomic_path(final) as tmp:
+        tmp.write_text(text, encoding=encoding)
+    return final

@@ -79,6 +79,7 @@ class _LogCollector(logging.Handler):
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Keep the record's message (logging.Handler hook)."""
         self.messages.append(record.getMessage())
 
 

@@ -10,7 +10,6 @@ Importing this package does not import torch; the GAN parts load it on use.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 from .baseline import DGBaseline
@@ -24,7 +23,14 @@ from .calcium import (
 )
 from .calciumgan import CalciumGAN, GANConfig, available_models, crossfade_windows, load_model
 from .dg import DGModel, bivariate_normal_cdf, fit_dg, nearest_correlation
-from .train import GANTrainConfig, GANTrainResult, iter_train_gan, load_checkpoint, train_gan
+from .train import (
+    GANTrainConfig,
+    GANTrainResult,
+    _deprecated_alias,
+    iter_train_gan,
+    load_checkpoint,
+    train_gan,
+)
 from .windows import Scaling, WindowSplit, make_windows, split_windows, windows_to_traces
 
 __all__ = [
@@ -57,17 +63,6 @@ __all__ = [
 ]
 
 
-#: Old names kept as deprecated aliases (module ``__getattr__`` warns on use).
-_DEPRECATED_NAMES = {"TrainConfig": "GANTrainConfig", "TrainResult": "GANTrainResult"}
-
-
 def __getattr__(name: str) -> Any:
-    if name in _DEPRECATED_NAMES:
-        new = _DEPRECATED_NAMES[name]
-        warnings.warn(
-            f"calcium_forge.synthesis.{name} is deprecated; use {new} (same class).",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return globals()[new]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # old names (TrainConfig, TrainResult): deprecated aliases, as in .train
+    return _deprecated_alias(__name__, name)

@@ -534,12 +534,11 @@ class GANTrainer:
             self.critic.shuffle.batch_shard = None
         model_path = None
         if self.out_dir is not None and self.is_main:
-            from ..io.atomic import atomic_path
+            from ..io.atomic import write_text
 
             model_path = model.save(self.out_dir / "model.pt")
-            with atomic_path(self.out_dir / "train_log.json") as tmp:
-                log = {"history": self.history, "card": model.card}
-                Path(tmp).write_text(json.dumps(log, indent=1, default=float))
+            log = {"history": self.history, "card": model.card}
+            write_text(self.out_dir / "train_log.json", json.dumps(log, indent=1, default=float))
         if self.ddp is not None:
             self.ddp.barrier()  # the other ranks return once the files exist
         return model, model_path

@@ -262,7 +262,7 @@ class CalciumGAN:
             The ``.pt`` path.
         """
         torch = _torch()
-        from ..io.atomic import atomic_path
+        from ..io.atomic import atomic_path, write_text
 
         path = Path(path)
         if path.suffix != ".pt":
@@ -281,8 +281,7 @@ class CalciumGAN:
             "kind": self.kind,
             **self.card,
         }
-        with atomic_path(path.with_suffix(".json")) as tmp:
-            Path(tmp).write_text(json.dumps(card, indent=2, default=float))
+        write_text(path.with_suffix(".json"), json.dumps(card, indent=2, default=float))
         return path
 
     @classmethod

@@ -201,16 +201,39 @@ class GANTrainResult:
 _DEPRECATED_NAMES = {"TrainConfig": "GANTrainConfig", "TrainResult": "GANTrainResult"}
 
 
-def __getattr__(name: str) -> Any:
+def _deprecated_alias(module: str, name: str) -> Any:
+    """The class an old ``name`` of ``module`` stands for, with a DeprecationWarning.
+
+    Parameters
+    ----------
+    module : str
+        The module the name was looked up on (named in the warning).
+    name : str
+        The attribute looked up.
+
+    Returns
+    -------
+    Any
+        The class of :data:`_DEPRECATED_NAMES` the old name maps to.
+
+    Raises
+    ------
+    AttributeError
+        When ``name`` is not an old name either.
+    """
     if name in _DEPRECATED_NAMES:
         new = _DEPRECATED_NAMES[name]
         warnings.warn(
-            f"calcium_forge.synthesis.train.{name} is deprecated; use {new} (same class).",
+            f"{module}.{name} is deprecated; use {new} (same class).",
             DeprecationWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
         return globals()[new]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+
+def __getattr__(name: str) -> Any:
+    return _deprecated_alias(__name__, name)
 
 
 def _resolve_train_config(train_config: GANTrainConfig | None, ckpt: dict | None) -> GANTrainConfig:
@@ -386,25 +409,19 @@ def train_gan(
     )
 
 
-def _train_gan_ddp(
-    data: Recording | WindowSplit,
-    gan_config: GANConfig | None = None,
-    train_config: GANTrainConfig | None = None,
-    *,
-    ctx: DistContext | None = None,
-    out_dir: str | Path | None = None,
-    resume: str | Path | None = None,
-    progress_bar: bool = False,
-    name: str = "model",
-) -> GANTrainResult:
-    """Deprecated ``_ddp.train_gan_ddp``: :func:`train_gan`, ``ddp=ctx or init_distributed()``."""
-    return train_gan(
-        data,
-        gan_config,
-        train_config,
-        ddp=ctx or init_distributed(),
-        out_dir=out_dir,
-        resume=resume,
-        progress_bar=progress_bar,
-        name=name,
-    )
+def _train_gan_ddp(*args: Any, ctx: DistContext | None = None, **kwargs: Any) -> GANTrainResult:
+    """Deprecated ``_ddp.train_gan_ddp``: :func:`train_gan`, ``ddp=ctx or init_distributed()``.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As in :func:`train_gan` (without ``ddp``).
+    ctx : DistContext, optional
+        The process group (default: :func:`init_distributed`).
+
+    Returns
+    -------
+    GANTrainResult
+        What :func:`train_gan` returns.
+    """
+    return train_gan(*args, ddp=ctx or init_distributed(), **kwargs)

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ...errors import InvalidInputError
+from ...recording import check_fs
 from ..engine import predict_trace
 from ..events import (
     DEFAULT_EPSILON_PER_BIN,
@@ -154,8 +155,7 @@ def calibrate_event_gain(
     gains = [float(g) for g in gains]
     if not gains or min(gains) <= 0 or not np.all(np.isfinite(gains)):
         raise InvalidInputError(f"gains must be positive finite numbers; got {gains}.")
-    if not fs_hz or fs_hz <= 0:
-        raise InvalidInputError(f"fs_hz must be > 0; got {fs_hz!r}.")
+    check_fs(fs_hz, "calibrate_event_gain")
     er: dict[float, dict[str, list[float]]] = {g: {} for g in gains}
     per_spike: dict[float, dict[str, list[float]]] = {g: {} for g in gains}
     vpd: dict[float, dict[str, list[float]]] = {g: {} for g in gains}

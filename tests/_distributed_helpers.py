@@ -1,9 +1,10 @@
-"""Shared helpers of the distributed tests: synthetic inputs, loopback dask clusters.
+"""Shared helpers of the distributed and batch-infer CLI tests: inputs, loopback clusters.
 
-Imported by module name (``from _distributed_helpers import ...``): tests/ has
-no ``__init__.py``, so pytest's default ``prepend`` import mode puts this folder
+Imported by module name (``from _distributed_helpers import ...``) from
+tests/distributed and tests/cli: tests/ has no ``__init__.py``, so pytest's
+default ``prepend`` import mode puts the folder of tests/conftest.py (this one)
 on ``sys.path``. The name is unique across tests/ (like ``_io_helpers``), so it
-cannot shadow ``tests/napari/_helpers.py`` when both folders run together.
+cannot shadow ``tests/napari/_helpers.py`` when several folders run together.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+#: Inputs of the loopback runs (fixture ``inputs_and_reference`` in tests/conftest.py).
+LOOPBACK_INPUTS = 8
 
 
 def make_inputs(folder: Path, n: int, n_rois: int = 6, n_frames: int = 3000, seed: int = 0):
@@ -33,6 +37,11 @@ def make_inputs(folder: Path, n: int, n_rois: int = 6, n_frames: int = 3000, see
         dff = 0.4 * calcium + rng.normal(0, 0.05, size=calcium.shape).astype(np.float32)
         paths.append(write(Recording(dff, fs_hz=fs, kind="dff"), folder / f"rec{k:02d}.npz"))
     return [Path(p) for p in paths]
+
+
+def output_names(folder: Path) -> list[str]:
+    """Sorted names of the files in a batch output folder."""
+    return sorted(p.name for p in folder.iterdir())
 
 
 def read_rates(path: Path):
