@@ -148,6 +148,7 @@ def _reporter(label: str, every: int = 500):
     last = [0]
 
     def report(p) -> None:
+        """Print ``p.step`` when ``every`` steps have passed since the last print."""
         if p.step - last[0] >= every:
             last[0] = p.step
             print(f"  {label}: iteration {p.step}/{p.total}", flush=True)
@@ -212,7 +213,11 @@ def _facts(model, reused: bool) -> dict:
     """What identifies a fold model and how it was trained (stored with the scores)."""
     t = model.card.get("training", {})
     return {
-        "identity": [str(model.path), model.card.get("date"), t.get("iterations_run")],
+        "identity": [
+            str(Path(model.path).resolve()),
+            model.card.get("date"),
+            t.get("iterations_run"),
+        ],
         "reused": reused,
         "datasets": t.get("datasets"),
         "iteration_budget": t.get("iteration_budget"),
@@ -250,15 +255,20 @@ def fold_rows(
     for name in args.methods:
         if name == "oasis":
             rows.append(Row("oasis", "oasis"))
-            facts[name] = {"identity": ["oasis"]}
+            facts[name] = {"identity": ["oasis"], "method": "oasis"}
             continue
         if name == "matched":
             model, reused = _train_matched(train_folders, work / "matched", args)
         else:
             model, reused = _train_raw(name, train_folders, work, args)
         rows.append(Row(name, model.method, model))
-        facts[name] = _facts(model, reused)
-        print(f"[{ds}] {name}: {'reused' if reused else 'trained'} {model.path}", flush=True)
+        facts[name] = {**_facts(model, reused), "method": model.method}
+        f = facts[name]
+        print(
+            f"[{ds}] {name}: {'reused' if reused else 'trained'} {model.path} "
+            f"({f['iterations_run']} of {f['iteration_budget']} iterations)",
+            flush=True,
+        )
     for name, (method, path) in extra.items():
         if method is None or method in ("ens2", "s2s"):
             model = load_model(path)
@@ -266,7 +276,10 @@ def fold_rows(
         else:  # a method infer_spikes knows by name loads its own model file
             rows.append(Row(name, method, path))
         stat = Path(path).stat()
-        facts[name] = {"identity": [str(path), stat.st_size, stat.st_mtime], "method": method}
+        facts[name] = {
+            "identity": [str(Path(path).resolve()), stat.st_size, stat.st_mtime],
+            "method": rows[-1].method,
+        }
     return rows, facts
 
 

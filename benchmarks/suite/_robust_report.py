@@ -27,7 +27,19 @@ METRICS = ("corr", "er", "bias")
 
 
 def cell_order(key: str, entry: dict) -> tuple:
-    """Sort key of a cell: by rate, then ν, the native cell last."""
+    """Sort key of a cell: by rate, then ν, the native cell last.
+
+    Parameters
+    ----------
+    key : str
+        Cell key.
+    entry : dict
+        The cell's results (``fs_hz`` in Hz, ``nu`` in % / √Hz or None).
+
+    Returns
+    -------
+    tuple
+    """
     nu = entry.get("nu")
     return (nu is None, entry.get("fs_hz", 0.0), nu or 0.0, key)
 
@@ -134,7 +146,17 @@ def _skips(folds: dict[str, dict], key: str) -> tuple[int, int]:
 
 
 def print_rate_tables(folds: dict[str, dict], methods: list[str], med: dict) -> None:
-    """One table per frame rate: rows = methods, Corr / ER / Bias at each ν."""
+    """One table per frame rate: rows = methods, Corr / ER / Bias at each ν.
+
+    Parameters
+    ----------
+    folds : dict
+        fold id → fold results.
+    methods : list of str
+        Rows, in order.
+    med : dict
+        :func:`pooled_medians` of ``folds``.
+    """
     cells = {k: e for k, e in _all_cells(folds).items() if e.get("nu") is not None}
     for fs in sorted({e["fs_hz"] for e in cells.values()}):
         keys = [k for k, e in cells.items() if e["fs_hz"] == fs]
@@ -158,7 +180,15 @@ def print_rate_tables(folds: dict[str, dict], methods: list[str], med: dict) -> 
 
 
 def print_native_table(folds: dict[str, dict], methods: list[str], med: dict, key: str) -> None:
-    """The native 60 Hz cell: pooled Corr / ER / Bias and each fold's ER."""
+    """The native 60 Hz cell: pooled Corr / ER / Bias and each fold's ER.
+
+    Parameters
+    ----------
+    folds, methods, med
+        As in :func:`print_rate_tables`.
+    key : str
+        Key of the native cell.
+    """
     if not any(key in f.get("cells", {}) for f in folds.values()):
         return
     by_fold = native_er_by_fold(folds, key)
@@ -176,7 +206,15 @@ def print_native_table(folds: dict[str, dict], methods: list[str], med: dict, ke
 
 
 def print_noise_table(folds: dict[str, dict], methods: list[str]) -> None:
-    """False events per second in noise-only traces (worst fold), rows = method × rate."""
+    """False events per second in noise-only traces (worst fold), rows = method × rate.
+
+    Parameters
+    ----------
+    folds : dict
+        fold id → fold results.
+    methods : list of str
+        Rows, in order.
+    """
     worst = worst_false_events(folds)
     entries = {}
     for fold in folds.values():
@@ -196,7 +234,13 @@ def print_noise_table(folds: dict[str, dict], methods: list[str]) -> None:
 
 
 def print_times(folds: dict[str, dict]) -> None:
-    """Each fold's CPU seconds (``time.process_time``) and wall time, summed over runs."""
+    """Each fold's CPU seconds (``time.process_time``) and wall time, summed over runs.
+
+    Parameters
+    ----------
+    folds : dict
+        fold id → fold results (``cpu_s``, ``wall_s`` in s).
+    """
     print("\n### time per fold (training and scoring, summed over resumed runs)\n")
     print("| fold | test dataset | CPU s | wall s |")
     print("|---|---|---|---|")
@@ -208,7 +252,15 @@ def print_times(folds: dict[str, dict]) -> None:
 
 
 def print_targets(checks: list[TargetCheck], candidate: str) -> None:
-    """The targets, each with its measured value and met / MISSED / n/a."""
+    """The targets, each with its measured value and met / MISSED / n/a.
+
+    Parameters
+    ----------
+    checks : list of TargetCheck
+        From :func:`_robust_targets.check_targets`.
+    candidate : str
+        The row they are for.
+    """
     print(f"\n### targets for `{candidate}`\n")
     print("| target | value | threshold | result |")
     print("|---|---|---|---|")

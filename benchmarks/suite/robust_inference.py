@@ -35,7 +35,9 @@ Run from the repository root; a smoke run on a tiny budget::
 
     python benchmarks/suite/robust_inference.py --folds DS10 --matched-iterations 50 \\
         --ens2-iterations 50 --s2s-iterations 50 --cells 30:4 native --noise-seconds 20 \\
-        --noise-traces 2 --max-neurons 3 --workdir benchmarks/out/robust_smoke
+        --max-neurons 4 --workdir benchmarks/out/robust_smoke
+
+``--report-only`` prints the tables of the saved results again.
 """
 
 from __future__ import annotations
@@ -103,7 +105,12 @@ RESULTS_NAME = "robust_inference.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The benchmark's command-line options."""
+    """The benchmark's command-line options.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=GROUND_TRUTH, help="Cascade ground-truth root")
     ap.add_argument("--folds", nargs="+", default=DEFAULT_FOLDS, help="test dataset ids")
@@ -118,9 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     ap.add_argument(
         "--cells", nargs="+", default=DEFAULT_CELLS, metavar="RATE:NU",
-        help="cells to score: RATE:NU (Hz, % / √Hz) or 'native' (60 Hz, no noise added)",
+        help="cells to score: RATE:NU (Hz, %% / √Hz) or 'native' (60 Hz, no noise added)",
     )  # fmt: skip
-    ap.add_argument("--noise-nus", nargs="+", type=float, default=list(NOISE_NUS))
+    ap.add_argument(
+        "--noise-nus", nargs="+", type=float, default=list(NOISE_NUS),
+        help="ν of the noise-only traces (%% / √Hz), at every cell rate and 60 Hz",
+    )  # fmt: skip
     ap.add_argument("--noise-traces", type=int, default=10, help="noise-only traces per cell")
     ap.add_argument("--noise-seconds", type=float, default=120.0, help="length of each, s")
     ap.add_argument("--matched-iterations", type=int, default=12000)
@@ -267,20 +277,38 @@ def _cell_line(entry: dict, rows) -> str:
     return "; ".join(parts) + f" ({entry.get('n_traces', 0)} traces, {skipped} skipped)"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark (options as in :func:`build_parser`); print the tables and targets."""
-    import warnings
+def _rows_in(folds: dict[str, dict], first: list[str]) -> tuple[list[str], tuple[str, ...]]:
+    """Rows to print (``first``, then any other row with saved scores) and the Cascade rows."""
+    names, cascade = list(first), []
+    for fold in folds.values():
+        for name, facts in fold.get("models", {}).items():
+            if name not in names:
+                names.append(name)
+            if (name == "cascade" or facts.get("method") == "cascade") and name not in cascade:
+                cascade.append(name)
+    return names, tuple(cascade)
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; print the tables and the targets.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments (options of :func:`build_parser`; default ``sys.argv``).
+
+    Returns
+    -------
+    int
+        Exit status (0).
+    """
     args = build_parser().parse_args(argv)
     cells = sorted({Cell.parse(c) for c in args.cells}, key=lambda c: (c.nu is None, c.fs_hz, c.nu))
     extra = dict(parse_model_spec(s) for s in args.models)
-    methods = list(args.methods) + list(extra)
-    cascade_rows = tuple(n for n, (m, _) in extra.items() if m == "cascade" or n == "cascade")
     if not args.report_only:
         import torch
 
         torch.set_num_threads(args.threads)
-        warnings.filterwarnings("ignore", message=".*torch.load.*")
     folds = {}
     for ds in args.folds:
         path = args.workdir / ds / RESULTS_NAME
@@ -289,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                 folds[ds] = json.loads(path.read_text())
             continue
         folds[ds] = run_fold(ds, args, cells, extra)
+    methods, cascade_rows = _rows_in(folds, [*args.methods, *extra])
     print_report(
         folds, methods, Cell(NATIVE_HZ, None).key, candidate=args.candidate,
         cascade_rows=cascade_rows,

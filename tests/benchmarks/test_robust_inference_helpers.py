@@ -239,6 +239,39 @@ def test_missing_values_are_not_counted_as_met():
     assert ri.TargetCheck("x", float("nan"), 0.5, True).status == "n/a"
 
 
+def test_command_line_help_and_defaults(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        ri.build_parser().parse_args(["--help"])
+    assert exit_info.value.code == 0 and "--matched-iterations" in capsys.readouterr().out
+    args = ri.build_parser().parse_args([])
+    assert args.folds == ["DS03", "DS10", "DS11", "DS12", "DS13", "DS21"]
+    assert args.matched_iterations == 12000 and args.matched_batch == 512 and args.threads == 1
+    assert len({ri.Cell.parse(c) for c in args.cells}) == 10  # 3 rates x 3 ν + native
+
+
+def test_model_rows_parse():
+    import _robust_fold
+
+    assert _robust_fold.parse_model_spec("cascade=cascade:m/c.pt") == (
+        "cascade",
+        ("cascade", "m/c.pt"),
+    )
+    assert _robust_fold.parse_model_spec("x=m/c.pt") == ("x", (None, "m/c.pt"))
+    with pytest.raises(ValueError, match="NAME=METHOD:PATH"):
+        _robust_fold.parse_model_spec("m/c.pt")
+
+
+def test_matched_recipe_is_the_issue_s():
+    import _robust_fold
+
+    args = ri.build_parser().parse_args([])
+    config = _robust_fold.matched_config(args)
+    assert config.noise_matched and config.conditioned and config.fs_hz == 30.0
+    assert tuple(config.train_rates_hz) == (7.5, 15.0, 30.0, 60.0)
+    assert tuple(config.nu_range) == (0.5, 15.0)
+    assert config.iterations == 12000 and config.batch_size == 512
+
+
 def test_cells_parse():
     assert ri.Cell.parse("30:4") == ri.Cell(30.0, 4.0)
     assert ri.Cell.parse("native") == ri.Cell(60.0, None)
