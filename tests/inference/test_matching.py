@@ -68,16 +68,16 @@ def test_conditioned_model_runs_at_the_recordings_own_rate(rng):
 
 
 def test_conditioned_model_gives_each_roi_its_own_noise_level(rng, monkeypatch):
-    import calcium_forge.inference.engine as engine
+    import calcium_forge.inference.api as api
 
     seen = []
-    real = engine.bind_trace_condition
+    real = api.bind_trace_condition
 
     def spy(network, dff, fs_hz):
         seen.append(float(noise_level(np.asarray(dff, np.float64), fs_hz)))
         return real(network, dff, fs_hz)
 
-    monkeypatch.setattr(engine, "bind_trace_condition", spy)
+    monkeypatch.setattr(api, "bind_trace_condition", spy)
     x = _traces(rng, 3, 1800, 30.0, [2.0, 5.0, 10.0])
     infer_spikes(x, fs_hz=30.0, model=_conditioned_model(), mode="fast", events=False)
     assert seen == pytest.approx([2.0, 5.0, 10.0], rel=0.1)

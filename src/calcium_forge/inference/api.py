@@ -47,7 +47,14 @@ from ..spiketrains import rebin_rate
 from .engine import DEFAULT_MAX_MEMORY_MB
 from .events import DEFAULT_EPSILON_PER_BIN, DEFAULT_SEED_MASS, event_kernel, greedy_spike_counts
 from .inputs import check_rois, dff_input
-from .matching import ModelRange, check_frame_rate, model_range, roi_noise_levels, warn_outside
+from .matching import (
+    ModelRange,
+    bind_trace_condition,
+    check_frame_rate,
+    model_range,
+    roi_noise_levels,
+    warn_outside,
+)
 
 METHODS = ("ens2", "s2s", "oasis")
 MODES = ("exact", "fast")
@@ -116,9 +123,8 @@ def iter_infer_spikes(
     method : {"ens2", "s2s", "oasis"}
         Inference method.
     model : str, path or LoadedModel, optional
-        Shipped model name (``"ens2-excitatory"``, ``"ens2-inhibitory"``,
-        ``"ens2-all-noise-augmented"``, ``"s2s"``), a model file, or an
-        already loaded model. Default: ``ens2-excitatory`` / ``s2s``.
+        Shipped model name (:func:`~calcium_forge.inference.registry.list_models`),
+        a model file or a loaded model. Default: ``ens2-excitatory`` / ``s2s``.
     events : bool
         Also estimate discrete spike events.
     mode : {"exact", "fast"}
@@ -149,8 +155,7 @@ def iter_infer_spikes(
         torch device for ENS²/S2S (``"cuda"``, ``"cuda:1"``, ``"mps"``); default
         CPU. Resampling and events stay on the CPU. OASIS ignores it.
     force_rate : bool
-        Accept a frame rate below 2 Hz or above 1 kHz (refused otherwise, as
-        most likely a wrong frame rate).
+        Accept a frame rate below 2 Hz or above 1 kHz (refused otherwise).
 
     Yields
     ------
@@ -361,7 +366,7 @@ def _load(model: Any, method: str):
 def _run_network(
     loaded, x_m: np.ndarray, stride: int, num_threads, max_memory_mb, device=None, fs_m=None
 ):
-    from .engine import bind_trace_condition, sequence_rates, windowed_rates
+    from .engine import sequence_rates, windowed_rates
 
     if getattr(loaded.network, "n_conditions", 0):  # each ROI with its own ν and the rate
         rows = [

@@ -517,6 +517,8 @@ def predict_trace(
     """
     import torch
 
+    from .matching import bind_trace_condition
+
     network = bind_trace_condition(network, dff, fs_hz)
 
     x = np.nan_to_num(np.asarray(dff, dtype=np.float32), nan=0.0)
@@ -537,32 +539,3 @@ def predict_trace(
             np.add.at(acc, idx, out.ravel())
             np.add.at(cnt, idx, 1.0)
         return (acc / np.maximum(cnt, 1))[pad : pad + n]
-
-
-def bind_trace_condition(network, dff: np.ndarray, fs_hz: float | None):
-    """A conditioned network bound to one trace's noise level and rate (others unchanged).
-
-    Parameters
-    ----------
-    network : torch.nn.Module
-        Any spike network; only one with ``n_conditions > 0`` is bound.
-    dff : numpy.ndarray
-        The trace (dF/F, fraction) at ``fs_hz``; its ν is measured here.
-    fs_hz : float or None
-        Rate of the trace, Hz (required for a conditioned network).
-
-    Returns
-    -------
-    torch.nn.Module
-    """
-    if not getattr(network, "n_conditions", 0):
-        return network
-    from ..signal import noise_level
-    from .networks import condition_values, with_condition
-
-    if fs_hz is None:
-        raise InvalidInputError(
-            "this network is conditioned on the noise level and frame rate; pass fs_hz="
-        )
-    nu = float(noise_level(np.asarray(dff, dtype=np.float64), fs_hz))
-    return with_condition(network, condition_values(nu, fs_hz))

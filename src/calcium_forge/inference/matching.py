@@ -26,6 +26,7 @@ __all__ = [
     "MIN_FS_HZ",
     "ModelRange",
     "OutsideTrainedRangeWarning",
+    "bind_trace_condition",
     "check_frame_rate",
     "model_range",
     "roi_noise_levels",
@@ -196,3 +197,31 @@ def warn_outside(name: str, fs_hz: float, nu: np.ndarray, trained: ModelRange) -
                 OutsideTrainedRangeWarning,
                 stacklevel=3,
             )
+
+
+def bind_trace_condition(network, dff: np.ndarray, fs_hz: float | None):
+    """A conditioned network bound to one trace's noise level and rate (others unchanged).
+
+    Parameters
+    ----------
+    network : torch.nn.Module
+        Any spike network; only one with ``n_conditions > 0`` is bound.
+    dff : numpy.ndarray
+        The trace (dF/F, fraction) at ``fs_hz``; its ν is measured here.
+    fs_hz : float or None
+        Rate of the trace, Hz (required for a conditioned network).
+
+    Returns
+    -------
+    torch.nn.Module
+    """
+    if not getattr(network, "n_conditions", 0):
+        return network
+    from .networks import condition_values, with_condition
+
+    if fs_hz is None:
+        raise InvalidInputError(
+            "this network is conditioned on the noise level and frame rate; pass fs_hz="
+        )
+    nu = float(noise_level(np.asarray(dff, dtype=np.float64), fs_hz))
+    return with_condition(network, condition_values(nu, fs_hz))

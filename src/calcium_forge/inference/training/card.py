@@ -102,18 +102,7 @@ def training_card(
             "steps_per_epoch": split.steps_per_epoch,
             "seed": config.seed,
             "fine_tuned_from": fine_tuned_from,
-            "noise_augmentation": {
-                "enabled": config.noise_augment,
-                "nu_max": config.noise_max if config.noise_augment else 0,
-            },
-            "noise_matching": {
-                "enabled": config.noise_matched,
-                "nu_range": list(config.nu_range) if config.noise_matched else None,
-                "white_fraction": config.white_fraction if config.noise_matched else None,
-                "rates_hz": list(config.train_rates_hz or (config.fs_hz,))
-                if config.noise_matched
-                else None,
-            },
+            **_noise_entries(config),
             "config": config.to_dict(),
         },
         "validation": {
@@ -128,4 +117,21 @@ def training_card(
         "package_version": __version__,
         "torch_version": str(torch.__version__),
         "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def _noise_entries(config: SpikeTrainConfig) -> dict:
+    """The card's record of added training noise (white augmentation or noise matching)."""
+    matched = config.noise_matched
+    return {
+        "noise_augmentation": {
+            "enabled": config.noise_augment,
+            "nu_max": config.noise_max if config.noise_augment else 0,
+        },
+        "noise_matching": {
+            "enabled": matched,
+            "nu_range": list(config.nu_range) if matched else None,
+            "white_fraction": config.white_fraction if matched else None,
+            "rates_hz": list(config.train_rates_hz or (config.fs_hz,)) if matched else None,
+        },
     }
