@@ -4,7 +4,7 @@
 :class:`~calcium_forge.recording.Recording` or an array of dF/F (fraction)
 and return a :class:`~calcium_forge.results.SpikeInference`.
 
-Pipeline for the network methods (``"ens2"``, ``"s2s"``), per chunk of ROIs:
+Pipeline for the network methods (``"ens2"``, ``"s2s"``, ``"cascade"``), per chunk of ROIs:
 
 1. NaN stretches are bridged by linear interpolation (the network needs a
    continuous signal); they come back as NaN in ``rate_hz`` and receive no
@@ -13,7 +13,9 @@ Pipeline for the network methods (``"ens2"``, ``"s2s"``), per chunk of ROIs:
    100 Hz) with :func:`calcium_forge.signal.resample`.
 3. The network runs over the traces with the windowed engine (ENS²; exact
    stride-1 averaging or the fast strided variant) or the chunked sequence
-   engine (S2S), see :mod:`calcium_forge.inference.engine`.
+   engine (S2S; Cascade, whose ensemble predicts every frame from its centred
+   window in one dilated pass, :mod:`.cascade`), see
+   :mod:`calcium_forge.inference.engine`.
 4. The output (spikes per model bin, via the model card's output scale) is
    turned into events by the greedy estimator (:mod:`.events`) at the model
    rate, then re-binned to the INPUT frames preserving spike counts
@@ -49,7 +51,7 @@ from .events import DEFAULT_EPSILON_PER_BIN, DEFAULT_SEED_MASS, event_kernel, gr
 from .inputs import check_rois, dff_input
 from .matching import ModelRange, check_frame_rate, model_range, roi_noise_levels, warn_outside
 
-METHODS = ("ens2", "s2s", "oasis")
+METHODS = ("ens2", "s2s", "cascade", "oasis")
 MODES = ("exact", "fast")
 #: Shipped model used when ``model=None``.
 DEFAULT_MODELS = {"ens2": "ens2-excitatory", "s2s": "s2s"}
@@ -113,18 +115,20 @@ def iter_infer_spikes(
         :func:`calcium_forge.signal.to_dff` first.
     fs_hz : float, optional
         Frame rate in Hz; required for arrays (taken from a Recording).
-    method : {"ens2", "s2s", "oasis"}
+    method : {"ens2", "s2s", "cascade", "oasis"}
         Inference method.
     model : str, path or LoadedModel, optional
         Shipped model name (``"ens2-excitatory"``, ``"ens2-inhibitory"``,
         ``"ens2-all-noise-augmented"``, ``"s2s"``), a model file, or an
-        already loaded model. Default: ``ens2-excitatory`` / ``s2s``.
+        already loaded model. Default: ``ens2-excitatory`` / ``s2s``; Cascade
+        has no shipped model, give a trained one (it runs at its card's rate).
     events : bool
         Also estimate discrete spike events.
     mode : {"exact", "fast"}
         ENS² only: ``"exact"`` averages the predictions of all stride-1
         windows (the paper); ``"fast"`` uses windows every ``FAST_STRIDE``
-        samples. S2S runs in one convolutional pass either way; OASIS ignores it.
+        samples. S2S and Cascade run in one convolutional pass either way; OASIS
+        ignores it.
     stride : int, optional
         Override the ENS² window stride (1 = exact).
     epsilon : float, optional
@@ -348,6 +352,11 @@ def _load(model: Any, method: str):
 
     if isinstance(model, LoadedModel):
         loaded = model
+    elif model is None and method not in DEFAULT_MODELS:
+        raise ModelError(
+            f"method={method!r} has no shipped model; pass model= a trained {method} model "
+            "(a .pt file with its .json card, or a training output folder)."
+        )
     else:
         loaded = load_model(DEFAULT_MODELS[method] if model is None else model)
     if loaded.method != method:
@@ -378,9 +387,14 @@ def _run_network(
         ]
         return np.concatenate(rows, axis=0) if rows else np.zeros((0, x_m.shape[1]))
 
-    if loaded.method == "s2s":
+    if loaded.method in ("s2s", "cascade"):
+        net = loaded.network
+        if loaded.method == "cascade":  # every frame from its centred window, one pass
+            from .cascade import CascadeOverTraces
+
+            net = CascadeOverTraces(net)
         return sequence_rates(
-            loaded.network,
+            net,
             x_m,
             context=int(loaded.window),
             num_threads=num_threads,
