@@ -4,7 +4,7 @@
 :class:`~calcium_forge.recording.Recording` or an array of dF/F (fraction)
 and return a :class:`~calcium_forge.results.SpikeInference`.
 
-Pipeline for the network methods (``"ens2"``, ``"s2s"``), per chunk of ROIs:
+Pipeline for the network methods (``"ens2"``, ``"s2s"``, ``"cascade"``), per chunk of ROIs:
 
 1. NaN stretches are bridged by linear interpolation (the network needs a
    continuous signal); they come back as NaN in ``rate_hz`` and receive no
@@ -13,7 +13,9 @@ Pipeline for the network methods (``"ens2"``, ``"s2s"``), per chunk of ROIs:
    100 Hz) with :func:`calcium_forge.signal.resample`.
 3. The network runs over the traces with the windowed engine (ENS²; exact
    stride-1 averaging or the fast strided variant) or the chunked sequence
-   engine (S2S), see :mod:`calcium_forge.inference.engine`.
+   engine (S2S; Cascade, whose ensemble predicts every frame from its centred
+   window in one dilated pass, :mod:`.cascade`), see
+   :mod:`calcium_forge.inference.engine`.
 4. The output (spikes per model bin, via the model card's output scale) is
    turned into events by the greedy estimator (:mod:`.events`) at the model
    rate, then re-binned to the INPUT frames preserving spike counts
@@ -55,8 +57,9 @@ from .matching import (
     roi_noise_levels,
     warn_outside,
 )
+from .oasis import iter_oasis_inference
 
-METHODS = ("ens2", "s2s", "oasis")
+METHODS = ("ens2", "s2s", "cascade", "oasis")
 MODES = ("exact", "fast")
 #: Shipped model used when ``model=None``.
 DEFAULT_MODELS = {"ens2": "ens2-excitatory", "s2s": "s2s"}
@@ -120,17 +123,19 @@ def iter_infer_spikes(
         :func:`calcium_forge.signal.to_dff` first.
     fs_hz : float, optional
         Frame rate in Hz; required for arrays (taken from a Recording).
-    method : {"ens2", "s2s", "oasis"}
+    method : {"ens2", "s2s", "cascade", "oasis"}
         Inference method.
     model : str, path or LoadedModel, optional
         Shipped model name (:func:`~calcium_forge.inference.registry.list_models`),
-        a model file or a loaded model. Default: ``ens2-excitatory`` / ``s2s``.
+        a model file or a loaded model. Default: ``ens2-excitatory`` / ``s2s``;
+        Cascade has no shipped model (give a trained one).
     events : bool
         Also estimate discrete spike events.
     mode : {"exact", "fast"}
         ENS² only: ``"exact"`` averages the predictions of all stride-1
         windows (the paper); ``"fast"`` uses windows every ``FAST_STRIDE``
-        samples. S2S runs in one convolutional pass either way; OASIS ignores it.
+        samples. S2S and Cascade run in one convolutional pass either way; OASIS
+        ignores it.
     stride : int, optional
         Override the ENS² window stride (1 = exact).
     epsilon : float, optional
@@ -170,17 +175,10 @@ def iter_infer_spikes(
         holds each ROI's noise level ν (% / √Hz) and ``meta["model"]`` the
         model that ran (see :mod:`calcium_forge.inference.matching`).
     """
-    if method not in METHODS:
-        raise InvalidInputError(f"method must be one of {METHODS}; got {method!r}.")
-    if mode not in MODES:
-        raise InvalidInputError(f"mode must be one of {MODES}; got {mode!r}.")
-    given = dff_input(data, fs_hz)
-    traces, fs_in, rec = given.traces, given.fs_hz, given.recording
-    check_frame_rate(fs_in, force_rate)
-    nan = check_rois(traces)
+    traces, fs_in, rec, nan = _checked_input(data, fs_hz, method, mode, force_rate)
     t_start = time.perf_counter()
     if method == "oasis":
-        return (yield from _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude))
+        return (yield from iter_oasis_inference(traces, nan, fs_in, rec, events, spike_amplitude))
     from ._runtime import resolve_device
 
     resolve_device(device)  # fail before any work when the device is unusable
@@ -192,6 +190,17 @@ def iter_infer_spikes(
     )  # fmt: skip
     warn_outside(loaded.name or method, fs_in, run.noise_levels, run.trained)
     return (yield from _iter_network(loaded, run, traces, nan, fs_in, rec, events, mode, t_start))
+
+
+def _checked_input(data, fs_hz, method: str, mode: str, force_rate: bool):
+    """Check the method, mode and frame rate; (traces, fs_hz, recording, NaN mask) of the input."""
+    if method not in METHODS:
+        raise InvalidInputError(f"method must be one of {METHODS}; got {method!r}.")
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {MODES}; got {mode!r}.")
+    given = dff_input(data, fs_hz)
+    check_frame_rate(given.fs_hz, force_rate)
+    return given.traces, given.fs_hz, given.recording, check_rois(given.traces)
 
 
 def _iter_network(
@@ -353,6 +362,11 @@ def _load(model: Any, method: str):
 
     if isinstance(model, LoadedModel):
         loaded = model
+    elif model is None and method not in DEFAULT_MODELS:
+        raise ModelError(
+            f"method={method!r} has no shipped model; pass model= a trained {method} model "
+            "(a .pt file with its .json card, or a training output folder)."
+        )
     else:
         loaded = load_model(DEFAULT_MODELS[method] if model is None else model)
     if loaded.method != method:
@@ -383,9 +397,14 @@ def _run_network(
         ]
         return np.concatenate(rows, axis=0) if rows else np.zeros((0, x_m.shape[1]))
 
-    if loaded.method == "s2s":
+    if loaded.method in ("s2s", "cascade"):
+        net = loaded.network
+        if loaded.method == "cascade":  # every frame from its centred window, one pass
+            from .cascade import CascadeOverTraces
+
+            net = CascadeOverTraces(net)
         return sequence_rates(
-            loaded.network,
+            net,
             x_m,
             context=int(loaded.window),
             num_threads=num_threads,
@@ -400,57 +419,6 @@ def _run_network(
         num_threads=num_threads,
         max_memory_mb=max_memory_mb,
         device=device,
-    )
-
-
-def _iter_oasis(traces, nan, fs_in, rec, events, spike_amplitude):
-    from .oasis import DEFAULT_THRESHOLD_SN, oasis_one
-
-    t0 = time.perf_counter()
-    n_rois, n_frames = traces.shape
-    # one ROI at a time into preallocated float32 output: memory is the input,
-    # the output and a few float64 rows, whatever the number of ROIs
-    rate = np.empty((n_rois, n_frames), dtype=np.float32)
-    ev: list[np.ndarray] | None = [] if events else None
-    sn, g, amp = np.zeros(n_rois), np.zeros(n_rois), np.zeros(n_rois)
-    frames = np.arange(n_frames)
-    for i in range(n_rois):
-        filled, _ = bridge_nans(np.where(nan[i], np.nan, traces[i]))
-        one = oasis_one(filled, fs_in, spike_amplitude)
-        c = one.counts
-        sn[i], g[i], amp[i] = one.sn, one.g, one.unit_amplitude
-        rate[i] = one.rate_hz
-        rate[i, nan[i]] = np.nan
-        if ev is not None:
-            c[nan[i]] = 0
-            ev.append(np.repeat(frames, c) / fs_in)
-        yield Progress(i + 1, n_rois, "OASIS deconvolution")
-    card = {
-        "name": "oasis",
-        "method": "oasis",
-        "package": "oasis-deconv",
-        "model": "AR(1), L1 penalty, optimize_g=5, sn estimated at the native rate",
-        "event_rule": "s >= max(0.55 * A, threshold_sn * sn); n = max(1, round(s / A))",
-        "threshold_sn": DEFAULT_THRESHOLD_SN,
-        "spike_amplitude": spike_amplitude,
-    }
-    meta = {
-        "model": "oasis",
-        "noise_level": [round(float(v), 4) for v in roi_noise_levels(traces, fs_in)],
-        "sn": sn.tolist(),
-        "g": g.tolist(),
-        "unit_amplitude": amp.tolist(),
-        "timing": {"total_s": time.perf_counter() - t0},
-        "nan_frames": int(nan.sum()),
-    }
-    return SpikeInference(
-        rate_hz=rate,
-        events=ev,
-        method="oasis",
-        fs_hz=fs_in,
-        model_card=card,
-        recording=rec,
-        meta=meta,
     )
 
 

@@ -433,7 +433,10 @@ def iter_sequence_rates(
     dev = resolve_device(device)
     with torch_threads(num_threads):
         # activations per input sample (S2S: ~ 4 layers x 30 channels x 4 B), probed
-        per_sample = _activation_bytes_per_window(network, 4 * context) / (4 * context)
+        # unless the network states it (Cascade's trace form calls no submodules to probe)
+        per_sample = getattr(network, "activation_bytes_per_sample", None) or (
+            _activation_bytes_per_window(network, 4 * context) / (4 * context)
+        )
         budget = max_memory_mb * 1e6 / 2
         if chunk_samples is None:
             chunk_samples = int(np.clip(budget / per_sample, 8 * context, 2_000_000))
@@ -489,7 +492,9 @@ def predict_trace(
 
     ENS²: zero-padded stride-``stride`` windows, each sample the mean of the
     windows covering it (the paper's scheme for stride 1). S2S: one pass over
-    the whole trace. NaN input samples are set to 0 for the network.
+    the whole trace. Cascade: every sample from its own centred zero-padded
+    window (the ensemble's mean), in one pass. NaN input samples are set to 0
+    for the network.
 
     Parameters
     ----------
@@ -498,7 +503,7 @@ def predict_trace(
     dff : numpy.ndarray
         1-D dF/F at the model rate.
     method : str
-        ``"ens2"`` or ``"s2s"``.
+        ``"ens2"``, ``"s2s"`` or ``"cascade"``.
     window : int
         ENS² window (samples).
     stride : int
@@ -525,6 +530,11 @@ def predict_trace(
     with torch.inference_mode():
         if method == "s2s":
             return network(torch.from_numpy(x)[None]).numpy()[0].astype(np.float64)
+        if method == "cascade":
+            from .cascade import CascadeOverTraces
+
+            out = CascadeOverTraces(network)(torch.from_numpy(x)[None])
+            return out.numpy()[0].astype(np.float64)
         n = x.size
         pad = window - 1
         xp = np.concatenate([np.zeros(pad, np.float32), x, np.zeros(pad, np.float32)])

@@ -1,4 +1,4 @@
-"""Neural networks for spike inference: the ENS² U-Net and the S2S analysis-synthesis net.
+"""Neural networks for spike inference: the ENS² U-Net, the S2S net and the Cascade ensemble.
 
 The networks only map tensors (dF/F windows → spike rates per bin at the model
 rate). Losses live in :mod:`calcium_forge.inference.training.losses`, training in
@@ -11,6 +11,9 @@ Gaussian-smoothed spike count per bin); multiply by ``fs_hz`` for spikes/s.
 
 torch is imported at module import: import this module only where torch is
 needed (``calcium_forge`` itself never imports it).
+
+The Cascade network and its ensemble live in :mod:`.cascade` (window and
+whole-trace forms) and are registered here for :func:`build_network`.
 """
 
 from __future__ import annotations
@@ -21,8 +24,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from .cascade import CascadeEnsemble, CascadeNet
+
 __all__ = [
     "CONDITIONS",
+    "CascadeEnsemble",
+    "CascadeNet",
     "ENS2UNet",
     "S2SNet",
     "build_network",
@@ -385,7 +392,12 @@ def with_condition(network: nn.Module, condition: Sequence[float]) -> nn.Module:
     return _WithCondition(network, values).eval()
 
 
-_ARCHITECTURES: dict[str, type[nn.Module]] = {"ENS2UNet": ENS2UNet, "S2SNet": S2SNet}
+_ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "ENS2UNet": ENS2UNet,
+    "S2SNet": S2SNet,
+    "CascadeNet": CascadeNet,
+    "CascadeEnsemble": CascadeEnsemble,
+}
 
 
 def build_network(architecture: str, kwargs: dict | None = None) -> nn.Module:
@@ -394,7 +406,7 @@ def build_network(architecture: str, kwargs: dict | None = None) -> nn.Module:
     Parameters
     ----------
     architecture : str
-        ``"ENS2UNet"`` or ``"S2SNet"``.
+        ``"ENS2UNet"``, ``"S2SNet"``, ``"CascadeNet"`` or ``"CascadeEnsemble"``.
     kwargs : dict, optional
         Constructor keyword arguments (``network.config()``).
 

@@ -292,3 +292,93 @@ def iter_oasis(
         sn[i], g[i], amp[i] = one.sn, one.g, one.unit_amplitude
         yield Progress(i + 1, n, "OASIS deconvolution")
     return OasisResult(rate_hz=rate, counts=counts, sn=sn, g=g, unit_amplitude=amp)
+
+
+def iter_oasis_inference(
+    traces: np.ndarray,
+    nan: np.ndarray,
+    fs_in: float,
+    rec: Any,
+    events: bool,
+    spike_amplitude: float | None,
+) -> Generator[Progress, None, Any]:
+    """OASIS on every ROI of checked dF/F traces, as a :class:`SpikeInference` (generator).
+
+    Parameters
+    ----------
+    traces : numpy.ndarray
+        (n_rois, n_frames) dF/F (fraction) at ``fs_in``; NaN marks gaps.
+    nan : numpy.ndarray
+        bool (n_rois, n_frames): the gaps.
+    fs_in : float
+        Frame rate, Hz.
+    rec : Recording or None
+        The input recording, kept in the result.
+    events : bool
+        Also return spike events.
+    spike_amplitude : float or None
+        dF/F jump of one spike, if known.
+
+    Yields
+    ------
+    Progress
+        One per ROI.
+
+    Returns
+    -------
+    SpikeInference
+        Rates in spikes/s on the input frames, events in s, OASIS's card and
+        each ROI's ``sn``, ``g``, unit amplitude and noise level in ``meta``.
+    """
+    import time
+
+    from ..results import SpikeInference
+    from ..signal import bridge_nans
+    from .matching import roi_noise_levels
+
+    t0 = time.perf_counter()
+    n_rois, n_frames = traces.shape
+    # one ROI at a time into preallocated float32 output: memory is the input,
+    # the output and a few float64 rows, whatever the number of ROIs
+    rate = np.empty((n_rois, n_frames), dtype=np.float32)
+    ev: list[np.ndarray] | None = [] if events else None
+    sn, g, amp = np.zeros(n_rois), np.zeros(n_rois), np.zeros(n_rois)
+    frames = np.arange(n_frames)
+    for i in range(n_rois):
+        filled, _ = bridge_nans(np.where(nan[i], np.nan, traces[i]))
+        one = oasis_one(filled, fs_in, spike_amplitude)
+        c = one.counts
+        sn[i], g[i], amp[i] = one.sn, one.g, one.unit_amplitude
+        rate[i] = one.rate_hz
+        rate[i, nan[i]] = np.nan
+        if ev is not None:
+            c[nan[i]] = 0
+            ev.append(np.repeat(frames, c) / fs_in)
+        yield Progress(i + 1, n_rois, "OASIS deconvolution")
+    card = {
+        "name": "oasis",
+        "method": "oasis",
+        "package": "oasis-deconv",
+        "model": "AR(1), L1 penalty, optimize_g=5, sn estimated at the native rate",
+        "event_rule": "s >= max(0.55 * A, threshold_sn * sn); n = max(1, round(s / A))",
+        "threshold_sn": DEFAULT_THRESHOLD_SN,
+        "spike_amplitude": spike_amplitude,
+    }
+    meta = {
+        "model": "oasis",
+        "noise_level": [round(float(v), 4) for v in roi_noise_levels(traces, fs_in)],
+        "sn": sn.tolist(),
+        "g": g.tolist(),
+        "unit_amplitude": amp.tolist(),
+        "timing": {"total_s": time.perf_counter() - t0},
+        "nan_frames": int(nan.sum()),
+    }
+    return SpikeInference(
+        rate_hz=rate,
+        events=ev,
+        method="oasis",
+        fs_hz=fs_in,
+        model_card=card,
+        recording=rec,
+        meta=meta,
+    )

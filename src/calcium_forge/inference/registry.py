@@ -4,7 +4,7 @@ A model is two files side by side:
 
 * ``<name>.pt`` — the network's ``state_dict`` only (tensors), read with
   ``torch.load(weights_only=True)``; nothing is ever unpickled.
-* ``<name>.json`` — the model card: ``name``, ``method`` (``"ens2"`` | ``"s2s"``),
+* ``<name>.json`` — the model card: ``name``, ``method`` (``"ens2"`` | ``"s2s"`` | ``"cascade"``),
   ``architecture`` (``{"class": ..., "kwargs": {...}}``), ``fs_hz``, ``window``,
   ``output_scale`` / ``output_offset`` (affine map from network output to spikes
   per bin at ``fs_hz``), training data, iterations, validation scores, package
@@ -46,7 +46,14 @@ MODELS_DIR: Path = Path(__file__).resolve().parent / "models"
 #: Value of ``card["format"]`` written by :func:`save_model`.
 CARD_FORMAT = "calcium-forge-model/1"
 
-_METHODS = ("ens2", "s2s")
+_METHODS = ("ens2", "s2s", "cascade")
+
+#: Network classes each method runs (a card pairing a method with another of these is refused).
+_METHOD_ARCHITECTURES = {
+    "ens2": ("ENS2UNet",),
+    "s2s": ("S2SNet",),
+    "cascade": ("CascadeEnsemble", "CascadeNet"),
+}
 
 
 @dataclass
@@ -60,12 +67,13 @@ class LoadedModel:
     card : dict
         The model card (see module docstring).
     method : str
-        ``"ens2"`` or ``"s2s"``.
+        ``"ens2"``, ``"s2s"`` or ``"cascade"``.
     fs_hz : float
         Sampling rate the network expects and outputs (Hz).
     window : int
         ENS²: window length in samples (inputs are cut into stride-1 windows);
-        S2S: analysis kernel length (the network runs on whole traces).
+        S2S: analysis kernel length (the network runs on whole traces);
+        Cascade: the window each frame's rate is predicted from (centred on it).
     output_scale : float
         Multiplier mapping the network output to spikes per bin.
     output_offset : float
@@ -162,7 +170,7 @@ def save_model(network, card: dict, path: str | os.PathLike[str]) -> Path:
     Parameters
     ----------
     network : torch.nn.Module
-        Trained network (``ENS2UNet`` or ``S2SNet``).
+        Trained network (``ENS2UNet``, ``S2SNet`` or ``CascadeEnsemble``).
     card : dict
         Model card; ``architecture``, ``fs_hz``, ``window`` and ``method`` are
         filled in from the network when missing. Must be JSON-serialisable.
@@ -193,6 +201,7 @@ def save_model(network, card: dict, path: str | os.PathLike[str]) -> Path:
             f"model card for {str(pt)!r}: method must be one of {_METHODS}, "
             f"got {card.get('method')!r}"
         )
+    _check_method_fits(card, pt)
     state = {k: v.detach().cpu().clone() for k, v in network.state_dict().items()}
     text = json.dumps(card, indent=2, sort_keys=False, default=_json_default)
     with atomic_path(pt) as tmp:
@@ -383,4 +392,18 @@ def _check_card(card: dict, weights: Path) -> None:
         raise ModelError(
             f"model card of {str(weights)!r}: architecture must be "
             f"{{'class': ..., 'kwargs': ...}}, got {card['architecture']!r}"
+        )
+
+
+def _check_method_fits(card: dict, where: Path) -> None:
+    """Refuse a card whose method runs another network class than its architecture names."""
+    arch = card.get("architecture")
+    cls = arch.get("class") if isinstance(arch, dict) else None
+    known = {c for classes in _METHOD_ARCHITECTURES.values() for c in classes}
+    expected = _METHOD_ARCHITECTURES[card["method"]]
+    if cls in known and cls not in expected:
+        raise ModelError(
+            f"model card of {str(where)!r}: method {card['method']!r} runs "
+            f"{' or '.join(expected)} networks, but the architecture is {cls}; give the method "
+            "that fits the network"
         )

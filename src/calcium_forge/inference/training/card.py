@@ -47,7 +47,7 @@ def training_card(
     config : SpikeTrainConfig
         Settings of the run.
     network : torch.nn.Module
-        The trained network (``ENS2UNet`` or ``S2SNet``).
+        The trained network (``ENS2UNet``, ``S2SNet`` or ``CascadeEnsemble``).
     split : TrainingSplit
         The run's data and neuron split.
     state : TrainState
@@ -96,6 +96,7 @@ def training_card(
             "best_iteration": state.best_iteration,
             "stopped_early": stopped,
             "batch_size": config.batch_size,
+            "optimizer": config.optimizer,
             "learning_rate": config.learning_rate,
             "patience_iterations": patience,
             "val_every_iterations": val_every,

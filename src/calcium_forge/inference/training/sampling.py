@@ -218,7 +218,7 @@ class TrainingSplit:
     train_neurons, val_neurons : list of str
         Neuron ids of each side (:func:`split_by_neuron`).
     sampler : WindowSampler
-        Draws training windows (ENS²) or segments (S2S).
+        Draws training windows (ENS², Cascade) or segments (S2S).
     val_x, val_y : numpy.ndarray or None
         The fixed validation sample, float32 (n, samples) dF/F and targets
         (spikes per bin); None without validation neurons.
@@ -260,7 +260,7 @@ def split_for_training(data: PairedData, config: SpikeTrainConfig) -> TrainingSp
     train_neurons, val_neurons = split_by_neuron(data, config.val_fraction, seed=config.seed)
     train = data.select(neurons=train_neurons)
     val = data.select(neurons=val_neurons)
-    seg = config.window if config.method == "ens2" else config.segment_samples
+    seg = config.segment_samples if config.method == "s2s" else config.window
     sampler = WindowSampler(train.traces, seg)
     val_x = val_y = None
     if val.traces:

@@ -2,7 +2,8 @@
 
 Both run the network over full traces at the model rate with
 :func:`calcium_forge.inference.engine.predict_trace` (ENS²: stride-1 window
-averaging; S2S: one pass), samples where the dF/F is NaN left out.
+averaging; S2S: one pass; Cascade: every sample from its centred window),
+samples where the dF/F is NaN left out.
 
 * :func:`score_traces` gives the per-neuron Pearson correlation of the
   predicted rate with the smoothed ground-truth spikes (what the model card
