@@ -35,7 +35,7 @@ def add_inference_options(p: argparse.ArgumentParser) -> None:
     p : argparse.ArgumentParser
         The sub-command's parser (``infer``, ``batch-infer``).
     """
-    p.add_argument("--method", default="ens2", choices=["ens2", "s2s", "oasis"])
+    p.add_argument("--method", default="ens2", choices=["ens2", "s2s", "cascade", "oasis"])
     p.add_argument(
         "--model",
         default=None,
