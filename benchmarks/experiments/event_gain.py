@@ -46,21 +46,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "suite"))
 from _harness import GROUND_TRUTH, command_line, out_dir
+from spike_inference import DEFAULT_FOLDS
 
-FOLDS = [
-    "DS01",
-    "DS03",
-    "DS10",
-    "DS11",
-    "DS12",
-    "DS13",
-    "DS15",
-    "DS16",
-    "DS17",
-    "DS19",
-    "DS21",
-    "DS25",
-]
+FOLDS = DEFAULT_FOLDS  # the leave-one-dataset-out benchmark's folds
 GAINS = [round(0.7 + 0.1 * i, 2) for i in range(14)]
 
 
