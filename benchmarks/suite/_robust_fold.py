@@ -127,7 +127,8 @@ def matched_config(args: argparse.Namespace):
     Parameters
     ----------
     args : argparse.Namespace
-        Gives ``matched_iterations``, ``matched_batch``, ``seed``, ``checkpoint_every``.
+        Gives ``matched_iterations``, ``matched_batch``, ``matched_patience``, ``seed``,
+        ``checkpoint_every``.
 
     Returns
     -------
@@ -139,7 +140,7 @@ def matched_config(args: argparse.Namespace):
         "ens2", iterations=args.matched_iterations, batch_size=args.matched_batch,
         seed=args.seed, noise_matched=True, conditioned=True, train_rates_hz=MATCHED_RATES_HZ,
         nu_range=MATCHED_NU_RANGE, white_fraction=WHITE_FRACTION, fs_hz=30.0,
-        checkpoint_every=args.checkpoint_every,
+        checkpoint_every=args.checkpoint_every, patience=args.matched_patience, val_every=100,
     )  # fmt: skip
 
 

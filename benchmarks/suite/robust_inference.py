@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--noise-seconds", type=float, default=120.0, help="length of each, s")
     ap.add_argument("--matched-iterations", type=int, default=12000)
     ap.add_argument("--matched-batch", type=int, default=512)
+    ap.add_argument(
+        "--matched-patience",
+        type=int,
+        default=2000,
+        help="early stopping, iterations without a better validation loss (checked every 100)",
+    )
     ap.add_argument("--checkpoint-every", type=int, default=500, help="matched model, iterations")
     ap.add_argument("--ens2-iterations", type=int, default=5000)
     ap.add_argument("--s2s-iterations", type=int, default=5000)
