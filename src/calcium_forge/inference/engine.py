@@ -31,7 +31,7 @@ output array itself. Threads and devices are set up by :mod:`._runtime`.
 (validation scores, calibration), :func:`reference_windowed_rates` the plain
 window-by-window loop the tests compare the engine with.
 
-Size: about 520 lines, half of them docstrings; the code (about 200 lines) is
+Size: about 550 lines, half of them docstrings; the code (about 250 lines) is
 one job, running a network over whole traces in its three forms, and stays
 together so that the windowed engine, its reference and the whole-trace form
 are read side by side. Threads and devices are already in :mod:`._runtime`.
