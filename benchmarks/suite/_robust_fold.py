@@ -39,7 +39,15 @@ __all__ = [
 ]
 
 #: Built-in rows, in table order.
-BUILTIN_METHODS = ("matched", "ens2-raw", "s2s-raw", "ens2-noise-augmented", "oasis")
+BUILTIN_METHODS = (
+    "matched", "cascade", "family", "ens2-raw", "s2s-raw", "ens2-noise-augmented", "oasis",
+)  # fmt: skip
+#: Rate (Hz) of the single-rate rows: the Cascade recipe and the model family (design (a)),
+#: each trained at this rate only and scored in its cells (and its noise-only cells).
+SINGLE_RATE_HZ = 30.0
+#: The family's ν bands (% / √Hz): one unconditioned ENS² per band, chosen per trace by
+#: its measured ν (Cascade's design: a model per rate and noise level).
+FAMILY_NU_BANDS = ((0.5, 3.0), (3.0, 6.0), (6.0, 15.0))
 #: The conditioned recipe: training rates (Hz) and target ν range (% / √Hz).
 MATCHED_RATES_HZ = (7.5, 15.0, 30.0, 60.0)
 MATCHED_NU_RANGE = (0.5, 15.0)
@@ -72,6 +80,11 @@ class Row:
     name: str
     method: str
     model: Any = None
+    rates_hz: tuple[float, ...] | None = None
+
+    def scores_at(self, fs_hz: float) -> bool:
+        """Whether the row is scored at ``fs_hz`` (single-rate rows only at their rate)."""
+        return self.rates_hz is None or any(abs(fs_hz - r) < 1e-6 for r in self.rates_hz)
 
 
 def parse_model_spec(text: str) -> tuple[str, tuple[str | None, str]]:
@@ -142,6 +155,90 @@ def matched_config(args: argparse.Namespace):
         nu_range=MATCHED_NU_RANGE, white_fraction=WHITE_FRACTION, fs_hz=30.0,
         checkpoint_every=args.checkpoint_every, patience=args.matched_patience, val_every=100,
     )  # fmt: skip
+
+
+def single_rate_config(method: str, args: argparse.Namespace, nu_range: tuple[float, float]):
+    """A single-rate noise-matched recipe at :data:`SINGLE_RATE_HZ` (Cascade or a family member).
+
+    Parameters
+    ----------
+    method : {"cascade", "ens2"}
+        The Cascade recipe, or an unconditioned ENS² member of the family.
+    args : argparse.Namespace
+        Gives ``single_rate_iterations``, ``matched_patience``, ``seed``, ``checkpoint_every``.
+    nu_range : (float, float)
+        Target ν range, % / √Hz.
+
+    Returns
+    -------
+    SpikeTrainConfig
+    """
+    from calcium_forge.inference.training import default_config
+
+    return default_config(
+        method, iterations=args.single_rate_iterations, seed=args.seed, noise_matched=True,
+        train_rates_hz=(SINGLE_RATE_HZ,), nu_range=tuple(nu_range), white_fraction=WHITE_FRACTION,
+        fs_hz=SINGLE_RATE_HZ, checkpoint_every=args.checkpoint_every,
+        patience=args.matched_patience, val_every=100,
+    )  # fmt: skip
+
+
+def _train_single(config, train_folders: list[Path], folder: Path, name: str, args):
+    """Train (or reuse, or resume) one single-rate model in ``folder``; return it and reuse."""
+    from calcium_forge.inference.registry import load_model
+    from calcium_forge.inference.training import iter_train
+    from calcium_forge.progress import drain
+
+    path, checkpoint = folder / f"{name}.pt", folder / "checkpoint.pt"
+    if path.is_file():
+        model = load_model(path)
+        t = model.card["training"]
+        if t.get("stopped_early") or t.get("iterations_run", 0) >= config.iterations:
+            return model, True
+    resume = checkpoint if checkpoint.is_file() else None
+    print(f"  {name}: {'resuming' if resume else 'training'} ({config.iterations} it.)", flush=True)
+    gen = iter_train(
+        [str(p) for p in train_folders], config, out_dir=folder, name=name, resume=resume,
+        num_threads=args.threads, score_validation=False,
+    )  # fmt: skip
+    res = drain(gen, callback=_reporter(name))
+    return load_model(res.model_path), False
+
+
+@dataclass
+class Family:
+    """Design (a): single-rate ENS² models by ν band, one chosen per trace by its measured ν.
+
+    Attributes
+    ----------
+    bands : tuple of (float, float)
+        ν bands, % / √Hz, in the order of ``models``.
+    models : list of LoadedModel
+        One model per band.
+    """
+
+    bands: tuple
+    models: list
+
+    def pick(self, nu: float):
+        """The member whose band holds ``nu`` (the nearest band outside them all)."""
+        centres = [0.5 * (lo + hi) for lo, hi in self.bands]
+        for (lo, hi), m in zip(self.bands, self.models, strict=True):
+            if lo <= nu < hi:
+                return m
+        return self.models[int(np.argmin([abs(np.log(nu / c)) for c in centres]))]
+
+
+def _train_family(train_folders: list[Path], work: Path, args) -> tuple[Family, bool]:
+    """The fold's family: one ENS² per ν band of :data:`FAMILY_NU_BANDS`."""
+    models, reused = [], True
+    for lo, hi in FAMILY_NU_BANDS:
+        name = f"loo-family-nu{lo:g}-{hi:g}"
+        config = single_rate_config("ens2", args, (lo, hi))
+        m, r = _train_single(config, train_folders, work / "family" / name, name, args)
+        models.append(m)
+        reused = reused and r
+    return Family(FAMILY_NU_BANDS, models), reused
 
 
 def _reporter(label: str, every: int = 500):
@@ -258,11 +355,27 @@ def fold_rows(
             rows.append(Row("oasis", "oasis"))
             facts[name] = {"identity": ["oasis"], "method": "oasis"}
             continue
+        if name == "family":
+            family, reused = _train_family(train_folders, work, args)
+            rows.append(Row(name, "ens2", family, (SINGLE_RATE_HZ,)))
+            facts[name] = {
+                "identity": [_facts(m, True)["identity"] for m in family.models],
+                "method": "ens2", "bands": [list(b) for b in family.bands], "reused": reused,
+                "iterations_run": [m.card["training"].get("iterations_run") for m in family.models],
+            }  # fmt: skip
+            print(f"[{ds}] family: {'reused' if reused else 'trained'}", flush=True)
+            continue
         if name == "matched":
             model, reused = _train_matched(train_folders, work / "matched", args)
+        elif name == "cascade":
+            config = single_rate_config("cascade", args, MATCHED_NU_RANGE)
+            model, reused = _train_single(
+                config, train_folders, work / "cascade", "loo-cascade", args
+            )
         else:
             model, reused = _train_raw(name, train_folders, work, args)
-        rows.append(Row(name, model.method, model))
+        rates = (SINGLE_RATE_HZ,) if name == "cascade" else None
+        rows.append(Row(name, model.method, model, rates))
         facts[name] = {**_facts(model, reused), "method": model.method}
         f = facts[name]
         print(
@@ -306,10 +419,29 @@ def run_method(row: Row, dff: np.ndarray, fs_hz: float, args: argparse.Namespace
     from calcium_forge.inference.matching import OutsideTrainedRangeWarning
 
     opts = {} if row.method == "oasis" else {"num_threads": args.threads, "mode": args.mode}
+    if isinstance(row.model, Family):
+        return _run_family(row.model, dff, fs_hz, opts)
     with warnings.catch_warnings():  # degraded cells lie outside the raw models' range on purpose
         warnings.simplefilter("ignore", OutsideTrainedRangeWarning)
         res = infer_spikes(dff, fs_hz=fs_hz, method=row.method, model=row.model, **opts)
     return res.rate_hz, res.events
+
+
+def _run_family(family: Family, dff: np.ndarray, fs_hz: float, opts: dict):
+    """Each trace through the family member of its measured ν (Cascade's per-ROI choice)."""
+    from calcium_forge.inference.api import infer_spikes
+    from calcium_forge.inference.matching import OutsideTrainedRangeWarning
+    from calcium_forge.signal import noise_level
+
+    x = np.atleast_2d(np.asarray(dff, dtype=np.float64))
+    nus = noise_level(x, fs_hz)
+    rates, events = np.full(x.shape, np.nan), [None] * x.shape[0]
+    for i, nu in enumerate(nus):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OutsideTrainedRangeWarning)
+            res = infer_spikes(x[i : i + 1], fs_hz=fs_hz, model=family.pick(float(nu)), **opts)
+        rates[i], events[i] = res.rate_hz[0], res.events[0]
+    return rates, events
 
 
 def _mean_scores(scores: list) -> dict:

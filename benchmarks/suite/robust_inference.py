@@ -22,7 +22,12 @@ added noise. Every method is scored on exactly the same traces:
 
 Rows: ``matched`` (one ENS² U-Net trained on noise- and rate-matched windows,
 conditioned on ν and rate: the issue's recipe, ``<workdir>/<fold>/matched/``,
-resumable), ``ens2-raw`` and ``s2s-raw`` (today's recipes, the fold models of
+resumable), ``cascade`` (the Cascade recipe: its published network, an
+ensemble of 5, on the same matched windows at 30 Hz) and ``family`` (design
+(a): one unconditioned ENS² per ν band at 30 Hz, each trace run through the
+member of its measured ν) — both single-rate rows are trained at 30 Hz only
+(``--single-rate-iterations`` each) and scored in the 30 Hz cells —
+``ens2-raw`` and ``s2s-raw`` (today's recipes, the fold models of
 ``spike_inference.py``: same ``<workdir>/<fold>/ens2|s2s`` layout, so pointing
 ``--workdir`` at its folder reuses them), ``ens2-noise-augmented`` (ENS² with
 white-noise augmentation up to ν 15), ``oasis``, and any model file given with
@@ -142,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="early stopping, iterations without a better validation loss (checked every 100)",
     )
     ap.add_argument("--checkpoint-every", type=int, default=500, help="matched model, iterations")
+    ap.add_argument(
+        "--single-rate-iterations", type=int, default=3000,
+        help="iteration budget of each single-rate model (cascade row, each family member)",
+    )  # fmt: skip
     ap.add_argument("--ens2-iterations", type=int, default=5000)
     ap.add_argument("--s2s-iterations", type=int, default=5000)
     ap.add_argument(
@@ -253,6 +262,7 @@ def run_fold(ds: str, args: argparse.Namespace, cells: list[Cell], extra: dict) 
             by_rate[cell.fs_hz] = load_ground_truth(test_files, fs_hz=cell.fs_hz)
         entry = fold["cells"].setdefault(cell.key, {"fs_hz": cell.fs_hz, "nu": cell.nu})
         todo = [r for r in rows if r.name not in entry.setdefault("methods", {})]
+        todo = [r for r in todo if r.scores_at(cell.fs_hz)]
         if not todo:
             print(f"[{ds}] {cell.key}: done before, skipped", flush=True)
             continue
@@ -264,6 +274,7 @@ def run_fold(ds: str, args: argparse.Namespace, cells: list[Cell], extra: dict) 
             key = Cell(fs, nu).key
             entry = fold["noise_only"].setdefault(key, {"fs_hz": fs, "nu": nu})
             todo = [r for r in rows if r.name not in entry.setdefault("methods", {})]
+            todo = [r for r in todo if r.scores_at(fs)]
             if todo:
                 score_noise(entry, fs, nu, todo, args)
                 clock.save()

@@ -141,6 +141,27 @@ def test_nwb_raw_neuropil_and_no_labels(tmp_path, rng):
     )
     back_res = read(write(res, tmp_path / "res.nwb"))
     assert back_res.kind == "raw" and back_res.meta["events"][0].tolist() == [1.0]
+    assert "noise_level" not in back_res.meta  # an inference without them writes none
+
+
+def test_nwb_keeps_each_rois_noise_level_and_model(tmp_path, rng):
+    """The ν and the model every ROI was given survive an NWB round trip, ROI by ROI."""
+    pytest.importorskip("pynwb")
+    rec = Recording(traces=rng.normal(0, 0.05, (3, 120)), fs_hz=30.0)
+    res = SpikeInference(
+        rate_hz=np.zeros((3, 120)),
+        events=[np.array([0.5]), np.array([]), np.array([1.0, 2.0])],
+        method="ens2",
+        fs_hz=30.0,
+        recording=rec,
+        meta={"noise_level": [1.5, 4.25, 9.0], "roi_model": ["a", "b", "a"]},
+    )
+    back = read(write(res, tmp_path / "res.nwb"))
+    assert back.meta["noise_level"] == pytest.approx([1.5, 4.25, 9.0])
+    assert [str(m) for m in back.meta["spike_model"]] == ["a", "b", "a"]
+    res.meta = {"noise_level": [1.5, 4.25, 9.0], "model": "one"}
+    back = read(write(res, tmp_path / "res2.nwb"))
+    assert [str(m) for m in back.meta["spike_model"]] == ["one"] * 3
 
 
 def test_real_suite2p_to_nwb(tmp_path, suite2p_plane0):

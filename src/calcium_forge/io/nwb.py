@@ -2,9 +2,11 @@
 
 Writing puts, in the ``ophys`` processing module: an ``ImageSegmentation``
 with one ``PlaneSegmentation`` (ROI ``pixel_mask`` from ``labels``, columns
-``iscell`` and, when known, ragged ``spike_times`` (ground truth, s) and
-``events`` (inferred, s); ROIs without a footprint (no ``labels``) get an
-all-zero 1 x 1 ``image_mask``); a ``DfOverF`` (dF/F) or ``Fluorescence`` (raw)
+``iscell`` and, when known, ragged ``spike_times`` (ground truth, s),
+``events`` (inferred, s) and, for inferred results, each ROI's ``noise_level``
+(ν, % / √Hz) and ``spike_model`` (the model it was given); ROIs without a
+footprint (no ``labels``) get an all-zero 1 x 1 ``image_mask``); a ``DfOverF``
+(dF/F) or ``Fluorescence`` (raw)
 container holding the ``RoiResponseSeries`` (+ ``Neuropil``); a
 ``SpikeRate`` container for inferred rates; the mean image as a
 ``GrayscaleImage`` in ``SummaryImages``. calcium-forge's ``meta`` (as JSON),
@@ -104,6 +106,30 @@ def _ophys_module(nwb: Any, fs_hz: float) -> tuple[Any, Any]:
     return ophys, plane
 
 
+def _per_roi_inference(
+    result: SpikeInference | None, n_rois: int
+) -> dict[str, tuple[str, list[Any]]]:
+    """ROI-table columns of an inference: column → (description, one value per ROI).
+
+    ``noise_level`` (ν, % / √Hz) and ``spike_model`` (the model each ROI got:
+    ``meta["roi_model"]`` when models differ per ROI, else ``meta["model"]``).
+    """
+    if result is None:
+        return {}
+    meta = result.meta or {}
+    cols: dict[str, tuple[str, list[Any]]] = {}
+    nu = meta.get("noise_level")
+    if nu is not None and len(nu) == n_rois:
+        values = [float("nan") if v is None else float(v) for v in nu]
+        cols["noise_level"] = ("noise level nu of the dF/F, % per sqrt(Hz)", values)
+    models = meta.get("roi_model")
+    if models is None and meta.get("model") is not None:
+        models = [str(meta["model"])] * n_rois
+    if models is not None and len(models) == n_rois:
+        cols["spike_model"] = ("spike-inference model this ROI was given", [str(m) for m in models])
+    return cols
+
+
 def _add_rois(
     ophys: Any, plane: Any, rec: Recording | None, result: SpikeInference | None, n_rois: int
 ) -> Any:
@@ -123,6 +149,9 @@ def _add_rois(
         ps.add_column(name="spike_times", description="ground-truth spike times (s)", index=True)
     if has_events:
         ps.add_column(name="events", description="inferred spike times (s)", index=True)
+    per_roi = _per_roi_inference(result, n_rois)
+    for name, (description, _) in per_roi.items():
+        ps.add_column(name=name, description=description)
     labels = None if rec is None else rec.labels
     masks = _pixel_masks(labels, n_rois) if labels is not None else None
     for i in range(n_rois):
@@ -135,6 +164,8 @@ def _add_rois(
             row["spike_times"] = list(rec.spike_times[i])  # type: ignore[union-attr,index]
         if has_events:
             row["events"] = list(result.events[i])  # type: ignore[union-attr,index]
+        for name, (_, values) in per_roi.items():
+            row[name] = values[i]
         ps.add_roi(**row)
     return ps.create_roi_table_region(region=list(range(n_rois)), description="all ROIs")
 
@@ -435,6 +466,10 @@ def read_nwb(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
         events = _ragged_column(ps, "events", idx)
         if events is not None:
             meta["events"] = events
+        for column in ("noise_level", "spike_model"):
+            if column in ps.colnames:
+                values = list(ps[column].data[:])
+                meta[column] = [values[i] for i in idx]
         return Recording(
             traces=traces,
             fs_hz=fs,
