@@ -2,6 +2,10 @@
 
 Models (Cascade ground truth in ../shared/data/ground_truth):
 
+* ``ens2-matched-excitatory``  the default: ENS² conditioned on ν and frame rate, trained on
+                               noise- and rate-matched windows (7.5/15/30/60 Hz, ν 0.5–15) of
+                               every dataset except the inhibitory ones
+* ``ens2-matched-inhibitory``  the same recipe on DS22, DS23, DS25–DS27
 * ``ens2-excitatory``          ENS² on every dataset except the inhibitory ones
 * ``ens2-inhibitory``          ENS² on DS22, DS23, DS25–DS27 (inhibitory datasets present)
 * ``ens2-all-noise-augmented`` ENS² on all datasets, white-noise augmentation ν ∈ [0, 15]
@@ -9,6 +13,10 @@ Models (Cascade ground truth in ../shared/data/ground_truth):
 
 Example (two processes in parallel, one thread each)::
 
+    python tools/train_shipped_models.py --models ens2-matched-excitatory --iterations 12000 \
+        --batch-size 512
+    python tools/train_shipped_models.py --models ens2-matched-inhibitory --iterations 10000 \
+        --batch-size 512
     python tools/train_shipped_models.py --models ens2-excitatory ens2-inhibitory
     python tools/train_shipped_models.py --models ens2-all-noise-augmented s2s
 
@@ -37,7 +45,19 @@ from calcium_forge.progress import drain
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks" / "suite"))
 from _harness import GROUND_TRUTH, command_line, out_dir
 
+#: The noise- and rate-matched recipe of the default models (conditioned on ν and rate).
+MATCHED = dict(
+    noise_matched=True, conditioned=True, train_rates_hz=(7.5, 15.0, 30.0, 60.0), fs_hz=30.0,
+    nu_range=(0.5, 15.0), white_fraction=0.5, patience=2000, val_every=100,
+)  # fmt: skip
+
 SHIPPED = {
+    "ens2-matched-excitatory": dict(
+        method="ens2", exclude=INHIBITORY_DATASETS, noise=False, recipe=MATCHED
+    ),
+    "ens2-matched-inhibitory": dict(
+        method="ens2", include=INHIBITORY_DATASETS, noise=False, recipe=MATCHED
+    ),
     "ens2-excitatory": dict(method="ens2", exclude=INHIBITORY_DATASETS, noise=False),
     "ens2-inhibitory": dict(method="ens2", include=INHIBITORY_DATASETS, noise=False),
     "ens2-all-noise-augmented": dict(method="ens2", noise=True),
@@ -85,6 +105,9 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--iterations", type=int, default=3000, help="ENS² iteration budget")
     ap.add_argument("--s2s-iterations", type=int, default=5000, help="S2S iteration budget")
+    ap.add_argument(
+        "--batch-size", type=int, default=None, help="windows per batch (default: the method's)"
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resume", action="store_true", help="continue from workdir checkpoints")
@@ -103,17 +126,24 @@ def main(argv=None) -> int:
         spec = SHIPPED[name]
         method = spec["method"]
         iters = args.iterations if method == "ens2" else args.s2s_iterations
+        extra = dict(spec.get("recipe", {}))
+        if args.batch_size is not None:
+            extra["batch_size"] = args.batch_size
         config = default_config(
             method,
             iterations=iters,
             noise_augment=spec["noise"],
             seed=args.seed,
             checkpoint_every=250 if method == "ens2" else 270,
+            **extra,
         )
         folders = dataset_folders(
             args.data, include=spec.get("include"), exclude=spec.get("exclude")
         )
-        data = load_training_data(folders, config)
+        # the matched recipe resamples every recording to each training rate itself
+        data = (
+            [str(f) for f in folders] if spec.get("recipe") else load_training_data(folders, config)
+        )
         work = args.workdir / name
         ck = work / "checkpoint.pt"
         t0 = time.perf_counter()
@@ -149,7 +179,7 @@ def main(argv=None) -> int:
             (
                 name,
                 method,
-                len(data.datasets),
+                len(folders),
                 res.iterations_run,
                 res.best_iteration,
                 res.stopped_early,

@@ -175,8 +175,10 @@ def single_rate_config(method: str, args: argparse.Namespace, nu_range: tuple[fl
     """
     from calcium_forge.inference.training import default_config
 
+    # family members get the matched model's batch; Cascade keeps its own recipe's
+    batch = {"batch_size": args.matched_batch} if method == "ens2" else {}
     return default_config(
-        method, iterations=args.single_rate_iterations, seed=args.seed, noise_matched=True,
+        method, iterations=args.single_rate_iterations, seed=args.seed, noise_matched=True, **batch,
         train_rates_hz=(SINGLE_RATE_HZ,), nu_range=tuple(nu_range), white_fraction=WHITE_FRACTION,
         fs_hz=SINGLE_RATE_HZ, checkpoint_every=args.checkpoint_every,
         patience=args.matched_patience, val_every=100,

@@ -195,3 +195,25 @@ def test_event_kernel_follows_model_card():
     ens2 = {"target_smoothing": {"kind": "gaussian", "sigma_ms": 25.0}}
     np.testing.assert_allclose(_event_kernel(ens2, "ens2", 60.0), gaussian_kernel(1.5))
     np.testing.assert_allclose(_event_kernel({}, "ens2", 60.0), gaussian_kernel(1.5))
+
+
+def test_seed_rule_comes_from_the_model_card(rng):
+    """seed_mass='card' (default) uses the rule the card's events were calibrated with."""
+    n = 1200
+    rate = np.zeros((1, n), dtype=np.float32)
+    rate[0, 300:340] = 0.02  # a broad, low bump carrying 0.8 spikes: only a seed gives it one
+    seeded = identity_model()
+    seeded.card["events"] = {"gain": 1.0, "seed_mass": 0.5}
+    pure = identity_model()
+    pure.card["events"] = {"gain": 1.0, "seed_mass": None}
+    a = infer_spikes(rate, fs_hz=60.0, model=seeded)
+    b = infer_spikes(rate, fs_hz=60.0, model=pure)
+    assert a.meta["seed_mass"] == 0.5 and len(a.events[0]) == 1
+    assert b.meta["seed_mass"] is None and len(b.events[0]) == 0
+    assert identity_model().card.get("events") is None  # no calibration: the authors' 0.5
+    assert infer_spikes(rate, fs_hz=60.0, model=identity_model()).meta["seed_mass"] == 0.5
+    forced = infer_spikes(rate, fs_hz=60.0, model=pure, seed_mass=0.5)  # the argument wins
+    assert forced.meta["seed_mass"] == 0.5 and len(forced.events[0]) == 1
+    for bad in ("auto", -1.0, float("nan")):
+        with pytest.raises(InvalidInputError, match="seed_mass"):
+            infer_spikes(rate, fs_hz=60.0, model=pure, seed_mass=bad)

@@ -87,6 +87,28 @@ def _event_gain(card: dict, event_gain: float | None) -> float:
     return g
 
 
+def _seed_mass(card: dict, seed_mass: float | str | None) -> float | None:
+    """The greedy seed mass to use: the argument, or the card's with ``"card"``."""
+    if isinstance(seed_mass, str):
+        if seed_mass != "card":
+            raise InvalidInputError(
+                f"seed_mass must be a number of spikes, None or 'card'; got {seed_mass!r}."
+            )
+        ev = card.get("events") if isinstance(card.get("events"), dict) else {}
+        seed_mass = ev.get("seed_mass", DEFAULT_SEED_MASS)
+    if seed_mass is None:
+        return None
+    try:
+        m = float(seed_mass)
+    except (TypeError, ValueError):
+        m = float("nan")
+    if not np.isfinite(m) or m < 0:
+        raise InvalidInputError(
+            f"seed_mass must be a non-negative number of spikes or None; got {seed_mass!r}."
+        )
+    return m
+
+
 def _roi_chunk(n_rois: int, n_model: int, max_memory_mb: float) -> int:
     # per ROI and model-rate sample: float64 FFT buffers (~4 x 16 B) + float32 outputs
     per_roi = 80.0 * max(n_model, 1)
@@ -105,7 +127,7 @@ def iter_infer_spikes(
     *,
     stride: int | None = None,
     epsilon: float | None = None,
-    seed_mass: float | None = DEFAULT_SEED_MASS,
+    seed_mass: float | str | None = "card",
     event_gain: float | None = None,
     num_threads: int | None = None,
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
@@ -141,10 +163,14 @@ def iter_infer_spikes(
     epsilon : float, optional
         Greedy fragment threshold in spikes per model bin (default
         :data:`calcium_forge.inference.events.DEFAULT_EPSILON_PER_BIN`).
-    seed_mass : float or None
+    seed_mass : float, None or "card"
         Greedy events: a fragment whose rate sums to at least this many spikes
         gets one spike at its peak before the MSE-driven additions (0.5, as in
-        the authors' code); ``None`` for the pure MSE rule.
+        the authors' code); ``None`` for the pure MSE rule. ``"card"`` (default)
+        takes the rule the model's events were calibrated with (the card's
+        ``events.seed_mass``; 0.5 when the card has none). The noise- and
+        rate-matched models use the pure MSE rule: seeding is what made events
+        fire in noise (docs/benchmarks.md, "Slower and noisier recordings").
     event_gain : float, optional
         Factor (dimensionless, > 0) applied to the rate before the greedy
         estimator only; ``rate_hz`` is not scaled. Default: the gain the model
@@ -298,7 +324,7 @@ def _network_run(
         epsilon=DEFAULT_EPSILON_PER_BIN if epsilon is None else float(epsilon),
         gain=_event_gain(loaded.card, event_gain),
         kernel=event_kernel(loaded.card, method, fs_m),
-        seed_mass=seed_mass,
+        seed_mass=_seed_mass(loaded.card, seed_mass),
         trained=trained,
         noise_levels=noise_levels,
         num_threads=num_threads,

@@ -197,6 +197,33 @@ def calibrate_event_gain(
     )
 
 
+def events_seed_mass(card: dict | None, config: SpikeTrainConfig | None = None) -> float | None:
+    """The greedy seed rule a model's events use (spikes, or None for the pure MSE rule).
+
+    The card's ``events.seed_mass`` when it has one; else ``None`` for models
+    trained on noise- and rate-matched windows (seeding puts events in noise:
+    docs/benchmarks.md) and :data:`DEFAULT_SEED_MASS` for the others.
+
+    Parameters
+    ----------
+    card : dict or None
+        Model card.
+    config : SpikeTrainConfig, optional
+        The training configuration (when the card has no calibration yet).
+
+    Returns
+    -------
+    float or None
+    """
+    ev = (card or {}).get("events")
+    if isinstance(ev, dict) and "seed_mass" in ev:
+        return ev["seed_mass"]
+    matched = bool(config.noise_matched) if config is not None else bool(
+        ((card or {}).get("training") or {}).get("noise_matching", {}).get("enabled")
+    )
+    return None if matched else DEFAULT_SEED_MASS
+
+
 def calibrate_on_traces(
     network,
     traces: Sequence,
@@ -208,6 +235,7 @@ def calibrate_on_traces(
     predictions: Sequence[np.ndarray] | None = None,
     calibrated_on: str = "validation neurons",
     gains: Sequence[float] = DEFAULT_GAINS,
+    seed_mass: float | None = DEFAULT_SEED_MASS,
 ) -> EventCalibration:
     """Run ``network`` over paired traces and calibrate its event gain.
 
@@ -232,6 +260,8 @@ def calibrate_on_traces(
         Description stored with the result.
     gains : sequence of float
         Gains to try.
+    seed_mass : float or None
+        Greedy seed rule the events will be estimated with (stored in the card).
 
     Returns
     -------
@@ -256,6 +286,7 @@ def calibrate_on_traces(
         fs,
         event_kernel(card, method, fs),
         gains=gains,
+        seed_mass=seed_mass,
         calibrated_on=calibrated_on,
     )
 
@@ -265,6 +296,7 @@ def calibrate_saved_model(
     data_dir,
     out=None,
     gains: Sequence[float] = DEFAULT_GAINS,
+    seed_mass: float | str | None = "card",
 ) -> EventCalibration:
     """Calibrate the event gain of a saved model on its own validation neurons.
 
@@ -283,6 +315,9 @@ def calibrate_saved_model(
         default: do not write.
     gains : sequence of float
         Gains to try.
+    seed_mass : float, None or "card"
+        Greedy seed rule; ``"card"`` keeps the rule of the card's current
+        calibration (:func:`events_seed_mass`).
 
     Returns
     -------
@@ -331,6 +366,7 @@ def calibrate_saved_model(
         float(card.get("output_offset", 0.0)),
         calibrated_on="validation neurons" if val_ids else "training neurons (no validation)",
         gains=gains,
+        seed_mass=events_seed_mass(card, config) if seed_mass == "card" else seed_mass,
     )
     if out is not None:
         card["events"] = cal.to_card()

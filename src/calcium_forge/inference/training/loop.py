@@ -416,7 +416,7 @@ class SpikeTrainer:
             )
         card = self._card(state.stopped, val_scores, output)
         if config.calibrate_events:
-            from .calibration import calibrate_on_traces
+            from .calibration import calibrate_on_traces, events_seed_mass
 
             yield self.progress("calibrating the spike-event gain")
             use_val = bool(self.split.val.traces)  # else the training neurons
@@ -429,6 +429,7 @@ class SpikeTrainer:
                 output.scale,
                 output.offset,
                 predictions=val_scores.get("predictions") if use_val else None,
+                seed_mass=events_seed_mass(None, config),
                 calibrated_on="validation neurons"
                 if use_val
                 else "training neurons (no validation)",
