@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..inference.api import DEFAULT_MODE
+
 
 def add_fs_option(p: argparse.ArgumentParser, *flags: str) -> None:
     """Add ``--fs HZ`` (default None: the file's own rate), after any other ``flags``.
@@ -44,7 +46,7 @@ def add_inference_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--mode",
-        default="exact",
+        default=DEFAULT_MODE,
         choices=["exact", "fast"],
         help="ENS²: stride-1 windows as in the paper (exact) or strided (fast)",
     )

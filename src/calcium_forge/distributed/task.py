@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..inference.api import DEFAULT_MODE
 from .inputs import fingerprint, sha256_of
 
 STAGES: tuple[str, ...] = ("checksum", "load", "preprocess", "inference", "write")
@@ -27,7 +28,7 @@ STAGES: tuple[str, ...] = ("checksum", "load", "preprocess", "inference", "write
 DEFAULT_OPTIONS: dict[str, Any] = {
     "method": "ens2",
     "model": None,
-    "mode": "exact",
+    "mode": DEFAULT_MODE,
     "events": True,
     "fs_hz": None,
     "neuropil_coeff": 0.7,

@@ -61,8 +61,12 @@ from .oasis import iter_oasis_inference
 
 METHODS = ("ens2", "s2s", "cascade", "oasis")
 MODES = ("exact", "fast")
+#: ENS² engine mode when none is given: strided windows. With the noise- and
+#: rate-matched model at the recording's own rate it is as accurate as the
+#: stride-1 mode and costs about as much as OASIS (docs/benchmarks.md).
+DEFAULT_MODE = "fast"
 #: Shipped model used when ``model=None``.
-DEFAULT_MODELS = {"ens2": "ens2-excitatory", "s2s": "s2s"}
+DEFAULT_MODELS = {"ens2": "ens2-matched-excitatory", "s2s": "s2s"}
 #: Window stride of the fast ENS² mode (96 / 8 = 12 predictions averaged per sample).
 FAST_STRIDE = 8
 
@@ -123,7 +127,7 @@ def iter_infer_spikes(
     method: str = "ens2",
     model: Any = None,
     events: bool = True,
-    mode: str = "exact",
+    mode: str = DEFAULT_MODE,
     *,
     stride: int | None = None,
     epsilon: float | None = None,
@@ -156,8 +160,8 @@ def iter_infer_spikes(
     mode : {"exact", "fast"}
         ENS² only: ``"exact"`` averages the predictions of all stride-1
         windows (the paper); ``"fast"`` uses windows every ``FAST_STRIDE``
-        samples. S2S and Cascade run in one convolutional pass either way; OASIS
-        ignores it.
+        samples (default, :data:`DEFAULT_MODE`). S2S and Cascade run in one
+        convolutional pass either way; OASIS ignores it.
     stride : int, optional
         Override the ENS² window stride (1 = exact).
     epsilon : float, optional
@@ -454,7 +458,7 @@ def infer_spikes(
     method: str = "ens2",
     model: Any = None,
     events: bool = True,
-    mode: str = "exact",
+    mode: str = DEFAULT_MODE,
     progress_bar: bool = False,
     **options: Any,
 ) -> SpikeInference:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..progress import Progress, drain
+from .api import DEFAULT_MODE
 
 
 @dataclass
@@ -286,7 +287,7 @@ def iter_infer_spikes_streamed(
     method: str = "ens2",
     model: Any = None,
     events: bool = True,
-    mode: str = "exact",
+    mode: str = DEFAULT_MODE,
     **infer_options: Any,
 ) -> Generator[Progress, None, StreamedInference]:
     """Infer spikes for a recording larger than RAM, ``roi_block`` ROIs at a time (generator).
@@ -363,7 +364,7 @@ def infer_spikes_streamed(
     method: str = "ens2",
     model: Any = None,
     events: bool = True,
-    mode: str = "exact",
+    mode: str = DEFAULT_MODE,
     progress_bar: bool = False,
     **infer_options: Any,
 ) -> StreamedInference:
