@@ -350,7 +350,12 @@ def _stage_summary(run: _Run) -> None:
     md = res.out_dir / "summary.md"
     js = res.out_dir / "summary.json"
     res.files += [md, js]
-    atomic.write_text(md, "# calcium-forge run\n\n```\n" + res.summary() + "\n```\n")
+    files = "".join(f"- `{p.relative_to(res.out_dir)}`\n" for p in res.files)
+    text = (
+        f"# calcium-forge run\n\n```\n{res.summary()}\n```\n\n## Files\n\n"
+        f"- `{res.plane.relative_to(res.out_dir)}/`: Suite2P's output\n{files}"
+    )
+    atomic.write_text(md, text)
     atomic.write_text(js, json.dumps(res.to_dict(), indent=2) + "\n")
 
 
