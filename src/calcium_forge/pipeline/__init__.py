@@ -100,6 +100,10 @@ class PipelineResult:
         Of them, ROIs its classifier marks as cells (``iscell``).
     n_analysed : int
         ROIs taken through dF/F and spike inference (the cells by default).
+    raw_baseline_rois : list of int
+        Analysed ROIs whose dF/F :func:`~calcium_forge.signal.to_dff` took
+        relative to the raw F's baseline (their neuropil-corrected baseline is
+        not positive), as rows of ``dff.npz``.
     method : str
         Spike-inference method.
     n_events : int
@@ -118,6 +122,7 @@ class PipelineResult:
     n_rois: int = 0
     n_cells: int = 0
     n_analysed: int = 0
+    raw_baseline_rois: list[int] = field(default_factory=list)
     method: str = "ens2"
     n_events: int = 0
     events_per_s: float = 0.0
@@ -136,6 +141,12 @@ class PipelineResult:
             + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings_s.items())
             + f" (total {sum(self.timings_s.values()):.1f} s)",
         ]
+        if self.raw_baseline_rois:
+            lines.insert(
+                2,
+                f"  dF/F: ROI(s) {self.raw_baseline_rois} relative to the raw F's baseline "
+                "(their neuropil-corrected baseline is not positive)",
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -305,6 +316,7 @@ def _stage_dff(run: _Run, rois: str | None) -> Recording:
     raw = read(res.plane, fs_hz=res.movie.fs_hz, **options)
     dff = to_dff(raw)
     res.n_analysed = dff.n_rois
+    res.raw_baseline_rois = [int(i) for i in dff.meta.get("dff", {}).get("raw_baseline_rois", [])]
     run.add(write(dff, res.out_dir / "dff.npz"))
     return dff
 
