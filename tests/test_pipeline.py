@@ -17,6 +17,9 @@ be greater than 0". Each test runs suite2p once (about a minute on 2 busy cores)
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +47,20 @@ def _best_iou(truth: np.ndarray, found: np.ndarray, roi: int) -> float:
     return float(max(ious, default=0.0))
 
 
+def _cli(*argv: str) -> subprocess.CompletedProcess:
+    """``calcium-forge ARGV`` in a subprocess: suite2p's opencv must not share a process
+    with the Qt that the napari tests load (the Run Suite2P widget does the same)."""
+    import calcium_forge
+
+    src = str(Path(calcium_forge.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    env["OMP_NUM_THREADS"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "calcium_forge.cli", *argv],
+        capture_output=True, text=True, timeout=1200, env=env,
+    )  # fmt: skip
+
+
 def _residual_px(offsets: np.ndarray, shifts: np.ndarray) -> float:
     d = offsets - shifts
     d -= d.mean(axis=0)
@@ -51,16 +68,14 @@ def _residual_px(offsets: np.ndarray, shifts: np.ndarray) -> float:
 
 
 @pytest.mark.slow
-def test_suite2p_command_registers_a_small_field(movie, tmp_path, capsys):
+def test_suite2p_command_registers_a_small_field(movie, tmp_path):
     from calcium_forge import read
-    from calcium_forge.cli import main
     from calcium_forge.io.safe_pickle import load_npy
 
     out = tmp_path / "s2p"
-    argv = ["suite2p", str(movie.path), "--fs", "30", "--out", str(out)]
-    assert main(argv) == 0, capsys.readouterr().err
-    printed = capsys.readouterr().out
-    assert "non-rigid blocks 64x64 px" in printed and "wrote" in printed
+    done = _cli("suite2p", str(movie.path), "--fs", "30", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "non-rigid blocks 64x64 px" in done.stdout and "wrote" in done.stdout
     plane = out / "suite2p" / "plane0"
     reg = load_npy(plane / "reg_outputs.npy").item()
     offsets = np.stack([reg["yoff"], reg["xoff"]], axis=1).astype(float)
@@ -85,13 +100,13 @@ def test_run_command_goes_from_movie_to_spikes(movie, tmp_path, capsys):
 
     out = tmp_path / "run"
     argv = ["run", str(movie.path), "--fs", "30", "--out", str(out), "--threads", "1"]
-    assert main(argv) == 0, capsys.readouterr().err
-    captured = capsys.readouterr()
+    captured = _cli(*argv)
+    assert captured.returncode == 0, captured.stderr[-2000:]
     for stage in ("[1/5] Suite2P on hippocampus_128.tif (128 x 128 px, 1000 frames at 30 Hz)",
                   "[2/5] dF/F on", "[3/5] ENS² on", "[4/5] figures of"):  # fmt: skip
-        assert stage in captured.err, captured.err
-    assert "ROIs," in captured.out and "cells (iscell)" in captured.out
-    assert "events/s per ROI" in captured.out and "Suite2P" in captured.out
+        assert stage in captured.stderr, captured.stderr[-2000:]
+    assert "ROIs," in captured.stdout and "cells (iscell)" in captured.stdout
+    assert "events/s per ROI" in captured.stdout and "Suite2P" in captured.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_rois"] >= 15 and 0 < summary["n_cells"] <= summary["n_rois"]
     assert set(summary["timings_s"]) == {"Suite2P", "dF/F", "spikes", "figures"}
@@ -109,6 +124,29 @@ def test_run_command_goes_from_movie_to_spikes(movie, tmp_path, capsys):
     # the same folder again is refused before any work (it holds a Suite2P output)
     assert main(argv) == 1
     assert "already holds a Suite2P output" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_suite2p_defaults_fail_on_the_small_field(movie, tmp_path):
+    """Control for the block size: suite2p's own settings fail on the same movie."""
+    script = (
+        "import sys, suite2p\n"
+        "from calcium_forge.io.suite2p_run import build_settings\n"
+        "settings = build_settings(30.0, 1.0, 0.0, True)  # no field of view: suite2p's own\n"
+        "db = dict(data_path=[sys.argv[1]], file_list=[sys.argv[2]], save_path0=sys.argv[3],\n"
+        "          save_folder='suite2p', nplanes=1, nchannels=1)\n"
+        "suite2p.run_s2p(db=db, settings=settings)\n"
+    )
+    import calcium_forge
+
+    src = str(Path(calcium_forge.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(movie.path.parent), movie.path.name, str(tmp_path)],
+        capture_output=True, text=True, timeout=1200, env=env,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "Input and output sizes should be greater than 0" in done.stderr
 
 
 # ------------------------------------------ the pipeline's logic, suite2p stood in for (fast)
