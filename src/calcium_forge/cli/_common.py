@@ -190,7 +190,7 @@ def check_outputs(args: argparse.Namespace) -> None:
         elif kind == "folder":
             check_output_dir(value, name)
         elif kind == "tiff":
-            check_output_file(value, (".tif", ".tiff"), name)
+            check_output_file(value, (".tif", ".tiff"), name, create_parent=True)
         else:
             from ..pipeline import check_suite2p_output
 

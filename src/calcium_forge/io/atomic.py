@@ -122,7 +122,10 @@ def _check_writable_folder(folder: Path, what: str, target: Path) -> None:
 
 
 def check_output_file(
-    path: str | os.PathLike[str], suffixes: tuple[str, ...], what: str = "output"
+    path: str | os.PathLike[str],
+    suffixes: tuple[str, ...],
+    what: str = "output",
+    create_parent: bool = False,
 ) -> Path:
     """Check, before any work starts, that a file can be written at ``path``.
 
@@ -134,6 +137,9 @@ def check_output_file(
         Accepted extensions, lower case with the dot (``(".npz", ".csv")``).
     what : str
         The argument's name in messages (``"--out"``).
+    create_parent : bool
+        The caller creates the file's folder: it may be missing, but must be
+        creatable (:func:`check_output_dir`).
 
     Returns
     -------
@@ -158,6 +164,9 @@ def check_output_file(
             f"choose one of {', '.join(suffixes)}."
         )
     parent = p.parent if str(p.parent) else Path(".")
+    if create_parent:
+        check_output_dir(parent, what)
+        return p
     if not parent.exists():
         raise MissingFileError(
             f"{what} {str(p)!r}: the folder {str(parent)!r} does not exist. "
