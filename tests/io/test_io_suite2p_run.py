@@ -146,7 +146,22 @@ def test_main_calls_run_suite2p_and_reports_failure(tmp_path, fake_suite2p, caps
     fake_suite2p.write_f = False
     assert main([*argv[:1], str(tmp_path / "empty"), "--fs-hz", "15", "--no-registration"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("suite2p failed: RuntimeError: suite2p finished but wrote no")
+    assert err.startswith("suite2p failed: Suite2PRunError: suite2p finished on")
+    assert "wrote no" in err and "found no ROI" in err
+
+
+def test_a_suite2p_exception_names_the_movie(tmp_path, fake_suite2p, monkeypatch):
+    from calcium_forge.errors import CalciumForgeError
+    from calcium_forge.io.suite2p_run import Suite2PRunError, run_suite2p
+
+    def boom(db, settings):
+        raise RuntimeError("Input and output sizes should be greater than 0")
+
+    monkeypatch.setattr(fake_suite2p, "run_s2p", boom)
+    movie = _tiny_movie(tmp_path / "m.tif")
+    with pytest.raises(Suite2PRunError, match=r"m\.tif \(field 128x96 px.*greater than 0") as e:
+        run_suite2p(movie, tmp_path / "out", 30.0)
+    assert isinstance(e.value, CalciumForgeError) and not isinstance(e.value, RuntimeError)
 
 
 def test_run_is_a_deprecated_alias(tmp_path, fake_suite2p):

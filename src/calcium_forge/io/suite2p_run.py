@@ -24,14 +24,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import CalciumForgeError
+
 __all__ = [
     "FieldSettings",
+    "Suite2PRunError",
     "build_settings",
     "field_settings",
     "main",
     "movie_shape",
     "run_suite2p",
 ]
+
+
+class Suite2PRunError(CalciumForgeError):
+    """suite2p raised, or finished without writing ``F.npy``; the message names the movie."""
 
 
 #: suite2p's non-rigid block size (px) for large fields of view
@@ -219,8 +226,8 @@ def run_suite2p(
 
     Raises
     ------
-    RuntimeError
-        When suite2p finishes without writing ``F.npy`` (no ROI found).
+    Suite2PRunError
+        When suite2p raises, or finishes without writing ``F.npy`` (no ROI found).
     """
     import suite2p
 
@@ -236,12 +243,23 @@ def run_suite2p(
     }
     shape_yx = movie_shape(tiff)[1:]
     settings = build_settings(fs_hz, tau_s, diameter_px, registration, shape_yx=shape_yx)
+    field = field_settings(shape_yx, diameter_px).describe()
     print(f"suite2p {suite2p.version}: {tiff} -> {out}", flush=True)
-    print(field_settings(shape_yx, diameter_px).describe(), flush=True)
-    suite2p.run_s2p(db=db, settings=settings)
+    print(field, flush=True)
+    try:
+        suite2p.run_s2p(db=db, settings=settings)
+    except Exception as exc:
+        raise Suite2PRunError(
+            f"suite2p failed on {tiff} ({field}): {type(exc).__name__}: {exc}. Check that the "
+            "movie is frames x Y x X with a few hundred frames or more; try --no-registration "
+            "or another --diameter."
+        ) from exc
     plane = out / "suite2p" / "plane0"
     if not (plane / "F.npy").is_file():
-        raise RuntimeError(f"suite2p finished but wrote no {plane / 'F.npy'} (no ROI found?)")
+        raise Suite2PRunError(
+            f"suite2p finished on {tiff} but wrote no {plane / 'F.npy'}: it found no ROI. Try "
+            "another --diameter (cell size in pixels) or a longer movie."
+        )
     print(f"done: {plane}", flush=True)
     return plane
 
