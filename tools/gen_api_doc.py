@@ -40,6 +40,7 @@ MODULES = [
     ("calcium_forge.synthesis", "Dichotomized Gaussian, calcium model, CalciumGAN."),
     ("calcium_forge.synthesis.movie", "Synthetic two-photon movies."),
     ("calcium_forge.distributed", "Batch jobs on dask.distributed."),
+    ("calcium_forge.pipeline", "From a TIFF movie to Suite2P ROIs, dF/F, spikes and figures."),
     ("calcium_forge.progress", "Progress reports of long-running generators."),
     ("calcium_forge.napari_api", "Scripting the napari plugin."),
 ]

@@ -93,13 +93,37 @@ def fake_suite2p(monkeypatch):
     return fake
 
 
+def _tiny_movie(path: Path, shape: tuple[int, int, int] = (4, 128, 96)) -> Path:
+    import tifffile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, np.zeros(shape, np.int16), photometric="minisblack")
+    return path
+
+
+def test_field_settings_follow_the_field_of_view():
+    from calcium_forge.io.suite2p_run import field_settings
+
+    big = field_settings((512, 512))  # suite2p's defaults on a large field
+    assert big.nonrigid and big.block_px == (128, 128) and big.diameter_px == 12.0
+    # 128 x 128: suite2p's 128 px block would fill the field (one block: it fails)
+    small = field_settings((128, 128))
+    assert small.nonrigid and small.block_px == (64, 64) and small.diameter_px == 12.0
+    assert "64x64" in small.describe()
+    odd = field_settings((200, 90), diameter_px=9.0)
+    assert odd.block_px == (64, 32) and odd.nonrigid and odd.diameter_px == 9.0
+    tiny = field_settings((48, 160))  # no room for two 32 px blocks along y: rigid only
+    assert not tiny.nonrigid and tiny.diameter_px == 6.0
+    assert "rigid registration only" in tiny.describe()
+
+
 def test_run_suite2p_api_and_settings(tmp_path, fake_suite2p):
     from calcium_forge.io.suite2p_run import run_suite2p
 
+    movie = _tiny_movie(tmp_path / "data" / "movie.tif")
     plane = run_suite2p(
-        tmp_path / "data" / "movie.tif", tmp_path / "out", 30.0, tau_s=0.7, diameter_px=8.0,
-        registration=False,
-    )  # fmt: skip
+        movie, tmp_path / "out", 30.0, tau_s=0.7, diameter_px=8.0, registration=False
+    )
     assert plane == tmp_path / "out" / "suite2p" / "plane0"
     (call,) = fake_suite2p.calls
     assert call["db"]["data_path"] == [str(tmp_path / "data")]
@@ -108,12 +132,13 @@ def test_run_suite2p_api_and_settings(tmp_path, fake_suite2p):
     s = call["settings"]
     assert s["fs"] == 30.0 and s["tau"] == 0.7 and s["torch_device"] == "cpu"
     assert s["diameter"] == [8.0, 8.0] and s["run"]["do_registration"] == 0
+    assert s["registration"]["block_size"] == [64, 32] and s["registration"]["nonrigid"]
 
 
 def test_main_calls_run_suite2p_and_reports_failure(tmp_path, fake_suite2p, capsys):
     from calcium_forge.io.suite2p_run import main
 
-    argv = [str(tmp_path / "m.tif"), str(tmp_path / "out"), "--fs-hz", "15"]
+    argv = [str(_tiny_movie(tmp_path / "m.tif")), str(tmp_path / "out"), "--fs-hz", "15"]
     assert main(argv) == 0
     s = fake_suite2p.calls[-1]["settings"]
     assert s["fs"] == 15.0 and s["tau"] == 1.0 and s["diameter"] == [12.0, 12.0]
@@ -121,12 +146,27 @@ def test_main_calls_run_suite2p_and_reports_failure(tmp_path, fake_suite2p, caps
     fake_suite2p.write_f = False
     assert main([*argv[:1], str(tmp_path / "empty"), "--fs-hz", "15", "--no-registration"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("suite2p failed: RuntimeError: suite2p finished but wrote no")
+    assert err.startswith("suite2p failed: Suite2PRunError: suite2p finished on")
+    assert "wrote no" in err and "found no ROI" in err
+
+
+def test_a_suite2p_exception_names_the_movie(tmp_path, fake_suite2p, monkeypatch):
+    from calcium_forge.errors import CalciumForgeError
+    from calcium_forge.io.suite2p_run import Suite2PRunError, run_suite2p
+
+    def boom(db, settings):
+        raise RuntimeError("Input and output sizes should be greater than 0")
+
+    monkeypatch.setattr(fake_suite2p, "run_s2p", boom)
+    movie = _tiny_movie(tmp_path / "m.tif")
+    with pytest.raises(Suite2PRunError, match=r"m\.tif \(field 128x96 px.*greater than 0") as e:
+        run_suite2p(movie, tmp_path / "out", 30.0)
+    assert isinstance(e.value, CalciumForgeError) and not isinstance(e.value, RuntimeError)
 
 
 def test_run_is_a_deprecated_alias(tmp_path, fake_suite2p):
     from calcium_forge.io.suite2p_run import run
 
     with pytest.warns(DeprecationWarning, match="run_suite2p"):
-        plane = run(tmp_path / "m.tif", tmp_path / "out", 20.0, 1.0, 0.0, True)
+        plane = run(_tiny_movie(tmp_path / "m.tif"), tmp_path / "out", 20.0, 1.0, 0.0, True)
     assert (plane / "F.npy").is_file()

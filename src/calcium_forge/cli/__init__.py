@@ -2,8 +2,10 @@
 
 Each sub-command is a ``_register_<name>(subparsers)`` function that adds its
 parser and sets ``func``; :data:`COMMANDS` lists them. Nothing here computes:
-it parses arguments, calls the library and prints. The sub-commands live by
+it parses arguments, calls the library and prints. Output paths declared
+with :func:`._common.declare_output` are checked before any command runs. The sub-commands live by
 subject: :mod:`._recordings` (info, convert, infer, batch-infer),
+:mod:`._pipeline` (suite2p, run: from a movie to ROIs and spikes),
 :mod:`._training` (train-spikes) and :mod:`._synthesis` (train-gan, sample-gan,
 evaluate-synthetic, synth-movie); ``version`` and ``demo`` are here.
 """
@@ -16,6 +18,8 @@ from collections.abc import Callable, Sequence
 
 from .._version import __version__
 from ..errors import CalciumForgeError
+from ._common import check_outputs, declare_output
+from ._pipeline import _register_run, _register_suite2p
 from ._recordings import _register_batch_infer, _register_convert, _register_infer, _register_info
 from ._synthesis import (
     _register_evaluate_synthetic,
@@ -41,6 +45,7 @@ def _register_demo(sub: argparse._SubParsersAction) -> None:
         "synthetic movie; writes outputs and figures",
     )
     p.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
+    declare_output(p, "out", "folder")
     p.add_argument("--quick", action="store_true", help="smaller ground-truth set and movie")
     p.add_argument("--mode", choices=["exact", "fast"], default="exact", help="ENS² engine mode")
     p.add_argument("--seed", type=int, default=0, help="seed of every random step")
@@ -81,6 +86,8 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _register_convert,
     _register_batch_infer,
     _register_infer,
+    _register_suite2p,
+    _register_run,
     _register_train_gan,
     _register_sample_gan,
     _register_evaluate_synthetic,
@@ -111,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        check_outputs(args)  # before any work: a bad --out fails in a second, not an hour
         return int(args.func(args) or 0)
     except CalciumForgeError as exc:
         print(f"calcium-forge {args.command}: error: {exc}", file=sys.stderr)

@@ -139,3 +139,92 @@ def read_one_recording(path: str, fs_hz: float | None, what: str):
 
         result = to_dff(result)
     return result
+
+
+#: What :func:`check_outputs` checks for each kind of output.
+OUTPUT_KINDS = ("recording", "folder", "tiff", "suite2p")
+
+
+def declare_output(p: argparse.ArgumentParser, attr: str, kind: str, name: str = "") -> None:
+    """Declare that ``args.<attr>`` is written, so :func:`check_outputs` checks it first.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The sub-command's parser.
+    attr : str
+        The attribute of the parsed arguments holding the path (``"out"``).
+    kind : {"recording", "folder", "tiff", "suite2p"}
+        A file :func:`calcium_forge.io.write` writes (.npz/.csv/.nwb), a folder,
+        a TIFF stack, or a folder that takes a new Suite2P run.
+    name : str
+        The argument as the user typed it, for messages (default ``--<attr>``).
+    """
+    if kind not in OUTPUT_KINDS:
+        raise ValueError(f"declare_output: kind {kind!r} is not one of {OUTPUT_KINDS}")
+    p.set_defaults(output_checks={attr: (kind, name or f"--{attr.replace('_', '-')}")})
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Check every declared output path before the command does any work.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments; ``args.output_checks`` (from :func:`declare_output`)
+        maps attributes to (kind, name).
+
+    Raises
+    ------
+    CalciumForgeError
+        The first output that cannot be written (format, missing or read-only
+        folder, a file where a folder is expected, an existing Suite2P output).
+    """
+    from ..io import check_write_path
+    from ..io.atomic import check_output_dir, check_output_file
+
+    for attr, (kind, name) in getattr(args, "output_checks", {}).items():
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        if kind == "recording":
+            check_write_path(value, name)
+        elif kind == "folder":
+            check_output_dir(value, name)
+        elif kind == "tiff":
+            check_output_file(value, (".tif", ".tiff"), name, create_parent=True)
+        else:
+            from ..pipeline import check_suite2p_output
+
+            check_suite2p_output(value, name)
+
+
+def check_rate(rec, path: str, force: bool = False) -> None:
+    """One line asking for ``--fs`` when a recording's frame rate is implausible.
+
+    Parameters
+    ----------
+    rec : Recording
+        A recording just read (``meta["fs_hz_source"]`` says where its rate comes from).
+    path : str
+        The input as the user gave it.
+    force : bool
+        ``--force-rate``: accept any positive rate.
+
+    Raises
+    ------
+    InvalidInputError
+        When the rate is outside 2–1000 Hz and not forced.
+    """
+    from ..errors import InvalidInputError
+    from ..inference.matching import MAX_FS_HZ, MIN_FS_HZ, check_frame_rate
+
+    try:
+        check_frame_rate(rec.fs_hz, force=force)
+    except InvalidInputError:
+        source = rec.meta.get("fs_hz_source") or "the file"
+        raise InvalidInputError(
+            f"{path}: frame rate {rec.fs_hz:g} Hz (from {source}) is outside "
+            f"{MIN_FS_HZ:g}–{MAX_FS_HZ:g} Hz; give the right rate with --fs HZ "
+            "(or --force-rate if it is right)."
+        ) from None

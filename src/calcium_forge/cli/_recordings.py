@@ -8,6 +8,8 @@ from ._common import (
     add_fs_option,
     add_inference_options,
     add_progress_option,
+    check_rate,
+    declare_output,
     numbered_output,
     read_recordings,
 )
@@ -42,6 +44,7 @@ def _register_convert(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", metavar="IN")
     p.add_argument("output", metavar="OUT")
+    declare_output(p, "output", "recording", "OUT")
     add_fs_option(p)
 
     def run(args: argparse.Namespace) -> int:
@@ -73,6 +76,7 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", metavar="INPUT")
     p.add_argument("--out", required=True, metavar="OUT", help="output file (.npz, .csv, .nwb)")
+    declare_output(p, "out", "recording")
     add_inference_options(p)
     add_fs_option(p)
     p.add_argument(
@@ -87,6 +91,11 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--device", default=None, help="torch device for ENS²/S2S, e.g. cuda (default: cpu)"
     )
+    p.add_argument(
+        "--force-rate",
+        action="store_true",
+        help="accept a frame rate outside 2-1000 Hz (refused otherwise)",
+    )
     add_progress_option(p)
 
     def run(args: argparse.Namespace) -> int:
@@ -98,6 +107,8 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
 
         tune_for_inference()  # heap reuse for the engine's buffers (~20 % less CPU)
         recs = read_recordings(args.input, args.fs)
+        for rec in recs:
+            check_rate(rec, args.input, force=args.force_rate)
         for k, rec in enumerate(recs):
             res = infer_spikes(
                 rec,
@@ -108,6 +119,7 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
                 progress_bar=not args.no_progress,
                 num_threads=args.threads,
                 device=args.device,
+                force_rate=args.force_rate,
                 **({} if args.event_gain is None else {"event_gain": args.event_gain}),
             )
             target = numbered_output(Path(args.out), k, len(recs))
@@ -137,6 +149,7 @@ def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
         help="Suite2P plane folders, .npz/.mat/.nwb/.csv files or quoted globs",
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    declare_output(p, "out", "folder")
     add_inference_options(p)
     add_fs_option(p, "--fs-hz")
     p.add_argument(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_fs_option, add_progress_option, read_one_recording
+from ._common import add_fs_option, add_progress_option, declare_output, read_one_recording
 
 
 def _register_train_gan(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,7 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("data", metavar="DATA")
     p.add_argument("--out", required=True, metavar="DIR")
+    declare_output(p, "out", "folder")
     add_fs_option(p)
     p.add_argument("--window", type=int, default=256, help="T, frames per window (default 256)")
     p.add_argument("--stride", type=int, default=4, help="training window stride in frames")
@@ -129,6 +130,7 @@ def _register_sample_gan(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", metavar="MODEL")
     p.add_argument("--out", required=True, metavar="FILE")
+    declare_output(p, "out", "recording")
     p.add_argument("--n", type=int, default=4, help="number of windows (default 4)")
     p.add_argument("--frames", type=int, default=None, help="one long recording of N frames")
     p.add_argument("--seed", type=int, default=0)
@@ -165,6 +167,7 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
     p.add_argument("real", metavar="REAL")
     p.add_argument("synthetic", metavar="SYNTH")
     p.add_argument("--out", required=True, metavar="DIR")
+    declare_output(p, "out", "folder")
     add_fs_option(p)
     p.add_argument("--window", type=int, default=None, help="window length T in frames")
     p.add_argument("--training", default=None, help="the model's training data (memorisation)")
@@ -213,6 +216,7 @@ def _register_synth_movie(sub: argparse._SubParsersAction) -> None:
         "spikes by default, a recording file (--traces) or a CalciumGAN (--model).",
     )
     p.add_argument("--out", required=True, metavar="OUT.tif")
+    declare_output(p, "out", "tiff")
     p.add_argument("--traces", default=None, help="recording whose dF/F traces to render")
     p.add_argument("--model", default=None, help="CalciumGAN name or .pt to sample traces from")
     p.add_argument("--use-labels", action="store_true", help="use --traces' own ROI labels")

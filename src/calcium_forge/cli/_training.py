@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_progress_option
+from ._common import add_progress_option, declare_output
 
 
 def _register_train_spikes(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +17,7 @@ def _register_train_spikes(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("data", nargs="+", metavar="DATA", help="ground-truth folder(s) or .mat files")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    declare_output(p, "out", "folder")
     p.add_argument("--method", default="ens2", choices=["ens2", "s2s"])
     p.add_argument("--name", default=None, help="model name (default <method>-custom)")
     p.add_argument("--iterations", type=int, default=None, help="max iterations (paper: 5000)")

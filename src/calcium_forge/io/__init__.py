@@ -39,6 +39,7 @@ from .tiff import write_stack
 __all__ = [
     "Stack",
     "atomic_path",
+    "check_write_path",
     "detect_format",
     "read",
     "read_result",
@@ -243,6 +244,44 @@ def read_stack(path: str | os.PathLike[str], fs_hz: float | None = None) -> Any:
         return read_tiff_stack(path, fs_hz=fs_hz)
     except CalciumForgeError as exc:
         raise _with_reader("tiff", exc) from exc.__cause__
+
+
+def check_write_path(path: str | os.PathLike[str], what: str = "output") -> Path:
+    """Check, before any work starts, that :func:`write` can write ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``.npz``, ``.csv`` or ``.nwb`` file whose folder exists and is writable.
+    what : str
+        The argument's name in messages (``"--out"``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    FileFormatError, InvalidInputError, MissingFileError
+        Unknown extension, a folder, a missing or read-only folder.
+    MissingDependencyError
+        ``.nwb`` without the ``nwb`` extra (pynwb).
+    """
+    from .atomic import check_output_file
+
+    p = check_output_file(path, tuple(_WRITERS), what)
+    if p.suffix.lower() == ".nwb":
+        import importlib.util
+
+        from ..errors import MissingDependencyError
+
+        if importlib.util.find_spec("pynwb") is None:
+            raise MissingDependencyError(
+                f"{what} {str(p)!r}: writing .nwb needs pynwb; install the extra with "
+                "pip install 'calcium-forge[nwb]', or choose .npz or .csv."
+            )
+    return p
 
 
 def write(obj: Recording | SpikeInference, path: str | os.PathLike[str], **options: Any) -> Path:

@@ -14,9 +14,9 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import MissingFileError
+from ..errors import FileFormatError, InvalidInputError, MissingFileError
 
-__all__ = ["atomic_path", "write_text"]
+__all__ = ["atomic_path", "check_output_dir", "check_output_file", "write_text"]
 
 
 @contextlib.contextmanager
@@ -105,3 +105,102 @@ def write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8")
     with atomic_path(final) as tmp:
         tmp.write_text(text, encoding=encoding)
     return final
+
+
+def _check_writable_folder(folder: Path, what: str, target: Path) -> None:
+    """Refuse ``folder`` when it exists but is not a writable folder."""
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(
+            f"{what} {str(target)!r}: {str(folder)!r} is a file, not a folder. "
+            "Choose another output path."
+        )
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidInputError(
+            f"{what} {str(target)!r}: the folder {str(folder)!r} is not writable. "
+            "Choose another output path."
+        )
+
+
+def check_output_file(
+    path: str | os.PathLike[str],
+    suffixes: tuple[str, ...],
+    what: str = "output",
+    create_parent: bool = False,
+) -> Path:
+    """Check, before any work starts, that a file can be written at ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file.
+    suffixes : tuple of str
+        Accepted extensions, lower case with the dot (``(".npz", ".csv")``).
+    what : str
+        The argument's name in messages (``"--out"``).
+    create_parent : bool
+        The caller creates the file's folder: it may be missing, but must be
+        creatable (:func:`check_output_dir`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    FileFormatError
+        When the extension is not one of ``suffixes``.
+    InvalidInputError
+        When ``path`` is a folder or its folder is a file or not writable.
+    MissingFileError
+        When its folder does not exist.
+    """
+    p = Path(path)
+    if p.is_dir():
+        raise InvalidInputError(f"{what} {str(p)!r} is a folder; give a file name.")
+    if p.suffix.lower() not in suffixes:
+        raise FileFormatError(
+            f"{what} {str(p)!r}: cannot write {p.suffix or 'files without extension'!r}; "
+            f"choose one of {', '.join(suffixes)}."
+        )
+    parent = p.parent if str(p.parent) else Path(".")
+    if create_parent:
+        check_output_dir(parent, what)
+        return p
+    if not parent.exists():
+        raise MissingFileError(
+            f"{what} {str(p)!r}: the folder {str(parent)!r} does not exist. "
+            "Create it first or choose another output path."
+        )
+    _check_writable_folder(parent, what, p)
+    return p
+
+
+def check_output_dir(path: str | os.PathLike[str], what: str = "output folder") -> Path:
+    """Check, before any work starts, that ``path`` is or can become a writable folder.
+
+    Nothing is created: the nearest existing ancestor must be a writable folder.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output folder.
+    what : str
+        The argument's name in messages (``"--out"``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    InvalidInputError
+        When ``path`` or an ancestor is a file, or the folder is not writable.
+    """
+    p = Path(path)
+    folder = p
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    _check_writable_folder(folder if str(folder) else Path("."), what, p)
+    return p
