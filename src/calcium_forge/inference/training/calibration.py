@@ -218,8 +218,10 @@ def events_seed_mass(card: dict | None, config: SpikeTrainConfig | None = None) 
     ev = (card or {}).get("events")
     if isinstance(ev, dict) and "seed_mass" in ev:
         return ev["seed_mass"]
-    matched = bool(config.noise_matched) if config is not None else bool(
-        ((card or {}).get("training") or {}).get("noise_matching", {}).get("enabled")
+    matched = (
+        bool(config.noise_matched)
+        if config is not None
+        else bool(((card or {}).get("training") or {}).get("noise_matching", {}).get("enabled"))
     )
     return None if matched else DEFAULT_SEED_MASS
 
