@@ -91,8 +91,8 @@ def test_raw_recording_is_converted_to_dff(rng):
 def test_fast_mode_close_to_exact(rng):
     x = np.abs(rng.standard_normal((1, 600))).astype(np.float32)
     m = identity_model()
-    exact = infer_spikes(x, fs_hz=30.0, model=m, events=False)
-    fast = infer_spikes(x, fs_hz=30.0, model=m, events=False, mode="fast")
+    exact = infer_spikes(x, fs_hz=30.0, model=m, events=False, mode="exact")
+    fast = infer_spikes(x, fs_hz=30.0, model=m, events=False)  # fast is the default
     assert fast.meta["stride"] == 8 and exact.meta["stride"] == 1
     np.testing.assert_allclose(fast.rate_hz, exact.rate_hz, rtol=1e-4, atol=1e-4)
 

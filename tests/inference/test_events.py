@@ -92,17 +92,17 @@ def test_seeded_and_unseeded_equal_plain_loop(rng, seed_mass):
 
 
 def test_long_runs_are_cut_into_pieces_of_max_fragment_bins(rng):
-    from calcium_forge.inference.events import _fragments
+    from calcium_forge.inference.events import find_fragments
 
     rate = np.zeros((2, 3000))
     rate[0, 100:1350] = 1.0  # one run of 1250 bins
     rate[1, 10:20] = 1.0
-    rows, starts, stops = _fragments(rate, 0.01, 500)
+    rows, starts, stops = find_fragments(rate, 0.01, 500)
     assert rows.tolist() == [0, 0, 0, 1]
     assert starts.tolist() == [100, 600, 1100, 10]
     assert stops.tolist() == [600, 1100, 1350, 20]
     # without a cap the run stays whole
-    assert _fragments(rate, 0.01, None)[1].tolist() == [100, 10]
+    assert find_fragments(rate, 0.01, None)[1].tolist() == [100, 10]
 
 
 def test_dense_firing_costs_iterations_per_piece_not_per_run(rng):

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,7 @@ from .matching import (
     roi_noise_levels,
     warn_outside,
 )
+from .noise_floor import DEFAULT_MAX_NOISE_EVENTS_PER_S, NoiseFloor, noise_floors
 from .oasis import iter_oasis_inference
 
 METHODS = ("ens2", "s2s", "cascade", "oasis")
@@ -138,6 +139,7 @@ def iter_infer_spikes(
     spike_amplitude: float | None = None,
     device: str | None = None,
     force_rate: bool = False,
+    max_noise_events_per_s: float | None = DEFAULT_MAX_NOISE_EVENTS_PER_S,
 ) -> Generator[Progress, None, SpikeInference]:
     """Infer spike rates (and events) from dF/F; yields one Progress per chunk of ROIs.
 
@@ -191,6 +193,13 @@ def iter_infer_spikes(
         CPU. Resampling and events stay on the CPU. OASIS ignores it.
     force_rate : bool
         Accept a frame rate below 2 Hz or above 1 kHz (refused otherwise).
+    max_noise_events_per_s : float or None
+        Events: each ROI's event floor is set so that white noise of its noise
+        level ν, run through the same model and rule, keeps at most this many
+        events per second (default 0.01; fragments of rate lighter than the
+        floor get no events; :mod:`calcium_forge.inference.noise_floor`).
+        ``meta["min_event_mass"]`` holds each ROI's floor (spikes). ``None``:
+        no floor.
 
     Yields
     ------
@@ -219,6 +228,8 @@ def iter_infer_spikes(
         max_memory_mb=max_memory_mb, device=device, noise_levels=roi_noise_levels(traces, fs_in),
     )  # fmt: skip
     warn_outside(loaded.name or method, fs_in, run.noise_levels, run.trained)
+    if events and max_noise_events_per_s is not None:
+        run = _with_noise_floor(loaded, run, fs_in, max_noise_events_per_s)
     return (yield from _iter_network(loaded, run, traces, nan, fs_in, rec, events, mode, t_start))
 
 
@@ -245,7 +256,9 @@ def _iter_network(
     chunk = _roi_chunk(n_rois, run.n_model, run.max_memory_mb)
     for r0 in range(0, n_rois, chunk):
         r1 = min(n_rois, r0 + chunk)
-        part = _infer_chunk(loaded, traces[r0:r1], nan[r0:r1], fs_in, run, events, timing)
+        part = _infer_chunk(
+            loaded, traces[r0:r1], nan[r0:r1], fs_in, run, events, timing, slice(r0, r1)
+        )
         rate[r0:r1] = part.rate_hz
         if ev is not None:
             ev.extend(part.events)
@@ -260,6 +273,7 @@ def _iter_network(
         "epsilon_per_bin": run.epsilon,
         "seed_mass": run.seed_mass,
         "event_gain": run.gain,
+        **_floor_meta(run.floor),
         "timing": timing,
         "nan_frames": int(nan.sum()),
         "device": str(run.device or "cpu"),
@@ -291,6 +305,7 @@ class _NetworkRun:
     num_threads: int | None
     max_memory_mb: float
     device: str | None
+    floor: NoiseFloor | None = None
 
 
 @dataclass
@@ -345,6 +360,7 @@ def _infer_chunk(
     run: _NetworkRun,
     events: bool,
     timing: dict,
+    rois: slice = slice(None),
 ) -> _ChunkResult:
     """Rates (spikes/s on the input frames) and event times (s) of a chunk of ROIs.
 
@@ -370,7 +386,10 @@ def _infer_chunk(
     ev: list[np.ndarray] = []
     if events:
         src = per_bin * run.gain if run.gain != 1.0 else per_bin
-        g = greedy_spike_counts(src, run.kernel, epsilon=run.epsilon, seed_mass=run.seed_mass)
+        floor = None if run.floor is None else run.floor.min_mass[rois]
+        g = greedy_spike_counts(
+            src, run.kernel, epsilon=run.epsilon, seed_mass=run.seed_mass, min_fragment_mass=floor
+        )
         ev = g.spike_times(fs_m)
     t3 = time.perf_counter()
     r_in = rebin_rate(per_bin * fs_m, fs_m, fs_in, n_frames)
@@ -379,6 +398,39 @@ def _infer_chunk(
     timing["network_s"] += t2 - t1
     timing["events_s"] += t3 - t2
     return _ChunkResult(r_in, ev)
+
+
+def _with_noise_floor(loaded, run: _NetworkRun, fs_in: float, max_events: float) -> _NetworkRun:
+    """``run`` with each ROI's event floor from noise runs at its noise level (.noise_floor).
+
+    The noise is made at the input rate and takes the recording's path: resampled to
+    the model rate, through the network (conditioned on its own measured ν), to spikes
+    per bin.
+    """
+
+    def rate_per_bin(x: np.ndarray) -> np.ndarray:
+        x_m = resample(x, fs_in, run.fs_model_hz)
+        out = _run_network(
+            loaded, x_m, run.stride, run.num_threads, run.max_memory_mb, run.device,
+            run.fs_model_hz,
+        )  # fmt: skip
+        return np.asarray(loaded.to_spikes_per_bin(out), dtype=np.float64)
+
+    floor = noise_floors(
+        run.noise_levels, fs_in, rate_per_bin, run.kernel, gain=run.gain, epsilon=run.epsilon,
+        seed_mass=run.seed_mass, max_events_per_s=max_events,
+    )  # fmt: skip
+    return replace(run, floor=floor)
+
+
+def _floor_meta(floor: NoiseFloor | None) -> dict:
+    """Result metadata of the event floor (empty without one)."""
+    if floor is None:
+        return {}
+    return {
+        "min_event_mass": [round(float(v), 4) for v in floor.min_mass],
+        "noise_events_per_s_without_floor": floor.noise_events_per_s,
+    }
 
 
 def _nearest_frame(n_model: int, fs_m: float, fs_in: float, n_frames: int) -> np.ndarray:

@@ -94,7 +94,7 @@ class GreedyEvents:
         return out
 
 
-def _fragments(
+def find_fragments(
     rate: np.ndarray, epsilon: float, max_len: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of ``rate > epsilon`` per row: (row, start, stop) arrays (stop exclusive).
@@ -130,6 +130,7 @@ def greedy_spike_counts(
     max_flat_bins: int = 1 << 20,
     seed_mass: float | None = DEFAULT_SEED_MASS,
     max_fragment_bins: int | None = DEFAULT_MAX_FRAGMENT_BINS,
+    min_fragment_mass: float | np.ndarray | None = None,
 ) -> GreedyEvents:
     """ENS² greedy spike events from a rate (spikes per bin), vectorised.
 
@@ -162,6 +163,11 @@ def greedy_spike_counts(
         without a cap one long run (dense firing, where the rate never drops
         below ``epsilon``) costs its length times its spike count. ``None``:
         no cap (the paper's description).
+    min_fragment_mass : float, numpy.ndarray or None
+        Fragments whose rate sums to fewer spikes than this (one value, or one
+        per row) receive none: the bumps a network draws in pure noise of a
+        row's noise level (see :mod:`calcium_forge.inference.noise_floor`).
+        ``None`` (default): every fragment is estimated.
 
     Returns
     -------
@@ -183,7 +189,9 @@ def greedy_spike_counts(
         raise InvalidInputError(
             f"max_fragment_bins must be a positive number of bins or None; got {max_fragment_bins}."
         )
-    rows, starts, stops = _fragments(rate, epsilon, max_fragment_bins)
+    rows, starts, stops = find_fragments(rate, epsilon, max_fragment_bins)
+    if min_fragment_mass is not None and rows.size:
+        rows, starts, stops = _heavy_fragments(rate, rows, starts, stops, min_fragment_mass)
     n_frag = int(rows.size)
     if n_frag == 0:
         return GreedyEvents(counts=counts, n_iterations=0, n_fragments=0)
@@ -279,6 +287,45 @@ def _greedy_core(
     return n_iter
 
 
+def fragment_masses(
+    rate: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray
+) -> np.ndarray:
+    """Spikes carried by each fragment: the rate (spikes per bin) summed over it.
+
+    Parameters
+    ----------
+    rate : numpy.ndarray
+        (n_rows, n_bins) rate, spikes per bin.
+    rows, starts, stops : numpy.ndarray
+        Fragments as row, first bin and stop bin (exclusive).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 (n_fragments,), spikes.
+    """
+    lengths = (stops - starts).astype(np.int64)
+    if lengths.size == 0:
+        return np.zeros(0)
+    local = _ragged_arange(lengths)
+    vals = rate[np.repeat(rows, lengths), np.repeat(starts, lengths) + local]
+    return np.add.reduceat(vals, np.concatenate([[0], np.cumsum(lengths)[:-1]]))
+
+
+def _heavy_fragments(
+    rate: np.ndarray, rows: np.ndarray, starts: np.ndarray, stops: np.ndarray, min_mass
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The fragments whose rate sums to at least their row's ``min_mass`` spikes."""
+    m = np.broadcast_to(np.asarray(min_mass, dtype=np.float64), (rate.shape[0],))
+    if not np.all(np.isfinite(m)) or (m < 0).any():
+        raise InvalidInputError(
+            "min_fragment_mass must be non-negative numbers of spikes (one, or one per row) or "
+            f"None; got {np.asarray(min_mass)}."
+        )
+    keep = fragment_masses(rate, rows, starts, stops) >= m[rows]
+    return rows[keep], starts[keep], stops[keep]
+
+
 def _ragged_arange(lengths: np.ndarray) -> np.ndarray:
     """Concatenated ``arange(n)`` for every ``n`` in ``lengths``."""
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -318,7 +365,7 @@ def greedy_spike_counts_reference(
     kernel = np.asarray(kernel, dtype=np.float64).ravel()
     h = kernel.size // 2
     out = np.zeros(rate.size, dtype=np.int32)
-    _, starts, stops = _fragments(rate[None, :], epsilon, max_fragment_bins)
+    _, starts, stops = find_fragments(rate[None, :], epsilon, max_fragment_bins)
     for a, b in zip(starts, stops, strict=True):
         pd = rate[a:b]
         est = np.zeros(b - a)
