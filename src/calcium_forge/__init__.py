@@ -22,6 +22,7 @@ from .errors import (
     MissingFileError,
     ModelError,
     UnsafePickleError,
+    WriteError,
 )
 from .recording import Recording
 
@@ -34,6 +35,7 @@ __all__ = [
     "ModelError",
     "Recording",
     "UnsafePickleError",
+    "WriteError",
     "__version__",
     "infer_spikes",
     "read",

@@ -33,6 +33,10 @@ class ModelError(CalciumForgeError, ValueError):
     """A model file or model name cannot be used (architecture, metadata, format)."""
 
 
+class WriteError(CalciumForgeError, OSError):
+    """An output file cannot be written (no permission, read-only or full disk)."""
+
+
 class MissingDependencyError(CalciumForgeError, ImportError):
     """An optional dependency (extra) needed for this feature is not installed."""
 
