@@ -99,8 +99,7 @@ def write_failed(path: Path, exc: OSError) -> WriteError:
     else:
         why, fix = "permission denied", "choose a folder you can write to or fix its permissions"
     err = WriteError(
-        f"cannot write {str(path)!r}: {why} ({exc.strerror or exc}). Nothing was written; "
-        f"{fix}."
+        f"cannot write {str(path)!r}: {why} ({exc.strerror or exc}). Nothing was written; {fix}."
     )
     err.errno, err.filename = exc.errno or errno.EIO, str(path)
     return err

@@ -126,16 +126,19 @@ def check_allocation(
         dims = tuple(int(d) for d in dims)
         itemsize = np.dtype(dtype).itemsize
     except (TypeError, ValueError, OverflowError) as exc:
-        raise err(f"{where}: {what} declares an unusable shape/dtype ({shape!r}, {dtype!r}).") from exc
+        raise err(
+            f"{where}: {what} declares an unusable shape/dtype ({shape!r}, {dtype!r})."
+        ) from exc
     if any(d < 0 for d in dims):
         raise err(f"{where}: {what} declares a negative size {dims}.")
     n_bytes = math.prod(dims) * itemsize
     limit = available_memory_bytes() if available is None else int(available)
+    fix = fix or "Check the file: the declared size is wrong, or process the data in parts."
     if n_bytes > limit:
         raise err(
             f"{where}: {what} would need {format_bytes(n_bytes)} (shape {dims}, "
             f"{np.dtype(dtype).name}) but only {format_bytes(limit)} of memory is available; "
-            f"it was refused before allocating. {fix or 'Check the file: the size is wrong or the data must be processed in parts.'}"
+            f"it was refused before allocating. {fix}"
         )
     return n_bytes
 
