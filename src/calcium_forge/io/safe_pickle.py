@@ -17,7 +17,6 @@ import io
 import math
 import os
 import pickle
-from pathlib import Path
 from typing import Any
 
 import numpy as np
