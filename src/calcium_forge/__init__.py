@@ -21,6 +21,7 @@ from .errors import (
     MissingDependencyError,
     MissingFileError,
     ModelError,
+    SuspectInputWarning,
     UnsafePickleError,
     WriteError,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "MissingFileError",
     "ModelError",
     "Recording",
+    "SuspectInputWarning",
     "UnsafePickleError",
     "WriteError",
     "__version__",

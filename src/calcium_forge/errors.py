@@ -41,6 +41,10 @@ class MissingDependencyError(CalciumForgeError, ImportError):
     """An optional dependency (extra) needed for this feature is not installed."""
 
 
+class SuspectInputWarning(UserWarning):
+    """An input is legal but suspect (it was read, with a repair the warning describes)."""
+
+
 def require(module: str, extra: str, feature: str):
     """Import an optional module or raise a :class:`MissingDependencyError`.
 
