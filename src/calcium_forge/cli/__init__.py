@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from .._version import __version__
 from ..errors import CalciumForgeError
+from ._common import positive_int
 from ._recordings import _register_batch_infer, _register_convert, _register_infer, _register_info
 from ._synthesis import (
     _register_evaluate_synthetic,
@@ -46,7 +47,7 @@ def _register_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every random step")
     p.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=None,
         help="torch threads (default: torch's; use 1 when other jobs keep the cores busy)",
     )

@@ -9,8 +9,13 @@ from ._common import (
     add_inference_options,
     add_progress_option,
     numbered_output,
+    output_file,
+    positive_float,
+    positive_int,
     read_recordings,
 )
+
+_TRACE_OUTPUTS = (".npz", ".csv", ".nwb")
 
 
 def _register_info(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +46,7 @@ def _register_convert(sub: argparse._SubParsersAction) -> None:
         "recordings write OUT_<k> for each.",
     )
     p.add_argument("input", metavar="IN")
-    p.add_argument("output", metavar="OUT")
+    p.add_argument("output", metavar="OUT", type=output_file(*_TRACE_OUTPUTS))
     add_fs_option(p)
 
     def run(args: argparse.Namespace) -> int:
@@ -72,18 +77,26 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
         "recordings write OUT_<k> for each.",
     )
     p.add_argument("input", metavar="INPUT")
-    p.add_argument("--out", required=True, metavar="OUT", help="output file (.npz, .csv, .nwb)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="OUT",
+        type=output_file(*_TRACE_OUTPUTS),
+        help="output file (.npz, .csv, .nwb)",
+    )
     add_inference_options(p)
     add_fs_option(p)
     p.add_argument(
         "--event-gain",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="G",
         help="ENS²/S2S: multiply the rate by G before estimating spike events (default: the "
         "gain the model was calibrated with on its validation neurons, 1 if none)",
     )
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument(
+        "--threads", type=positive_int, default=None, help="torch threads (default: torch's)"
+    )
     p.add_argument(
         "--device", default=None, help="torch device for ENS²/S2S, e.g. cuda (default: cpu)"
     )
@@ -148,11 +161,11 @@ def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=None,
         help="worker processes of the local cluster (default: CPU count)",
     )
-    p.add_argument("--threads-per-worker", type=int, default=1)
+    p.add_argument("--threads-per-worker", type=positive_int, default=1)
     p.add_argument(
         "--resources",
         default=None,
