@@ -101,7 +101,7 @@ def write_failed(path: Path, exc: OSError) -> WriteError:
     err = WriteError(
         f"cannot write {str(path)!r}: {why} ({exc.strerror or exc}). Nothing was written; {fix}."
     )
-    err.errno, err.filename = exc.errno or errno.EIO, str(path)
+    err.errno = exc.errno or errno.EIO  # no .filename: str(err) stays the message
     return err
 
 
