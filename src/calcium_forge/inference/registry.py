@@ -404,6 +404,8 @@ def _check_card(card: dict, weights: Path) -> None:
 
 #: Largest window a model card may give (samples).
 MAX_WINDOW = 100_000
+#: Largest network a model card may describe (bytes of parameters); shipped ones are < 1 MB.
+MAX_NETWORK_BYTES = 512 * 1024**2
 
 
 def _card_number(card: dict, key: str, weights: Path, *, integer: bool = False) -> float:
@@ -439,6 +441,12 @@ def _check_card_values(card: dict, weights: Path) -> None:
             f"model card of {str(weights)!r}: architecture kwargs must be a JSON object; got "
             f"{kwargs!r}. Re-create the card with save_model."
         )
+    if "window" in kwargs and kwargs["window"] != card["window"]:
+        raise ModelError(
+            f"model card of {str(weights)!r}: architecture window={kwargs['window']!r} "
+            f"contradicts the card's window={card['window']!r}; the card is damaged. Restore it "
+            "or re-save the model with save_model."
+        )
 
 
 def _build_checked(arch: dict, weights: Path):
@@ -455,7 +463,11 @@ def _build_checked(arch: dict, weights: Path):
         n_bytes = sum(p.numel() * p.element_size() for p in skeleton.parameters())
         n_bytes += sum(b.numel() * b.element_size() for b in skeleton.buffers())
         check_allocation(
-            n_bytes, np.uint8, f"the network {arch['class']} {kwargs}", f"model card of {weights}"
+            n_bytes,
+            np.uint8,
+            f"the network {arch['class']} {kwargs}",
+            f"model card of {weights}",
+            cap=MAX_NETWORK_BYTES,
         )
         return build_network(arch["class"], kwargs)
     except ModelError:

@@ -89,6 +89,7 @@ def check_allocation(
     *,
     from_file: bool = True,
     available: int | None = None,
+    cap: int | None = None,
 ) -> int:
     """Refuse an array whose size would exceed the available memory, before allocating it.
 
@@ -109,6 +110,8 @@ def check_allocation(
         it came from an argument (:class:`InvalidInputError`).
     available : int, optional
         Bytes available; default :func:`available_memory_bytes`.
+    cap : int, optional
+        A smaller limit for this kind of data (bytes), named in the message when it binds.
 
     Returns
     -------
@@ -133,11 +136,14 @@ def check_allocation(
         raise err(f"{where}: {what} declares a negative size {dims}.")
     n_bytes = math.prod(dims) * itemsize
     limit = available_memory_bytes() if available is None else int(available)
+    what_limit = f"only {format_bytes(limit)} of memory is available"
+    if cap is not None and cap < limit:
+        limit, what_limit = int(cap), f"the limit for {what} is {format_bytes(cap)}"
     fix = fix or "Check the file: the declared size is wrong, or process the data in parts."
     if n_bytes > limit:
         raise err(
             f"{where}: {what} would need {format_bytes(n_bytes)} (shape {dims}, "
-            f"{np.dtype(dtype).name}) but only {format_bytes(limit)} of memory is available; "
+            f"{np.dtype(dtype).name}) but {what_limit}; "
             f"it was refused before allocating. {fix}"
         )
     return n_bytes

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FileFormatError, InvalidInputError
+from ..errors import CalciumForgeError, FileFormatError, InvalidInputError
 from ._common import check_fs
 from .atomic import atomic_path
 from .limits import check_allocation, require_regular_file
@@ -125,8 +125,22 @@ class Stack:
         return np.dtype(self.data.dtype)
 
     def frame(self, t: int) -> np.ndarray:
-        """Read frame ``t`` as a numpy array (Y, X)."""
-        return np.asarray(self.data[t])
+        """Read frame ``t`` as a numpy array (Y, X).
+
+        Raises
+        ------
+        FileFormatError
+            When the frame's bytes cannot be decoded (a damaged file).
+        """
+        try:
+            return np.asarray(self.data[t])
+        except IndexError:
+            raise
+        except Exception as exc:  # zarr/tifffile decoding errors on damaged pages
+            raise FileFormatError(
+                f"{self.source}: frame {t} cannot be read ({type(exc).__name__}: {exc}); the "
+                "TIFF is damaged. Re-copy or re-export the file."
+            ) from exc
 
     def __repr__(self) -> str:
         fs = "unknown" if self.fs_hz is None else f"{self.fs_hz:g} Hz"
@@ -414,14 +428,21 @@ def read_tiff_stack(
         is_imagej = bool(getattr(tif, "is_imagej", False))
         # the zarr store reuses the parsed IFDs (tifffile reopens the file on read)
         store = tif.aszarr(series=0)
+    except CalciumForgeError:
+        raise
+    except Exception as exc:  # tifffile's parsers fail in many ways on damaged headers
+        raise FileFormatError(
+            f"{path}: the TIFF's structure is damaged ({type(exc).__name__}: {exc}). Re-copy "
+            "or re-export the file."
+        ) from exc
     finally:
         tif.close()
         logger.removeHandler(problems)
         logger.propagate = propagate
     n_spatial = sum(1 for a in axes if a in "YX")
-    if len(shape) == 2 or n_spatial == len(shape):
+    if len(shape) <= 2 or n_spatial == len(shape):
         raise FileFormatError(
-            f"{path}: this is a single 2-D image ({shape[0]} x {shape[1]} pixels), but a stack "
+            f"{path}: this is a single 2-D image (shape {shape}), not a stack "
             "of frames (T, Y, X) is needed. Pass the multi-page TIFF of the movie."
         )
 
