@@ -81,6 +81,12 @@ def test_sigterm_during_a_write_removes_the_temporary_file(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_sigterm_handler_is_only_installed_during_a_write(tmp_path, rec):
+    before = signal.getsignal(signal.SIGTERM)
+    write(rec, tmp_path / "out.npz")
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 def test_read_only_folder_is_a_write_error(tmp_path, rec, monkeypatch):
     import calcium_forge.io.atomic as atomic
 

@@ -55,16 +55,30 @@ def _on_sigterm(signum: int, frame) -> None:
     raise SystemExit(128 + signum)  # unwinds the `with` blocks, then exits with 143
 
 
-def _install_sigterm_handler() -> None:
-    """Install :func:`_on_sigterm` once (main thread only; other threads rely on it)."""
+def _install_sigterm_handler() -> bool:
+    """Install :func:`_on_sigterm` for the outermost write of the main thread.
+
+    Returns True when this call installed it (the caller then restores the
+    previous handler with :func:`_restore_sigterm_handler` when it is done).
+    Writes in other threads are covered while the main thread writes.
+    """
     if threading.current_thread() is not threading.main_thread():
-        return
+        return False
     current = signal.getsignal(signal.SIGTERM)
     if current is _on_sigterm:
-        return
-    with contextlib.suppress(ValueError, OSError):  # e.g. not allowed in this interpreter
+        return False
+    try:
         signal.signal(signal.SIGTERM, _on_sigterm)
-        _PREVIOUS_SIGTERM[:] = [current]
+    except (ValueError, OSError):  # e.g. not allowed in this interpreter
+        return False
+    _PREVIOUS_SIGTERM[:] = [current]
+    return True
+
+
+def _restore_sigterm_handler() -> None:
+    previous = _PREVIOUS_SIGTERM[0] if _PREVIOUS_SIGTERM else signal.SIG_DFL
+    with contextlib.suppress(ValueError, OSError, TypeError):
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _temp_name(final: Path) -> str:
@@ -153,11 +167,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             f"cannot write {str(final)!r}: the folder {str(parent)!r} does not exist. "
             "Create it first or choose another output path."
         )
-    _install_sigterm_handler()
+    installed = _install_sigterm_handler()
     try:
         tmp = parent / _temp_name(final)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except OSError as exc:
+        if installed:
+            _restore_sigterm_handler()
         if _is_write_error(exc):
             raise write_failed(final, exc) from exc
         raise
@@ -183,6 +199,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         with _LOCK:
             _LIVE.discard(tmp)
+        if installed:
+            _restore_sigterm_handler()
 
 
 def write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
