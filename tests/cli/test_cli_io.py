@@ -53,7 +53,7 @@ def test_convert_unknown_output(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:  # refused by argparse, before reading IN
         main(["convert", str(tmp_path / "t.npy"), str(tmp_path / "t.xlsx"), "--fs", "3"])
     assert info.value.code == 2
-    assert "'t.xlsx' must end in .npz, .csv, .nwb" in capsys.readouterr().err
+    assert "t.xlsx' must end in .npz, .csv, .nwb" in capsys.readouterr().err
 
 
 def test_info_damaged_file_and_tiff(tmp_path, capsys, rng):
