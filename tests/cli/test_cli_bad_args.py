@@ -87,3 +87,16 @@ def test_train_spikes_with_text_in_the_mat_file(capsys, tmp_path):
     assert main([*argv, "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "fluo_mean must hold numbers" in err and "Traceback" not in err
+
+
+def test_unwritable_output_folder_is_one_line(capsys, tmp_path, monkeypatch):
+    import pathlib
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", denied)
+    argv = ["synth-movie", "--out", str(tmp_path / "new" / "m.tif"), "--size", "32", "32"]
+    assert main([*argv, "--cells", "2", "--frames", "5", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "Permission denied" in err and "new" in err and "Traceback" not in err

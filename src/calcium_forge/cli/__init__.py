@@ -116,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CalciumForgeError as exc:
         print(f"calcium-forge {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # folders the command creates itself: permission, full disk
+        print(f"calcium-forge {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"calcium-forge {args.command}: interrupted", file=sys.stderr)
         return 130
