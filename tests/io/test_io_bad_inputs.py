@@ -239,6 +239,13 @@ def test_npy_header_beyond_the_data_is_truncated(tmp_path):
     _raises(FileFormatError, r"F\.npy.*truncated", read, path, fs_hz=30)
 
 
+def test_npy_header_that_does_not_parse_is_a_format_error(tmp_path):
+    path = tmp_path / "x.npy"
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (((".ljust(118) + b"\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header)
+    _raises(FileFormatError, r"x\.npy: not a readable \.npy file", read, path, fs_hz=30)
+
+
 def test_npz_member_larger_than_memory_is_refused(tmp_path):
     import zipfile
 

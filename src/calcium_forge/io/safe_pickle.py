@@ -17,6 +17,7 @@ import io
 import math
 import os
 import pickle
+import tokenize
 from typing import Any
 
 import numpy as np
@@ -269,7 +270,8 @@ def load_npy(path: str | os.PathLike[str]) -> Any:
             payload = fh.read()
     except FileFormatError:
         raise
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError, SyntaxError, tokenize.TokenError) as exc:
+        # numpy parses the header dict with ast/tokenize: a damaged one raises their errors
         raise FileFormatError(
             f"{path}: not a readable .npy file ({exc}). Check that the file is complete."
         ) from exc

@@ -146,8 +146,8 @@ def _check_members(z: Any, path: Path) -> None:
                     else np.lib.format.read_array_header_2_0
                 )
                 shape, _, dtype = read_header(fh)
-            except ValueError:
-                continue  # not an .npy member: numpy reports it when it is read
+            except Exception:  # not an .npy member: numpy reports it when it is read
+                continue
         check_allocation(shape, dtype, f"entry {name!r}", str(path))
 
 
