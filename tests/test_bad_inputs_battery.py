@@ -164,9 +164,11 @@ def test_odd_npz_archives_raise_only_named_errors(tmp_path, entries):
 @FAST
 @given(ops=st.dictionaries(st.sampled_from(["fs", "Ly", "Lx", "nframes", "meanImg"]), _VALUES))
 def test_odd_ops_values_raise_only_named_errors(tmp_path, ops):
-    from _io_helpers import write_plane  # tests/io helpers
-
-    plane = write_plane(tmp_path / "plane0", np.random.default_rng(0), n_frames=40, ops={"fs": 1})
+    plane = tmp_path / "plane0"
+    plane.mkdir(exist_ok=True)
+    np.save(plane / "F.npy", 100 + np.random.default_rng(0).standard_normal((2, 40)))
+    stat = [{"ypix": np.array([1, 2]), "xpix": np.array([3, 3])}] * 2
+    np.save(plane / "stat.npy", np.array(stat, dtype=object), allow_pickle=True)
     np.save(plane / "ops.npy", np.array(ops, dtype=object), allow_pickle=True)
     _only_our_errors(read, plane)
 
