@@ -21,7 +21,9 @@ from .errors import (
     MissingDependencyError,
     MissingFileError,
     ModelError,
+    SuspectInputWarning,
     UnsafePickleError,
+    WriteError,
 )
 from .recording import Recording
 
@@ -33,7 +35,9 @@ __all__ = [
     "MissingFileError",
     "ModelError",
     "Recording",
+    "SuspectInputWarning",
     "UnsafePickleError",
+    "WriteError",
     "__version__",
     "infer_spikes",
     "read",

@@ -33,8 +33,16 @@ class ModelError(CalciumForgeError, ValueError):
     """A model file or model name cannot be used (architecture, metadata, format)."""
 
 
+class WriteError(CalciumForgeError, OSError):
+    """An output file cannot be written (no permission, read-only or full disk)."""
+
+
 class MissingDependencyError(CalciumForgeError, ImportError):
     """An optional dependency (extra) needed for this feature is not installed."""
+
+
+class SuspectInputWarning(UserWarning):
+    """An input is legal but suspect (it was read, with a repair the warning describes)."""
 
 
 def require(module: str, extra: str, feature: str):

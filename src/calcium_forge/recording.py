@@ -53,6 +53,12 @@ def check_fs(fs_hz: Any, where: str = "", *, name: str = "fs_hz", fix: str = "")
     return fs
 
 
+def _short(value: Any) -> str:
+    """``repr(value)`` cut to 60 characters, for messages."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 @dataclass
 class Recording:
     """Fluorescence (or rate) traces of a set of ROIs, with their context.
@@ -228,7 +234,20 @@ class Recording:
             The selected rows of traces, neuropil, iscell and spike times; the
             same frame rate, mean image and a copy of ``meta``.
         """
-        idx = np.arange(self.n_rois)[np.asarray(rois)]
+        sel = np.asarray(rois)
+        try:
+            idx = np.arange(self.n_rois)[sel]
+        except IndexError as exc:
+            raise InvalidInputError(
+                f"Recording.select({_short(rois)}): {exc}; ROI indices must lie in 0..."
+                f"{self.n_rois - 1} (or -{self.n_rois}...-1), or give a boolean mask of length "
+                f"{self.n_rois}."
+            ) from None
+        if idx.ndim != 1:
+            raise InvalidInputError(
+                f"Recording.select({_short(rois)}): give a 1-D list of ROI indices or a boolean "
+                f"mask of length {self.n_rois}; got shape {sel.shape}."
+            )
         labels = None
         if self.labels is not None:
             lut = np.zeros(self.n_rois + 1, dtype=np.int32)

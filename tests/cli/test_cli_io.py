@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from calcium_forge import read
 from calcium_forge.cli import main
@@ -49,8 +50,10 @@ def test_convert_multi_recording_file(tmp_path, ground_truth_dir):
 
 def test_convert_unknown_output(tmp_path, capsys):
     np.save(tmp_path / "t.npy", np.ones((1, 5)))
-    assert main(["convert", str(tmp_path / "t.npy"), str(tmp_path / "t.xlsx"), "--fs", "3"]) == 1
-    assert "cannot write" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # refused by argparse, before reading IN
+        main(["convert", str(tmp_path / "t.npy"), str(tmp_path / "t.xlsx"), "--fs", "3"])
+    assert info.value.code == 2
+    assert "t.xlsx' must end in .npz, .csv, .nwb" in capsys.readouterr().err
 
 
 def test_info_damaged_file_and_tiff(tmp_path, capsys, rng):

@@ -150,6 +150,7 @@ def test_bad_models(tmp_path, rng):
 
     d = json.loads(text)
     d["architecture"]["kwargs"] = ENS2UNet().config()
+    d["window"] = d["architecture"]["kwargs"]["window"]  # a consistent card, wrong weights
     card.write_text(json.dumps(d))
     with pytest.raises(ModelError, match="do not fit"):
         infer_spikes(x, fs_hz=30.0, model=path)

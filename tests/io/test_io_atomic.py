@@ -13,7 +13,8 @@ from calcium_forge.io.atomic import atomic_path
 def test_success_renames_onto_target(tmp_path):
     target = tmp_path / "out.npz"
     with atomic_path(target) as tmp:
-        assert tmp.parent == tmp_path and tmp.suffix == ".npz" and not tmp.exists()
+        assert tmp.parent == tmp_path and tmp.suffix == ".npz" and tmp.name.startswith(".")
+        assert tmp.stat().st_size == 0  # reserved with O_EXCL; the writer overwrites it
         np.savez(tmp, x=np.arange(3))
     assert target.is_file() and list(tmp_path.iterdir()) == [target]
     np.testing.assert_array_equal(np.load(target)["x"], np.arange(3))

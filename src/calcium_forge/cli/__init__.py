@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from .._version import __version__
 from ..errors import CalciumForgeError
-from ._common import check_outputs, declare_output
+from ._common import check_outputs, declare_output, positive_int
 from ._pipeline import _register_run, _register_suite2p
 from ._recordings import _register_batch_infer, _register_convert, _register_infer, _register_info
 from ._synthesis import (
@@ -51,7 +51,7 @@ def _register_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every random step")
     p.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=None,
         help="torch threads (default: torch's; use 1 when other jobs keep the cores busy)",
     )
@@ -121,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_outputs(args)  # before any work: a bad --out fails in a second, not an hour
         return int(args.func(args) or 0)
     except CalciumForgeError as exc:
+        print(f"calcium-forge {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # folders the command creates itself: permission, full disk
         print(f"calcium-forge {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

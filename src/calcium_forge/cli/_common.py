@@ -3,9 +3,65 @@
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 from ..inference.api import DEFAULT_MODE
+
+
+def _number(kind: type, low: float, high: float = math.inf, *, low_open: bool = False):
+    """An argparse ``type`` accepting ``kind`` values in [low, high] (or (low, high])."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if kind is int else 'a number'}"
+            ) from None
+        bad = not math.isfinite(value) or value > high or value < low or (low_open and value == low)
+        if bad:
+            rng = f"> {low:g}" if low_open else f">= {low:g}"
+            if math.isfinite(high):
+                rng += f" and <= {high:g}"
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range: give a value {rng}")
+        return value
+
+    parse.__name__ = f"{kind.__name__} {'>' if low_open else '>='} {low:g}"
+    return parse
+
+
+#: argparse types: whole numbers >= 1 / >= 0, numbers > 0, fractions in [0, 1).
+positive_int = _number(int, 1)
+nonneg_int = _number(int, 0)
+positive_float = _number(float, 0.0, low_open=True)
+fraction = _number(float, 0.0, 0.999999)
+
+
+def output_file(*suffixes: str) -> Callable[[str], str]:
+    """An argparse ``type`` for an output path ending in one of ``suffixes`` (any case).
+
+    Parameters
+    ----------
+    *suffixes : str
+        Accepted extensions with the dot, e.g. ``".npz", ".csv", ".nwb"``.
+
+    Returns
+    -------
+    callable
+        The parser: returns the path unchanged or raises ``ArgumentTypeError``.
+    """
+
+    def parse(text: str) -> str:
+        if Path(text).suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} must end in {', '.join(suffixes)} (the format follows the extension)"
+            )
+        return text
+
+    parse.__name__ = "output file"
+    return parse
 
 
 def add_fs_option(p: argparse.ArgumentParser, *flags: str) -> None:
@@ -22,7 +78,7 @@ def add_fs_option(p: argparse.ArgumentParser, *flags: str) -> None:
     p.add_argument(
         *flags,
         "--fs",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="HZ",
         help="frame rate in Hz, for formats that do not store it",

@@ -11,8 +11,13 @@ from ._common import (
     check_rate,
     declare_output,
     numbered_output,
+    output_file,
+    positive_float,
+    positive_int,
     read_recordings,
 )
+
+_TRACE_OUTPUTS = (".npz", ".csv", ".nwb")
 
 
 def _register_info(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +48,7 @@ def _register_convert(sub: argparse._SubParsersAction) -> None:
         "recordings write OUT_<k> for each.",
     )
     p.add_argument("input", metavar="IN")
-    p.add_argument("output", metavar="OUT")
+    p.add_argument("output", metavar="OUT", type=output_file(*_TRACE_OUTPUTS))
     declare_output(p, "output", "recording", "OUT")
     add_fs_option(p)
 
@@ -75,19 +80,27 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
         "recordings write OUT_<k> for each.",
     )
     p.add_argument("input", metavar="INPUT")
-    p.add_argument("--out", required=True, metavar="OUT", help="output file (.npz, .csv, .nwb)")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="OUT",
+        type=output_file(*_TRACE_OUTPUTS),
+        help="output file (.npz, .csv, .nwb)",
+    )
     declare_output(p, "out", "recording")
     add_inference_options(p)
     add_fs_option(p)
     p.add_argument(
         "--event-gain",
-        type=float,
+        type=positive_float,
         default=None,
         metavar="G",
         help="ENS²/S2S: multiply the rate by G before estimating spike events (default: the "
         "gain the model was calibrated with on its validation neurons, 1 if none)",
     )
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument(
+        "--threads", type=positive_int, default=None, help="torch threads (default: torch's)"
+    )
     p.add_argument(
         "--device", default=None, help="torch device for ENS²/S2S, e.g. cuda (default: cpu)"
     )
@@ -161,11 +174,11 @@ def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=None,
         help="worker processes of the local cluster (default: CPU count)",
     )
-    p.add_argument("--threads-per-worker", type=int, default=1)
+    p.add_argument("--threads-per-worker", type=positive_int, default=1)
     p.add_argument(
         "--resources",
         default=None,

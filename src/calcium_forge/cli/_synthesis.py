@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_fs_option, add_progress_option, declare_output, read_one_recording
+from ._common import (
+    add_fs_option,
+    add_progress_option,
+    declare_output,
+    fraction,
+    nonneg_int,
+    output_file,
+    positive_float,
+    positive_int,
+    read_one_recording,
+)
 
 
 def _register_train_gan(sub: argparse._SubParsersAction) -> None:
@@ -23,30 +33,43 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR")
     declare_output(p, "out", "folder")
     add_fs_option(p)
-    p.add_argument("--window", type=int, default=256, help="T, frames per window (default 256)")
-    p.add_argument("--stride", type=int, default=4, help="training window stride in frames")
-    p.add_argument("--steps", type=int, default=2000, help="generator steps (default 2000)")
-    p.add_argument("--batch-size", type=int, default=32, help="(global batch under torchrun)")
-    p.add_argument("--phase-shuffle", type=int, default=None, help="n (0 = off)")
+    p.add_argument(
+        "--window", type=positive_int, default=256, help="T, frames per window (default 256)"
+    )
+    p.add_argument(
+        "--stride", type=positive_int, default=4, help="training window stride in frames"
+    )
+    p.add_argument(
+        "--steps", type=positive_int, default=2000, help="generator steps (default 2000)"
+    )
+    p.add_argument(
+        "--batch-size", type=positive_int, default=32, help="(global batch under torchrun)"
+    )
+    p.add_argument("--phase-shuffle", type=nonneg_int, default=None, help="n (0 = off)")
     p.add_argument("--paper-config", action="store_true", help="T=2048 paper architecture")
     p.add_argument(
-        "--pretrain-steps", type=int, default=0, help="autoencoder pretraining steps (0 = off)"
+        "--pretrain-steps",
+        type=nonneg_int,
+        default=0,
+        help="autoencoder pretraining steps (0 = off)",
     )
     p.add_argument("--per-neuron-scaling", action="store_true")
-    p.add_argument("--held-out", type=float, default=0.2, help="held-out fraction at the end")
-    p.add_argument("--checkpoint-every", type=int, default=100)
-    p.add_argument("--budget-min", type=float, default=None, help="stop after these minutes")
+    p.add_argument("--held-out", type=fraction, default=0.2, help="held-out fraction at the end")
+    p.add_argument("--checkpoint-every", type=positive_int, default=100)
+    p.add_argument(
+        "--budget-min", type=positive_float, default=None, help="stop after these minutes"
+    )
     p.add_argument("--mixed-precision", action="store_true", help="bf16 (CPU) / fp16 (CUDA)")
     p.add_argument(
         "--ema-decay",
-        type=float,
+        type=fraction,
         default=None,
         help="sample from a moving average of the generator weights (e.g. 0.999); "
         "can be switched on with --resume",
     )
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     add_progress_option(p)
     p.set_defaults(func=_run_train_gan)
@@ -129,10 +152,12 @@ def _register_sample_gan(sub: argparse._SubParsersAction) -> None:
         "are laid end to end.",
     )
     p.add_argument("model", metavar="MODEL")
-    p.add_argument("--out", required=True, metavar="FILE")
+    p.add_argument("--out", required=True, metavar="FILE", type=output_file(".npz", ".csv", ".nwb"))
     declare_output(p, "out", "recording")
-    p.add_argument("--n", type=int, default=4, help="number of windows (default 4)")
-    p.add_argument("--frames", type=int, default=None, help="one long recording of N frames")
+    p.add_argument("--n", type=positive_int, default=4, help="number of windows (default 4)")
+    p.add_argument(
+        "--frames", type=positive_int, default=None, help="one long recording of N frames"
+    )
     p.add_argument("--seed", type=int, default=0)
 
     def run(args: argparse.Namespace) -> int:
@@ -169,7 +194,7 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR")
     declare_output(p, "out", "folder")
     add_fs_option(p)
-    p.add_argument("--window", type=int, default=None, help="window length T in frames")
+    p.add_argument("--window", type=positive_int, default=None, help="window length T in frames")
     p.add_argument("--training", default=None, help="the model's training data (memorisation)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -215,15 +240,15 @@ def _register_synth_movie(sub: argparse._SubParsersAction) -> None:
         "OUT_labels.tif (ROIs) and OUT_truth.npz (traces, spike times, labels). Traces: DG "
         "spikes by default, a recording file (--traces) or a CalciumGAN (--model).",
     )
-    p.add_argument("--out", required=True, metavar="OUT.tif")
+    p.add_argument("--out", required=True, metavar="OUT.tif", type=output_file(".tif", ".tiff"))
     declare_output(p, "out", "tiff")
     p.add_argument("--traces", default=None, help="recording whose dF/F traces to render")
     p.add_argument("--model", default=None, help="CalciumGAN name or .pt to sample traces from")
     p.add_argument("--use-labels", action="store_true", help="use --traces' own ROI labels")
-    p.add_argument("--size", type=int, nargs=2, default=[128, 128], metavar=("Y", "X"))
-    p.add_argument("--cells", type=int, default=20)
-    p.add_argument("--frames", type=int, default=600)
-    p.add_argument("--fs", type=float, default=30.0, metavar="HZ")
+    p.add_argument("--size", type=positive_int, nargs=2, default=[128, 128], metavar=("Y", "X"))
+    p.add_argument("--cells", type=positive_int, default=20)
+    p.add_argument("--frames", type=positive_int, default=600)
+    p.add_argument("--fs", type=positive_float, default=30.0, metavar="HZ")
     p.add_argument("--seed", type=int, default=0)
     add_progress_option(p)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import add_progress_option, declare_output
+from ._common import add_progress_option, declare_output, positive_int
 
 
 def _register_train_spikes(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +20,9 @@ def _register_train_spikes(sub: argparse._SubParsersAction) -> None:
     declare_output(p, "out", "folder")
     p.add_argument("--method", default="ens2", choices=["ens2", "s2s"])
     p.add_argument("--name", default=None, help="model name (default <method>-custom)")
-    p.add_argument("--iterations", type=int, default=None, help="max iterations (paper: 5000)")
+    p.add_argument(
+        "--iterations", type=positive_int, default=None, help="max iterations (paper: 5000)"
+    )
     p.add_argument("--noise-augment", action="store_true", help="white noise at random ν 0-15")
     p.add_argument("--resume", default=None, metavar="CKPT", help="continue from checkpoint.pt")
     p.add_argument(
@@ -30,7 +32,7 @@ def _register_train_spikes(sub: argparse._SubParsersAction) -> None:
         help="fine-tune: start from a shipped model (e.g. ens2-excitatory) or a model file",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch threads")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch threads")
     add_progress_option(p)
 
     def run(args: argparse.Namespace) -> int:

@@ -216,6 +216,12 @@ def iter_infer_spikes(
     """
     traces, fs_in, rec, nan = _checked_input(data, fs_hz, method, mode, force_rate)
     t_start = time.perf_counter()
+    if method == "oasis" and model is not None:
+        raise InvalidInputError(
+            f"model={model!r} was given with method='oasis', which uses no model (OASIS is "
+            "a deconvolution, not a network). Drop model=, or choose the model's method "
+            "(method='ens2', 's2s' or 'cascade')."
+        )
     if method == "oasis":
         return (yield from iter_oasis_inference(traces, nan, fs_in, rec, events, spike_amplitude))
     from ._runtime import resolve_device
@@ -504,6 +510,24 @@ def _run_network(
     )
 
 
+def _check_options(options: dict[str, Any]) -> None:
+    """Refuse keyword options :func:`iter_infer_spikes` does not take, suggesting the nearest."""
+    import difflib
+    import inspect
+
+    params = inspect.signature(iter_infer_spikes).parameters
+    known = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    known += ["progress_bar"]
+    for name in options:
+        if name not in params:
+            near = difflib.get_close_matches(name, [*params, "progress_bar"], n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise InvalidInputError(
+                f"infer_spikes: unknown keyword argument {name!r}; {hint}accepted options: "
+                f"{', '.join(known)} (and data, fs_hz, method, model, events, mode)."
+            )
+
+
 def infer_spikes(
     data: Any,
     fs_hz: float | None = None,
@@ -538,5 +562,6 @@ def infer_spikes(
     >>> res.rate_hz.shape == dff.shape                               # doctest: +SKIP
     True
     """
+    _check_options(options)
     gen = iter_infer_spikes(data, fs_hz, method, model, events, mode, **options)
     return drain(gen, progress_bar=progress_bar, desc=f"{method} spike inference")

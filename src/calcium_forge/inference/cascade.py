@@ -226,7 +226,7 @@ class CascadeEnsemble(nn.Module):
         if int(n_members) < 1:
             raise ValueError(f"CascadeEnsemble: n_members must be >= 1, got {n_members}")
         if seed is None:
-            seed = int(torch.randint(0, 2**31 - 1 - int(n_members), ()).item())
+            seed = int(torch.randint(0, 2**31 - 1 - int(n_members), (), device="cpu").item())
         members = []
         for i in range(int(n_members)):
             with torch.random.fork_rng(devices=[]):

@@ -39,6 +39,9 @@ from ..progress import Progress
 DEFAULT_THRESHOLD_SN = 3.0
 #: Fraction of the unit amplitude above which a deconvolved value is an event.
 AMPLITUDE_FRACTION = 0.55
+#: Shortest trace OASIS deconvolves (frames): its AR(1) fit uses 5 autocovariance
+#: lags and its noise estimate the upper half of a power spectrum.
+MIN_OASIS_FRAMES = 16
 
 
 @dataclass
@@ -338,6 +341,12 @@ def iter_oasis_inference(
 
     t0 = time.perf_counter()
     n_rois, n_frames = traces.shape
+    if n_frames < MIN_OASIS_FRAMES:
+        raise InvalidInputError(
+            f"traces of {n_frames} frames are too short for OASIS: it needs at least "
+            f"{MIN_OASIS_FRAMES} frames ({MIN_OASIS_FRAMES / fs_in:.3g} s at {fs_in:g} Hz) to "
+            "estimate the noise and the calcium decay. Give a longer recording."
+        )
     # one ROI at a time into preallocated float32 output: memory is the input,
     # the output and a few float64 rows, whatever the number of ROIs
     rate = np.empty((n_rois, n_frames), dtype=np.float32)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MissingFileError, ModelError
+from ..errors import FileFormatError, MissingFileError, ModelError
 from ..io.atomic import atomic_path
 
 __all__ = [
@@ -234,7 +234,6 @@ def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
         The file is not a state_dict (e.g. a pickled whole module), the card
         is missing/invalid, or the weights do not fit the card's architecture.
     """
-    from .networks import build_network
 
     weights, card = _resolve(name_or_path)
     if card is None:  # a training checkpoint holds its own card
@@ -246,13 +245,7 @@ def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
             state = state.get("best_state") or state["model_state"]
     _check_card(card, weights)
     arch = card["architecture"]
-    try:
-        network = build_network(arch["class"], arch.get("kwargs", {}))
-    except (ValueError, TypeError) as exc:
-        raise ModelError(
-            f"model card of {str(weights)!r} names an unusable architecture {arch!r} ({exc}). "
-            "Re-create the card with calcium_forge.inference.registry.save_model."
-        ) from exc
+    network = _build_checked(arch, weights)
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
         raise ModelError(
             f"{str(weights)!r} does not hold a state_dict of tensors (got {type(state).__name__}). "
@@ -267,6 +260,7 @@ def load_model(name_or_path: str | os.PathLike[str]) -> LoadedModel:
             f"{arch.get('kwargs', {})} from its model card: {' '.join(first)}. Use the .json card "
             "that was saved with these weights, or retrain with `calcium-forge train-spikes`."
         ) from exc
+    _check_finite_weights(network, weights)
     network.eval()
     for p in network.parameters():
         p.requires_grad_(False)
@@ -299,6 +293,12 @@ def _json_default(obj):
 
 
 def _read_card(js: Path) -> dict:
+    from ..io.limits import require_regular_file
+
+    try:
+        require_regular_file(js, "model card")
+    except (FileFormatError, MissingFileError) as exc:
+        raise ModelError(str(exc)) from None
     try:
         card = json.loads(js.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -351,6 +351,12 @@ def _load_weights(path: Path):
 
     import torch
 
+    from ..io.limits import require_regular_file
+
+    try:
+        require_regular_file(path, "model weights")
+    except FileFormatError as exc:
+        raise ModelError(str(exc)) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, AttributeError, EOFError, ValueError) as exc:
@@ -392,6 +398,102 @@ def _check_card(card: dict, weights: Path) -> None:
         raise ModelError(
             f"model card of {str(weights)!r}: architecture must be "
             f"{{'class': ..., 'kwargs': ...}}, got {card['architecture']!r}"
+        )
+    _check_card_values(card, weights)
+
+
+#: Largest window a model card may give (samples).
+MAX_WINDOW = 100_000
+#: Largest network a model card may describe (bytes of parameters); shipped ones are < 1 MB.
+MAX_NETWORK_BYTES = 512 * 1024**2
+
+
+def _card_number(card: dict, key: str, weights: Path, *, integer: bool = False) -> float:
+    """``card[key]`` as a finite number (a positive int when ``integer``), else ModelError."""
+    value = card[key]
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+    if ok and integer:
+        ok = float(value) == int(value) and 1 <= int(value) <= MAX_WINDOW
+    if not ok:
+        want = f"a whole number of samples in 1...{MAX_WINDOW}" if integer else "a finite number"
+        raise ModelError(
+            f"model card of {str(weights)!r}: {key}={value!r} must be {want}. The card is "
+            "damaged; restore it from the model's source or re-save the model with save_model."
+        )
+    return float(value)
+
+
+def _check_card_values(card: dict, weights: Path) -> None:
+    """Types and ranges of the card's numbers: fs_hz > 0, window, output scale and offset."""
+    fs = _card_number(card, "fs_hz", weights)
+    if fs <= 0:
+        raise ModelError(
+            f"model card of {str(weights)!r}: fs_hz={card['fs_hz']!r} must be a frame rate > 0 "
+            "Hz (the rate the network was trained at). The card is damaged; restore it."
+        )
+    _card_number(card, "window", weights, integer=True)
+    for key in ("output_scale", "output_offset"):
+        if key in card:
+            _card_number(card, key, weights)
+    kwargs = card["architecture"].get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise ModelError(
+            f"model card of {str(weights)!r}: architecture kwargs must be a JSON object; got "
+            f"{kwargs!r}. Re-create the card with save_model."
+        )
+    if "window" in kwargs and kwargs["window"] != card["window"]:
+        raise ModelError(
+            f"model card of {str(weights)!r}: architecture window={kwargs['window']!r} "
+            f"contradicts the card's window={card['window']!r}; the card is damaged. Restore it "
+            "or re-save the model with save_model."
+        )
+
+
+def _build_checked(arch: dict, weights: Path):
+    """Build the card's network after checking its size on torch's meta device (no memory)."""
+    import torch
+
+    from ..io.limits import check_allocation
+    from .networks import build_network
+
+    kwargs = arch.get("kwargs", {})
+    try:
+        with torch.device("meta"):
+            skeleton = build_network(arch["class"], kwargs)
+        n_bytes = sum(p.numel() * p.element_size() for p in skeleton.parameters())
+        n_bytes += sum(b.numel() * b.element_size() for b in skeleton.buffers())
+        check_allocation(
+            n_bytes,
+            np.uint8,
+            f"the network {arch['class']} {kwargs}",
+            f"model card of {weights}",
+            cap=MAX_NETWORK_BYTES,
+        )
+        return build_network(arch["class"], kwargs)
+    except ModelError:
+        raise
+    except Exception as exc:
+        raise ModelError(
+            f"model card of {str(weights)!r} names an unusable architecture {arch!r} "
+            f"({type(exc).__name__}: {exc}). Re-create the card with "
+            "calcium_forge.inference.registry.save_model."
+        ) from exc
+
+
+def _check_finite_weights(network, weights: Path) -> None:
+    """Refuse weights holding NaN or inf (they would give all-NaN rates)."""
+    import torch
+
+    bad = [
+        name
+        for name, t in network.state_dict().items()
+        if t.is_floating_point() and not bool(torch.isfinite(t).all())
+    ]
+    if bad:
+        raise ModelError(
+            f"{str(weights)!r}: {len(bad)} weight tensor(s) hold NaN or infinite values "
+            f"({', '.join(bad[:3])}{'...' if len(bad) > 3 else ''}); the network would output "
+            "NaN. The file is damaged or training diverged: use another checkpoint or retrain."
         )
 
 

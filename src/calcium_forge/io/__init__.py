@@ -96,6 +96,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
             "plane*/ or suite2p/ sub-folder). Point to suite2p/plane0, to a suite2p folder, or "
             "to a file."
         )
+    from .limits import require_regular_file
+
+    require_regular_file(p)
     with open(p, "rb") as fh:
         head = fh.read(4096)
     if not head:

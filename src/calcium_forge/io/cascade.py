@@ -14,8 +14,10 @@ behaviour, reported in ``Recording.meta``):
   ``meta["nan_stretches_s"]`` = [(start_s, stop_s), ...] (seconds from the
   first frame, stop exclusive) and their times are filled on the frame grid;
 * a ``fluo_time`` shorter than ``fluo_mean`` (two files of DS04/DS05) is
-  extended on the regular frame grid (``meta["fluo_time_extended"]``); a longer
-  one is cut to the trace;
+  extended on the regular frame grid (``meta["fluo_time_extended"]``) with a
+  :class:`~calcium_forge.errors.SuspectInputWarning`; a longer one is cut to
+  the trace; a ``fluo_time`` that does not increase is refused;
+* fields that are not numbers (text, structs) are refused, naming the field;
 * ``events_AP`` is normally on the clock of ``fluo_time``. In some datasets
   (e.g. DS21) ``fluo_time`` starts long after zero while the spikes count from
   the first frame. When the first frame time is > 1 s, both clocks are tried:
@@ -40,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FileFormatError, InvalidInputError
+from ..errors import FileFormatError, InvalidInputError, SuspectInputWarning
 from ..recording import Recording
 
 __all__ = ["EVENT_UNIT_S", "nan_stretches", "read_cascade"]
@@ -97,7 +99,7 @@ def _spike_rise(y: np.ndarray, fs_hz: float, rel_s: np.ndarray) -> float:
 def _frame_grid(t: np.ndarray, n: int, where: str) -> tuple[np.ndarray, float, dict[str, Any]]:
     """Frame times for ``n`` frames from a (possibly NaN-holed / short) ``fluo_time``."""
     info: dict[str, Any] = {}
-    t = np.asarray(t, dtype=np.float64).ravel()
+    t = _as_numbers(t, "fluo_time", where)
     if t.size > n:
         info["fluo_time_cut"] = int(t.size - n)
         t = t[:n]
@@ -119,6 +121,13 @@ def _frame_grid(t: np.ndarray, n: int, where: str) -> tuple[np.ndarray, float, d
     full[: t.size] = t
     if t.size < n:
         info["fluo_time_extended"] = int(n - t.size)
+        warnings.warn(
+            f"{where}: fluo_time has {t.size} time stamps for {n} fluo_mean samples; the "
+            f"last {n - t.size} frame times were extended on the regular grid "
+            f"({1 / step:.4g} Hz). Check that fluo_time and fluo_mean belong together.",
+            SuspectInputWarning,
+            stacklevel=4,
+        )
     missing = np.ones(n, dtype=bool)
     missing[k] = False
     if missing.any():
@@ -129,6 +138,17 @@ def _frame_grid(t: np.ndarray, n: int, where: str) -> tuple[np.ndarray, float, d
         full[head] = t[k[0]] - (k[0] - head) * step
         full[tail] = t[k[-1]] + (tail - k[-1]) * step
     return full, step, info
+
+
+def _as_numbers(value: Any, field: str, where: str) -> np.ndarray:
+    """A ``CAttached`` field as a flat float64 array, or a FileFormatError naming the field."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf" and not (arr.dtype.kind == "O" and arr.size == 0):
+        raise FileFormatError(
+            f"{where}: {field} must hold numbers; got {arr.dtype} ({str(value)[:40]!r}). "
+            f"Store {field} as a numeric vector in the .mat file."
+        )
+    return arr.astype(np.float64).ravel()
 
 
 def _load_cattached(path: Path) -> np.ndarray:
@@ -178,9 +198,11 @@ class _Events:
     clock: str
 
 
-def _place_events(s: Any, y: np.ndarray, fs: float, t0: float, duration: float) -> _Events:
+def _place_events(
+    s: Any, y: np.ndarray, fs: float, t0: float, duration: float, where: str
+) -> _Events:
     """Put ``events_AP`` on the clock of the frames (see the module docs for the rule)."""
-    ev = np.asarray(getattr(s, "events_AP", np.zeros(0)), dtype=np.float64).ravel()
+    ev = _as_numbers(getattr(s, "events_AP", np.zeros(0)), "events_AP", where)
     ev_raw = ev[np.isfinite(ev)] * EVENT_UNIT_S
     ev = ev_raw - t0
     outside = (ev < 0) | (ev >= duration)
@@ -220,7 +242,7 @@ def _read_struct(
     if not {"fluo_time", "fluo_mean"} <= fields:
         return None
     where = f"{path} (CAttached[{idx}])"
-    y = np.asarray(s.fluo_mean, dtype=np.float64).ravel()
+    y = _as_numbers(s.fluo_mean, "fluo_mean", where)
     if y.size < 2:
         return None
     if np.isinf(y).any():
@@ -229,7 +251,7 @@ def _read_struct(
     fs = 1.0 / step
     t0 = float(t[0])
     duration = y.size * step
-    events = _place_events(s, y, fs, t0, duration)
+    events = _place_events(s, y, fs, t0, duration, where)
     _check_outside(events, events_outside, where, t0, duration)
     meta: dict[str, Any] = {
         "reader": READER,
@@ -279,7 +301,9 @@ def read_cascade(path: str | os.PathLike[str], events_outside: str = "drop") -> 
         If the file is not a MATLAB file, has no ``CAttached``, no usable
         recording, or spikes that do not fit the recording.
     """
-    path = Path(path)
+    from .limits import require_regular_file
+
+    path = require_regular_file(path, "Cascade .mat")
     if events_outside not in ("drop", "error"):
         raise InvalidInputError(
             f"events_outside must be 'drop' or 'error'; got {events_outside!r}."

@@ -36,6 +36,7 @@ from ..recording import Recording
 from ..results import SpikeInference
 from ._common import check_fs, check_fs_matches, json_safe
 from .atomic import atomic_path
+from .limits import require_regular_file
 
 __all__ = ["read_nwb", "write_nwb"]
 
@@ -71,6 +72,13 @@ def _notes(rec: Recording | None, result: SpikeInference | None) -> dict[str, An
         "source": None if rec is None else rec.source,
         "meta": {k: v for k, v in meta.items() if not isinstance(v, np.ndarray) or v.size < 10000},
     }
+    ragged = {
+        "spike_times": None if rec is None else rec.spike_times,
+        "events": None if result is None else result.events,
+    }
+    notes["empty_columns"] = [
+        k for k, v in ragged.items() if v is not None and not any(np.size(e) for e in v)
+    ]
     if result is not None:
         notes["method"] = result.method
         notes["model_card"] = result.model_card
@@ -143,15 +151,6 @@ def _add_rois(
     )
     iscell = rec.iscell if rec is not None else np.ones(n_rois, dtype=bool)
     ps.add_column(name="iscell", description="cell classifier decision")
-    has_gt = rec is not None and rec.spike_times is not None
-    has_events = result is not None and result.events is not None
-    if has_gt:
-        ps.add_column(name="spike_times", description="ground-truth spike times (s)", index=True)
-    if has_events:
-        ps.add_column(name="events", description="inferred spike times (s)", index=True)
-    per_roi = _per_roi_inference(result, n_rois)
-    for name, (description, _) in per_roi.items():
-        ps.add_column(name=name, description=description)
     labels = None if rec is None else rec.labels
     masks = _pixel_masks(labels, n_rois) if labels is not None else None
     for i in range(n_rois):
@@ -160,14 +159,23 @@ def _add_rois(
             row["pixel_mask"] = masks[i]
         else:  # no footprint known: an all-zero 1 x 1 image mask (read back as "no labels")
             row["image_mask"] = np.zeros((1, 1), dtype=np.float32)
-        if has_gt:
-            row["spike_times"] = list(rec.spike_times[i])  # type: ignore[union-attr,index]
-        if has_events:
-            row["events"] = list(result.events[i])  # type: ignore[union-attr,index]
-        for name, (_, values) in per_roi.items():
-            row[name] = values[i]
         ps.add_roi(**row)
+    if rec is not None and rec.spike_times is not None:
+        _add_ragged(ps, "spike_times", "ground-truth spike times (s)", rec.spike_times)
+    if result is not None and result.events is not None:
+        _add_ragged(ps, "events", "inferred spike times (s)", result.events)
+    for name, (description, values) in _per_roi_inference(result, n_rois).items():
+        ps.add_column(name=name, description=description, data=values)
     return ps.create_roi_table_region(region=list(range(n_rois)), description="all ROIs")
+
+
+def _add_ragged(ps: Any, name: str, description: str, values: list[np.ndarray]) -> None:
+    """A ragged float64 column (one array per ROI, any of them empty) of the ROI table."""
+    flat = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values])
+    if flat.size == 0:  # hdmf cannot store an all-empty ragged column: notes["empty_columns"]
+        return
+    ends = np.cumsum([np.size(v) for v in values]).astype(np.int64).tolist()
+    ps.add_column(name=name, description=description, data=flat, index=ends)
 
 
 def _add_series(
@@ -400,9 +408,13 @@ def _mean_image(nwb: Any) -> np.ndarray | None:
     return mean_image
 
 
-def _ragged_column(ps: Any, column: str, idx: np.ndarray) -> list[np.ndarray] | None:
+def _ragged_column(
+    ps: Any, column: str, idx: np.ndarray, notes: dict[str, Any]
+) -> list[np.ndarray] | None:
     """Per-ROI float64 arrays of a ragged ROI-table column (spike times, s), or None."""
     if column not in ps.colnames:
+        if column in notes.get("empty_columns", []):
+            return [np.zeros(0) for _ in idx]
         return None
     return [np.asarray(ps[column][int(i)], dtype=np.float64) for i in idx]
 
@@ -427,7 +439,7 @@ def read_nwb(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
         times (s) and mean image when present.
     """
     pynwb = require("pynwb", "nwb", "Reading NWB files")
-    path = Path(path)
+    path = require_regular_file(path, "NWB file")
     try:
         io = pynwb.NWBHDF5IO(str(path), "r")
         nwb = io.read()
@@ -463,7 +475,7 @@ def read_nwb(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
             nwb_series=f"{picked.container_name}/{series.name}",
             nwb_identifier=nwb.identifier,
         )
-        events = _ragged_column(ps, "events", idx)
+        events = _ragged_column(ps, "events", idx, notes)
         if events is not None:
             meta["events"] = events
         for column in ("noise_level", "spike_model"):
@@ -480,7 +492,7 @@ def read_nwb(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
             if labels is None or mean_image is None or mean_image.shape == labels.shape
             else None,
             iscell=iscell,
-            spike_times=_ragged_column(ps, "spike_times", idx),
+            spike_times=_ragged_column(ps, "spike_times", idx, notes),
             source=str(path),
             meta=meta,
         )

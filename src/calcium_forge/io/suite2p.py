@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import FileFormatError, InvalidInputError, MissingFileError
 from ..recording import Recording
 from ._common import check_fs, require_finite
+from .limits import check_allocation
 from .safe_pickle import load_npy
 
 __all__ = [
@@ -157,6 +158,11 @@ def _load_numeric(path: Path, name: str) -> np.ndarray:
             f"{path}: {name} must be a numeric array but holds Python objects "
             f"(dtype {arr.dtype}). Re-export it from suite2p."
         )
+    if arr.dtype.kind not in "biuf":
+        raise FileFormatError(
+            f"{path}: {name} must hold real numbers; got dtype {arr.dtype} (text, complex or "
+            "dates). Re-export it from suite2p."
+        )
     return arr
 
 
@@ -249,6 +255,13 @@ def labels_from_stat(
             f"{source}: ROI pixels reach ({y.max()}, {x.max()}) but the image is {ly} x {lx} "
             "(from ops Ly/Lx). stat.npy and ops.npy do not belong together."
         )
+    check_allocation(
+        (ly, lx),
+        np.int32,
+        f"the label image (Ly x Lx = {ly} x {lx})",
+        source,
+        "Ly/Lx in ops.npy do not fit this recording; fix them or remove ops.npy's Ly/Lx.",
+    )
     labels = np.zeros((ly, lx), dtype=np.int32)
     if y.size:
         order = np.lexsort((roi, lam))[::-1]  # highest lam first (ties: highest ROI)
@@ -261,7 +274,7 @@ def labels_from_stat(
 def _read_traces(folder: Path) -> np.ndarray:
     """``F.npy``: finite 2-D (n_rois, n_frames); a missing file names what is there."""
     f_path = folder / "F.npy"
-    if not f_path.is_file():
+    if not f_path.exists():
         present = sorted(p.name for p in folder.glob("*.npy"))
         raise MissingFileError(
             f"{folder}: this Suite2P plane folder has no F.npy (found: "
@@ -318,6 +331,22 @@ def _small_ops(ops: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _ops_int(ops: dict[str, Any], key: str, folder: Path) -> int:
+    """``ops[key]`` as a positive int (image sizes), or a FileFormatError naming the value."""
+    value = ops[key]
+    try:
+        n = int(value)
+        ok = n > 0 and float(value) == n
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise FileFormatError(
+            f"{folder}: ops {key}={value!r} is not a positive whole number of pixels; fix "
+            f"{key} in ops.npy (or remove it to size the image from the ROI pixels)."
+        )
+    return n
+
+
 def _read_labels(
     folder: Path, n_rois: int, ops: dict[str, Any], meta: dict[str, Any]
 ) -> np.ndarray | None:
@@ -327,7 +356,7 @@ def _read_labels(
         return None
     shape = None
     if "Ly" in ops and "Lx" in ops:
-        shape = (int(ops["Ly"]), int(ops["Lx"]))
+        shape = (_ops_int(ops, "Ly", folder), _ops_int(ops, "Lx", folder))
     stat = list(np.atleast_1d(load_npy(path)))
     if len(stat) != n_rois:
         raise FileFormatError(

@@ -37,9 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FileFormatError, InvalidInputError
+from ..errors import CalciumForgeError, FileFormatError, InvalidInputError
 from ._common import check_fs
 from .atomic import atomic_path
+from .limits import check_allocation, require_regular_file
 
 __all__ = [
     "STACK_DTYPES",
@@ -124,8 +125,22 @@ class Stack:
         return np.dtype(self.data.dtype)
 
     def frame(self, t: int) -> np.ndarray:
-        """Read frame ``t`` as a numpy array (Y, X)."""
-        return np.asarray(self.data[t])
+        """Read frame ``t`` as a numpy array (Y, X).
+
+        Raises
+        ------
+        FileFormatError
+            When the frame's bytes cannot be decoded (a damaged file).
+        """
+        try:
+            return np.asarray(self.data[t])
+        except IndexError:
+            raise
+        except Exception as exc:  # zarr/tifffile decoding errors on damaged pages
+            raise FileFormatError(
+                f"{self.source}: frame {t} cannot be read ({type(exc).__name__}: {exc}); the "
+                "TIFF is damaged. Re-copy or re-export the file."
+            ) from exc
 
     def __repr__(self) -> str:
         fs = "unknown" if self.fs_hz is None else f"{self.fs_hz:g} Hz"
@@ -389,7 +404,7 @@ def read_tiff_stack(
     """
     import tifffile
 
-    path = Path(path)
+    path = require_regular_file(path, "TIFF stack")
     problems = _LogCollector()
     logger = logging.getLogger("tifffile")
     logger.addHandler(problems)
@@ -409,20 +424,29 @@ def read_tiff_stack(
         shape = tuple(int(s) for s in series.shape)
         found_fs, fs_source, extra = frame_rate_from_metadata(tif)
         kind = series.kind
+        dtype = np.dtype(series.dtype)
         is_imagej = bool(getattr(tif, "is_imagej", False))
         # the zarr store reuses the parsed IFDs (tifffile reopens the file on read)
         store = tif.aszarr(series=0)
+    except CalciumForgeError:
+        raise
+    except Exception as exc:  # tifffile's parsers fail in many ways on damaged headers
+        raise FileFormatError(
+            f"{path}: the TIFF's structure is damaged ({type(exc).__name__}: {exc}). Re-copy "
+            "or re-export the file."
+        ) from exc
     finally:
         tif.close()
         logger.removeHandler(problems)
         logger.propagate = propagate
     n_spatial = sum(1 for a in axes if a in "YX")
-    if len(shape) == 2 or n_spatial == len(shape):
+    if len(shape) <= 2 or n_spatial == len(shape):
         raise FileFormatError(
-            f"{path}: this is a single 2-D image ({shape[0]} x {shape[1]} pixels), but a stack "
+            f"{path}: this is a single 2-D image (shape {shape}), not a stack "
             "of frames (T, Y, X) is needed. Pass the multi-page TIFF of the movie."
         )
 
+    _check_pixels(dtype, shape, axes, path)
     zarr_array = _open_zarr(store, path)
     meta: dict[str, Any] = {"reader": "tiff", "kind": kind, "axes": series.axes}
     n_ch, n_pl = int(extra.get("n_channels", 1)), int(extra.get("n_planes", 1))
@@ -435,6 +459,18 @@ def read_tiff_stack(
     meta["plane"] = plane
     fs = _choose_fs(fs_hz, found_fs, fs_source, path, meta)
     return Stack(data=data, fs_hz=fs, meta=meta, source=str(path))
+
+
+def _check_pixels(dtype: np.dtype, shape: tuple[int, ...], axes: str, path: Path) -> None:
+    """Refuse complex pixels and frames larger than the available memory (before reading)."""
+    if dtype.kind == "c":
+        raise FileFormatError(
+            f"{path}: the TIFF holds complex pixels ({dtype}); calcium-forge reads real "
+            "intensities only and would lose the imaginary part. Save the magnitude (abs) or the "
+            "real part as a real-valued TIFF."
+        )
+    frame = [n for n, a in zip(shape, axes, strict=False) if a in "YXS"] or list(shape[-2:])
+    check_allocation(frame, dtype, "one frame of the TIFF", str(path))
 
 
 # ------------------------------------------------------------------ writing

@@ -43,6 +43,7 @@ from ..recording import Recording
 from ..results import SpikeInference
 from ._common import check_fs, check_fs_matches, json_dumps, require_finite
 from .atomic import atomic_path
+from .limits import check_allocation, require_regular_file
 from .safe_pickle import load_npy
 
 __all__ = [
@@ -133,7 +134,25 @@ def _recording_from_arrays(z: Any, path: Path, prefix: str = "") -> Recording:
     )
 
 
+def _check_members(z: Any, path: Path) -> None:
+    """Refuse members whose .npy header declares more than the available memory."""
+    for name in z.zip.namelist():
+        with z.zip.open(name) as fh:
+            try:
+                version = np.lib.format.read_magic(fh)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(fh)
+            except Exception:  # not an .npy member: numpy reports it when it is read
+                continue
+        check_allocation(shape, dtype, f"entry {name!r}", str(path))
+
+
 def _open_npz(path: Path) -> Any:
+    require_regular_file(path, ".npz archive")
     try:
         z = np.load(path, allow_pickle=False)
     except Exception as exc:
@@ -143,7 +162,10 @@ def _open_npz(path: Path) -> Any:
     if not hasattr(z, "files"):
         raise FileFormatError(f"{path}: expected an .npz archive, found a single array.")
     try:
+        _check_members(z, path)
         return {k: z[k] for k in z.files}
+    except FileFormatError:
+        raise
     except ValueError as exc:  # object arrays need pickles: refused
         raise FileFormatError(
             f"{path}: the archive holds pickled Python objects ({exc}); calcium-forge never "
@@ -186,6 +208,7 @@ def write_npz(obj: Recording | SpikeInference, path: str | os.PathLike[str]) -> 
     if isinstance(obj, SpikeInference):
         arrays["cf_object"] = np.str_("SpikeInference")
         arrays["rate_hz"] = obj.rate_hz
+        arrays["rate_shape"] = np.asarray(obj.rate_hz.shape, dtype=np.int64)
         arrays["fs_hz"] = np.float64(obj.fs_hz)
         arrays["method"] = np.str_(obj.method)
         arrays["model_card_json"] = np.str_(json_dumps(obj.model_card))
@@ -239,6 +262,7 @@ def read_result_npz(path: str | os.PathLike[str]) -> SpikeInference:
     if "events_flat" in z:
         events = _flat_to_ragged(z["events_flat"], z["events_offsets"])
     rec = _recording_from_arrays(z, path, "recording__") if "recording__traces" in z else None
+    _check_result_shape(z, path, events, rec)
     return SpikeInference(
         rate_hz=z["rate_hz"],
         events=events,
@@ -248,6 +272,33 @@ def read_result_npz(path: str | os.PathLike[str]) -> SpikeInference:
         recording=rec,
         meta=json.loads(str(z["meta_json"])),
     )
+
+
+def _check_result_shape(
+    z: dict[str, Any], path: Path, events: list[np.ndarray] | None, rec: Recording | None
+) -> None:
+    """Refuse a result whose ``rate_hz`` was cut short or does not match what it stores."""
+    rate = np.asarray(z["rate_hz"])
+    shape = tuple(int(n) for n in np.shape(rate))
+    expected, why = None, ""
+    if "rate_shape" in z:
+        expected, why = tuple(int(n) for n in np.ravel(z["rate_shape"])), "its stored rate_shape"
+    elif rec is not None:
+        expected, why = tuple(rec.traces.shape), "the stored input recording"
+    if expected is not None and shape != expected:
+        raise FileFormatError(
+            f"{path}: rate_hz has shape {shape} but {why} says {expected}; the file was cut "
+            "short or damaged. Re-run the inference to write it again."
+        )
+    if events is not None and shape and len(shape) == 2:
+        fs = float(z["fs_hz"])
+        last = max((float(np.max(e)) for e in events if np.size(e)), default=-np.inf)
+        if len(events) != shape[0] or last >= shape[1] / fs + 1.0 / fs:
+            raise FileFormatError(
+                f"{path}: rate_hz ({shape[0]} ROIs x {shape[1]} frames at {fs:g} Hz) does not "
+                f"cover the stored events ({len(events)} ROIs, last at {last:.3f} s); the file "
+                "was cut short or damaged. Re-run the inference to write it again."
+            )
 
 
 def _check_version(z: dict[str, Any], path: Path) -> None:
@@ -296,13 +347,7 @@ def read_npz(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
             ) from exc
     key = next((k for k in _TRACE_KEYS if k in z), None)
     if key is None:
-        two_d = [k for k, v in z.items() if np.ndim(v) == 2]
-        if len(two_d) != 1:
-            raise FileFormatError(
-                f"{path}: cannot tell which array holds the traces (entries: "
-                f"{', '.join(sorted(z)) or 'none'}). Name it 'traces' (n_rois, n_frames)."
-            )
-        key = two_d[0]
+        key = _guess_traces_key(z, path)
     traces = np.asarray(z[key])
     if traces.ndim not in (1, 2) or not np.issubdtype(traces.dtype, np.number):
         raise FileFormatError(
@@ -324,6 +369,30 @@ def read_npz(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
         source=str(path),
         meta={"reader": "npz", "traces_key": key},
     )
+
+
+def _guess_traces_key(z: dict[str, Any], path: Path) -> str:
+    """The one unnamed array that can be traces; refuses a choice among several (warns on one)."""
+    import warnings
+
+    from ..errors import SuspectInputWarning
+
+    others = [k for k in z if k not in _FS_KEYS]
+    two_d = [k for k in others if np.ndim(z[k]) == 2]
+    if len(two_d) != 1 or len(others) != 1:
+        raise FileFormatError(
+            f"{path}: cannot tell which array holds the traces (entries: "
+            f"{', '.join(sorted(z)) or 'none'}; none is named {'/'.join(_TRACE_KEYS)}). Name "
+            "the traces 'traces' (n_rois, n_frames) and the frame rate 'fs_hz'."
+        )
+    warnings.warn(
+        f"{path}: no entry named {'/'.join(_TRACE_KEYS)}; reading the only array, "
+        f"{two_d[0]!r} {np.shape(z[two_d[0]])}, as the traces (n_rois, n_frames). Name it "
+        "'traces' to silence this warning.",
+        SuspectInputWarning,
+        stacklevel=3,
+    )
+    return two_d[0]
 
 
 # ----------------------------------------------------------------------------- npy
@@ -423,7 +492,7 @@ def read_csv(path: str | os.PathLike[str], fs_hz: float | None = None) -> Record
         float64 traces (n_rois, n_frames), ``kind`` from the header (default
         dff); ``meta["csv_header"]`` holds the header's ``key=value`` pairs.
     """
-    path = Path(path)
+    path = require_regular_file(path, "CSV")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -400,11 +400,55 @@ def _stack_labels(
 ) -> np.ndarray:
     """The ROI label image: ``labels`` (int32), or ``n_cells`` random somata."""
     if labels is None:
+        _check_room(shape, n_cells)
         labels = random_somata(shape, n_cells, seed=seed)
+        placed = int(labels.max())
+        if placed < n_cells:
+            import warnings
+
+            from ..errors import SuspectInputWarning
+
+            warnings.warn(
+                f"make_synthetic_stack: only {placed} of n_cells={n_cells} somata fit without "
+                f"overlap in {shape[0]} x {shape[1]} pixels; the movie has {placed} ROIs. Ask "
+                "for fewer cells or a larger image.",
+                SuspectInputWarning,
+                stacklevel=3,
+            )
     labels = np.asarray(labels, np.int32)
     if int(labels.max()) == 0:
         raise InvalidInputError("make_synthetic_stack: the label image has no ROI.")
     return labels
+
+
+#: Pixels one soma needs: a disc of the largest radius (7 px) plus its 2-px margin.
+_SOMA_AREA_PX = np.pi * 9.0**2
+#: Smallest image side that holds one soma of the largest radius (7 px) inside a 1-px border.
+_MIN_SIDE_PX = 17
+
+
+def _check_room(shape: Any, n_cells: Any) -> None:
+    """Refuse image sizes and cell counts random somata cannot satisfy."""
+    try:
+        ny, nx = (int(v) for v in shape)
+        n = int(n_cells)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"make_synthetic_stack: shape={shape!r} must be two pixel counts (Y, X) and "
+            f"n_cells={n_cells!r} a whole number."
+        ) from None
+    if min(ny, nx) < _MIN_SIDE_PX or n < 1:
+        raise InvalidInputError(
+            f"make_synthetic_stack: shape=({ny}, {nx}), n_cells={n}: the image must be at least "
+            f"{_MIN_SIDE_PX} x {_MIN_SIDE_PX} pixels (one soma of radius 7 px) and n_cells >= 1."
+        )
+    capacity = int(ny * nx / _SOMA_AREA_PX)
+    if n > max(capacity, 1):
+        raise InvalidInputError(
+            f"make_synthetic_stack: n_cells={n} somata cannot fit in {ny} x {nx} pixels (room for "
+            f"about {max(capacity, 1)}: each needs ~{_SOMA_AREA_PX:.0f} px). Ask for at most "
+            f"{max(capacity, 1)} cells or a larger image."
+        )
 
 
 def _stack_traces(
