@@ -99,7 +99,7 @@ def test_ground_truth_figure_gives_each_method_its_own_visible_panel():
     results = [_result(rec, "ens2", 5.0), _result(rec, "oasis", 500.0)]  # 100x apart
     fig = ground_truth_figure(rec, results, 1, window_s=30.0)
     assert len(fig.axes) == 3
-    for ax, res in zip(fig.axes[1:], results, strict=True):
+    for ax in fig.axes[1:]:
         line = ax.get_lines()[0]
         y = np.asarray(line.get_ydata())
         lo, hi = ax.get_ylim()
