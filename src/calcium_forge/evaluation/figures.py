@@ -119,7 +119,7 @@ def histogram_figure(
             ax.hist(y, edges, density=True, alpha=0.6, label=names[1], color=COLORS[1])
         ax.set_xlabel(label)
         ax.set_ylabel(ylabel)
-        ax.set_title(f"{label.split(' (')[0]}: KL(real ‖ synthetic) = {kl:.3g} nats", fontsize=10)
+        ax.set_title(f"{label.split(' (')[0]}: KL(real ‖ synthetic) = {kl:.3g} nats", fontsize=9)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.9))

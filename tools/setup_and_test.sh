@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Set up everything the tests need on a Debian machine, then run ruff and pytest.
+#
+#   bash tools/setup_and_test.sh [pytest arguments]
+#
+# 1. Debian packages for napari's OpenGL canvas under a virtual X server (Xvfb,
+#    Mesa, the xcb libraries Qt loads): apt-get installs only the missing ones
+#    (through sudo when not root).
+# 2. A CPU-only torch when torch is not installed yet (no CUDA stack); install
+#    a CUDA torch before this script to test with one.
+# 3. The package with every extra (pip install -e ".[all]"), ruff, then pytest
+#    under xvfb-run.
+# .ci/run runs exactly this script; README.md names it as the test command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  xvfb xauth libgl1-mesa-dri libglx-mesa0 libegl1 libxkbcommon-x11-0 libxcb-icccm4
+  libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-xinerama0
+  libxcb-xfixes0 libxcb-shape0 libxcb-cursor0 libdbus-1-3
+)
+# CPU builds of torch and of the torchvision that suite2p's cellpose needs, from PyTorch's
+# CPU wheel index (PyPI's Linux wheels of torch are CUDA builds); their dependencies come
+# with the package install below, which keeps the installed torch.
+TORCH_CPU=(--no-deps "torch==2.13.*" "torchvision==0.28.*"
+  --index-url https://download.pytorch.org/whl/cpu)
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for pkg in "${DEBIAN_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+elif ! command -v xvfb-run >/dev/null 2>&1; then
+  echo "setup_and_test.sh: no dpkg and no xvfb-run: install Xvfb and Mesa (OpenGL)" \
+    "with your system's package manager, then run this script again." >&2
+  exit 1
+fi
+if ((${#missing[@]})); then
+  sudo=()
+  if [ "$(id -u)" != 0 ]; then sudo=(sudo); fi
+  echo "setup_and_test.sh: installing Debian packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+if ! python -c "import torch" >/dev/null 2>&1; then
+  echo "setup_and_test.sh: installing a CPU-only torch and torchvision"
+  python -m pip install "${TORCH_CPU[@]}"
+fi
+python -m pip install -e ".[all]"
+python -m ruff check .
+xvfb-run -a python -m pytest -q "$@"
