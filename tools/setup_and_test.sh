@@ -49,6 +49,13 @@ fi
 if ! python -c "import torch" >/dev/null 2>&1; then
   echo "setup_and_test.sh: installing a CPU-only torch and torchvision"
   python -m pip install "${TORCH_CPU[@]}"
+elif python -c "import torch, sys; sys.exit('+cpu' not in torch.__version__)" \
+  && ! python -c "import torchvision" >/dev/null 2>&1; then
+  # a CPU torch without torchvision: add the matching CPU torchvision (torch 2.N pairs
+  # with torchvision 0.(N+15)), or pip would replace torch with a CUDA build for cellpose
+  tv=$(python -c "import torch; print(f'0.{int(torch.__version__.split(\".\")[1]) + 15}.*')")
+  echo "setup_and_test.sh: installing the CPU torchvision $tv that matches the installed torch"
+  python -m pip install --no-deps "torchvision==$tv" --index-url https://download.pytorch.org/whl/cpu
 fi
 python -m pip install -e ".[all]"
 python -m ruff check .
