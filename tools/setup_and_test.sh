@@ -6,8 +6,10 @@
 # 1. Debian packages for napari's OpenGL canvas under a virtual X server (Xvfb,
 #    Mesa, the xcb libraries Qt loads): apt-get installs only the missing ones
 #    (through sudo when not root).
-# 2. A CPU-only torch when torch is not installed yet (no CUDA stack); install
-#    a CUDA torch before this script to test with one.
+# 2. A CPU-only torch and torchvision when torch is not installed yet (no CUDA
+#    stack); install a CUDA torch before this script to test with one. When no CPU
+#    build of torchvision can be had (PyTorch's CPU index unreachable), PyPI's
+#    torch and torchvision (CUDA builds) are used, as suite2p's cellpose needs them.
 # 3. The package with every extra (pip install -e ".[all]"), ruff, then pytest
 #    under xvfb-run.
 # .ci/run runs exactly this script; README.md names it as the test command.
@@ -56,6 +58,14 @@ elif python -c "import torch, sys; sys.exit('+cpu' not in torch.__version__)" \
   tv=$(python -c "import torch; print(f'0.{int(torch.__version__.split(\".\")[1]) + 15}.*')")
   echo "setup_and_test.sh: installing the CPU torchvision $tv that matches the installed torch"
   python -m pip install --no-deps "torchvision==$tv" --index-url https://download.pytorch.org/whl/cpu
+fi
+if python -m pip show torchvision >/dev/null 2>&1 && ! python -c "import torchvision" >/dev/null 2>&1
+then
+  # e.g. PyTorch's CPU index unreachable: pip took PyPI's torchvision, a CUDA build that
+  # does not load next to a CPU torch. Let pip install PyPI's matching pair instead.
+  echo "setup_and_test.sh: torchvision does not load next to this torch (no CPU build of it" \
+    "was reachable); installing PyPI's torch and torchvision (CUDA builds) instead" >&2
+  python -m pip uninstall -y -q torch torchvision
 fi
 python -m pip install -e ".[all]"
 python -m ruff check .
