@@ -36,6 +36,7 @@ ROOMS: list[tuple[int, str]] = [
     (10, "calcium_forge.distributed"),
     (11, "calcium_forge.demo"),
     (11, "calcium_forge.pipeline"),
+    (11, "calcium_forge.demo_figures"),
     (12, "calcium_forge.cli"),
     (13, "calcium_forge._napari"),
     (14, "calcium_forge.napari_api"),

@@ -53,7 +53,7 @@ def drain(
     progress_bar : bool
         Show a tqdm bar on stderr.
     desc : str
-        Label of the bar.
+        Label of the bar; each record's ``message`` is shown after it.
     callback : callable, optional
         Called with every :class:`Progress`.
 
@@ -79,6 +79,8 @@ def drain(
                 if p.total is not None and bar.total != p.total:
                     bar.total = p.total
                 bar.n = p.step
+                if p.message:  # name the running stage: "demo: ENS² on 20 ROIs (3/20)"
+                    bar.set_description(f"{desc}: {p.message}" if desc else p.message, False)
                 if p.values:
                     bar.set_postfix(
                         {

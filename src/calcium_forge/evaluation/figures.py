@@ -57,8 +57,10 @@ def raster_figure(
     Returns
     -------
     matplotlib.figure.Figure
-        10 x 4 inch figure with two panels (neuron vs time in s).
+        10 x 4 inch figure with two panels (neuron index from 0, integer ticks, vs time in s).
     """
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = _agg_subplots(2, (10, 4), sharey=True)
     for ax, st, label, color in (
         (axes[0], real, names[0], COLORS[0]),
@@ -67,9 +69,11 @@ def raster_figure(
         spikes = st.spikes[0]
         for j in range(spikes.shape[0]):
             ts = np.flatnonzero(spikes[j]) / fs_hz
-            ax.vlines(ts, j + 0.6, j + 1.4, color=color, linewidth=1)
-        ax.set_title(f"{label}: inferred spikes (window 0)")
+            ax.vlines(ts, j - 0.4, j + 0.4, color=color, linewidth=1)
+        window_s = spikes.shape[1] / fs_hz
+        ax.set_title(f"{label}\nframes with an inferred spike, first window ({window_s:.1f} s)")
         ax.set_xlabel("time (s)")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel("neuron")
     fig.tight_layout()
     return fig
@@ -100,11 +104,11 @@ def histogram_figure(
     matplotlib.figure.Figure
         13 x 3.6 inch figure with three density histograms on 30 shared bins.
     """
-    fig, axes = _agg_subplots(3, (13, 3.6))
-    for ax, key, label, kl in (
-        (axes[0], "rates_hz", "firing rate (Hz)", kl_rate),
-        (axes[1], "corr", "pairwise correlation", kl_corr),
-        (axes[2], "vrd", "van Rossum distance", kl_vrd),
+    fig, axes = _agg_subplots(3, (13, 3.9))
+    for ax, key, label, ylabel, kl in (
+        (axes[0], "rates_hz", "firing rate (spikes/s)", "density (per spikes/s)", kl_rate),
+        (axes[1], "corr", "pairwise correlation", "density", kl_corr),
+        (axes[2], "vrd", "van Rossum distance (dimensionless)", "density", kl_vrd),
     ):
         x = np.asarray(getattr(real, key)).ravel()
         y = np.asarray(getattr(synthetic, key)).ravel()
@@ -114,9 +118,11 @@ def histogram_figure(
             ax.hist(x, edges, density=True, alpha=0.6, label=names[0], color=COLORS[0])
             ax.hist(y, edges, density=True, alpha=0.6, label=names[1], color=COLORS[1])
         ax.set_xlabel(label)
-        ax.set_title(f"KL = {kl:.3g}")
-    axes[0].legend()
-    fig.tight_layout()
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{label.split(' (')[0]}: KL(real ‖ synthetic) = {kl:.3g} nats", fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
 
 
@@ -126,6 +132,7 @@ def spectrum_figure(
     psd_synthetic: np.ndarray,
     log_spectral_distance_db: float,
     names: tuple[str, str] = ("real", "synthetic"),
+    trace_unit: str = "dF/F",
 ) -> Figure:
     """Log-log plot of the two mean power spectra (the 0 Hz bin left out).
 
@@ -134,11 +141,13 @@ def spectrum_figure(
     freqs_hz : numpy.ndarray
         (F,) frequencies in Hz.
     psd_real, psd_synthetic : numpy.ndarray
-        (F,) mean power spectral densities in trace units²/Hz.
+        (F,) mean power spectral densities (Welch) in (trace unit)²/Hz.
     log_spectral_distance_db : float
         Their log-spectral distance in dB, shown in the title.
     names : (str, str)
         Legend labels of the two sets.
+    trace_unit : str
+        Unit of the traces, shown in the y label (dF/F as a fraction by default).
 
     Returns
     -------
@@ -149,9 +158,9 @@ def spectrum_figure(
     ax.loglog(freqs_hz[1:], psd_real[1:], label=names[0], color=COLORS[0])
     ax.loglog(freqs_hz[1:], psd_synthetic[1:], label=names[1], color=COLORS[1])
     ax.set_xlabel("frequency (Hz)")
-    ax.set_ylabel("mean PSD (units²/Hz)")
-    ax.set_title(f"log-spectral distance {log_spectral_distance_db:.2f} dB")
-    ax.legend()
+    ax.set_ylabel(f"mean power spectral density\n(({trace_unit})²/Hz)")
+    ax.set_title(f"mean spectra; log-spectral distance {log_spectral_distance_db:.2f} dB")
+    ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return fig
 
