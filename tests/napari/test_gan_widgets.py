@@ -241,7 +241,7 @@ def test_cancel_stops_training_and_keeps_checkpoint(small_real, qtbot, tmp_path)
     qtbot.waitUntil(lambda: (tmp_path / "run" / "checkpoint.pt").is_file(), timeout=120_000)
     w.cancel()
     wait_task(qtbot, w)
-    assert w.status.text() == "Cancelled."
+    assert w.status.text() == "cancelled"
     assert w.last_error is None
     assert w.last_progress.step < 200
     assert (tmp_path / "run" / "checkpoint.pt").is_file()

@@ -186,7 +186,12 @@ class InferSpikesWidget(TaskWidget):
             ),
         )
         label = L.METHOD_LABELS.get(method, method)
-        return Task(gen, self._add_result, title=f"Infer spikes ({label})")
+        return Task(
+            gen,
+            self._add_result,
+            title=f"Infer spikes ({label})",
+            summary=lambda r: f"{label} on {r.n_rois} ROIs",
+        )
 
     def _add_result(self, result: Any) -> None:
         self.add_layer_data(L.inference_layers(result))
