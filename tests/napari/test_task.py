@@ -55,3 +55,10 @@ def test_done_status_is_final(make_napari_viewer, qtbot):
     text = w.status.text()
     assert text.startswith("done: 23 ROIs in ") and text.endswith(" s"), text
     assert w.last_error is None
+
+
+def test_qt6_binding():
+    """The napari extra installs PyQt6; qtpy (napari, magicgui) runs on Qt 6."""
+    import qtpy
+
+    assert qtpy.QT6, f"napari runs on {qtpy.API_NAME} {qtpy.QT_VERSION}; install PyQt6"
