@@ -251,3 +251,43 @@ def test_suite2p_parent_folder_opens_every_plane(make_napari_viewer, suite2p_pla
     viewer.open(str(root), plugin="calcium-forge")
     traces = [ly for ly in viewer.layers if ly.metadata["calcium_forge"]["kind"] == "traces"]
     assert len(traces) == 1 and traces[0].data.shape == (20, 18000)
+
+
+def test_tiff_without_frame_rate_asks_for_it(make_napari_viewer, tmp_path, rng, notes):
+    import tifffile
+
+    path = tmp_path / "nofs.tif"
+    tifffile.imwrite(path, rng.integers(0, 100, size=(10, 8, 8)).astype(np.uint16))
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="calcium-forge")
+    (layer,) = viewer.layers
+    assert layer.axis_labels[0] == "frame"  # not seconds: the rate is unknown
+    asks = [m for sev, m in notes if sev == "warning" and "frame rate is unknown" in m]
+    assert len(asks) == 1 and "nofs.tif" in asks[0] and "frame rate (Hz)" in asks[0]
+
+
+def test_tiff_with_frame_rate_opens_silently(make_napari_viewer, tmp_path, rng, notes):
+    import tifffile
+
+    path = tmp_path / "fs15.tif"
+    movie = rng.integers(0, 100, size=(10, 8, 8)).astype(np.uint16)
+    tifffile.imwrite(path, movie, imagej=True, metadata={"axes": "TYX", "finterval": 1 / 15.0})
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="calcium-forge")
+    assert viewer.layers[0].axis_labels[0] == "time (s)"
+    assert not [m for _, m in notes if "frame rate" in m]
+
+
+def test_suite2p_folder_with_implausible_rate_asks_for_it(
+    make_napari_viewer, suite2p_plane0, tmp_path, notes
+):
+    plane = tmp_path / "plane0"
+    plane.mkdir()
+    for f in suite2p_plane0.iterdir():
+        if f.name != "ops.npy":
+            (plane / f.name).symlink_to(f)
+    np.save(plane / "ops.npy", {"fs": 1.0}, allow_pickle=True)  # a rate no 2-photon setup has
+    viewer = make_napari_viewer()
+    viewer.open(str(plane), plugin="calcium-forge")
+    asks = [m for sev, m in notes if sev == "warning" and "1 Hz is implausible" in m]
+    assert len(asks) == 1 and "plane0" in asks[0], notes

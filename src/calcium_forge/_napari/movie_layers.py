@@ -157,7 +157,7 @@ def stack_layer(
     data : array-like
         The movie ``(n_frames, Y, X)`` (a 2-D image is shown unscaled).
     fs_hz : float or None
-        Frame rate, Hz; unknown (None) draws one frame per second.
+        Frame rate, Hz; unknown (None) draws one frame per unit, on an axis "frame".
     name : str
         Layer name.
     recording : object, optional
@@ -195,7 +195,6 @@ def stack_layer(
     }
     if scale is not None:
         kwargs["scale"] = scale
-        kwargs["axis_labels"] = ("time (s)", "y", "x")[-len(shape) :] if len(shape) == 3 else None
-        if kwargs["axis_labels"] is None:
-            del kwargs["axis_labels"]
+        if len(shape) == 3:  # seconds when the rate is known, else frames
+            kwargs["axis_labels"] = ("time (s)" if fs_hz else "frame", "y", "x")
     return data, kwargs, "image"
