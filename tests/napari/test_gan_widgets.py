@@ -76,7 +76,7 @@ def test_train_sample_compare_gan(small_real, qtbot, tmp_path):
     assert sample.last_error is None, sample.last_error
     (syn,) = _kind(viewer, "synthetic_traces")
     assert syn.data.shape == (6, 3 * 64)
-    np.testing.assert_allclose(syn.scale, [1.0, 1 / rec.fs_hz])
+    assert not syn.visible and syn.metadata["calcium_forge"]["fs_hz"] == rec.fs_hz
     assert np.isfinite(syn.data).all()
     rasters = [
         ly for ly in _kind(viewer, "raster") if ly.metadata["calcium_forge"].get("synthetic")
@@ -270,6 +270,6 @@ def test_sample_shipped_calciumgan(make_napari_viewer, qtbot):
     (syn,) = _kind(viewer, "synthetic_traces")
     assert syn.name == "calciumgan_hippocampus synthetic dF/F"
     assert syn.data.shape == (20, 600) and np.isfinite(syn.data).all()
-    np.testing.assert_allclose(syn.scale, [1.0, 1 / 30.0])
+    assert not syn.visible and syn.metadata["calcium_forge"]["fs_hz"] == 30.0
     (raster,) = _kind(viewer, "raster")
     assert raster.metadata["calcium_forge"]["events_from"] == "oasis"

@@ -101,7 +101,7 @@ def test_npz_and_csv_writers_round_trip(make_napari_viewer, tmp_path, rng):
     new = viewer.layers[n_before:]
     back = next(ly for ly in new if ly.metadata["calcium_forge"]["kind"] == "traces")
     np.testing.assert_array_equal(back.data, rec.traces)
-    np.testing.assert_allclose(back.scale, [1.0, 1 / 30.0])
+    assert back.metadata["calcium_forge"]["fs_hz"] == 30.0
     labels = next(ly for ly in new if ly.metadata["calcium_forge"]["kind"] == "rois")
     np.testing.assert_array_equal(labels.data, rec.labels)
     truth = next(ly for ly in new if ly.metadata["calcium_forge"]["kind"] == "raster")
@@ -163,7 +163,7 @@ def test_cascade_reader_on_shared_data(make_napari_viewer, ground_truth_dir):
     assert len(traces) == len(recs) and len(rasters) == len(recs)
     for ly, rec in zip(traces, recs, strict=True):
         np.testing.assert_array_equal(ly.data, rec.traces)
-        np.testing.assert_allclose(ly.scale, [1.0, 1.0 / rec.fs_hz])
+        assert ly.metadata["calcium_forge"]["fs_hz"] == rec.fs_hz and not ly.visible
         assert ly.metadata["calcium_forge"]["recording"].spike_times is not None
     n_spikes = sum(len(s) for r in recs for s in r.spike_times)
     assert sum(int(r.features["count"].sum()) for r in rasters) == n_spikes
@@ -182,7 +182,7 @@ def test_suite2p_reader_on_shared_data(make_napari_viewer, suite2p_plane0, n_pla
     assert type(rois).__name__ == "Labels" and rois.data.max() == 20
     assert traces.data.shape == (20, 18000)
     fs = traces.metadata["calcium_forge"]["fs_hz"]
-    np.testing.assert_allclose(traces.scale, [1.0, 1.0 / fs])
+    assert not traces.visible
     raw = read(suite2p_plane0, fs_hz=fs)
     np.testing.assert_allclose(traces.data, to_dff(raw).traces, rtol=1e-5, atol=1e-6)
     assert traces.metadata["calcium_forge"]["raw"].neuropil is not None
@@ -222,7 +222,7 @@ def test_nwb_writer_and_reader(make_napari_viewer, tmp_path, rng):
     viewer.open(str(tmp_path / "toy.nwb"), plugin="calcium-forge")
     back = next(ly for ly in viewer.layers[n:] if ly.metadata["calcium_forge"]["kind"] == "traces")
     np.testing.assert_allclose(back.data, rec.traces, rtol=1e-6)
-    np.testing.assert_allclose(back.scale, [1.0, 1 / 30.0])
+    assert back.metadata["calcium_forge"]["fs_hz"] == 30.0
 
 
 def test_writer_refuses_a_movie_with_a_notification(make_napari_viewer, tmp_path, notes):

@@ -34,7 +34,10 @@ def test_hippocampus_sample_layers(hippo_viewer):
     np.testing.assert_array_equal(rois.data, raw.labels)
     assert rois.data.max() == raw.n_rois == 20
     assert traces.data.shape == (20, 18000)
-    np.testing.assert_allclose(traces.scale, [1.0, 1 / 30.0])
+    # traces are drawn in the plot dock: the layer is hidden and does not widen the view
+    assert not traces.visible and traces.metadata["calcium_forge"]["fs_hz"] == 30.0
+    assert (np.asarray(traces.extent.world[1]) < 1.0).all()
+    np.testing.assert_allclose(viewer.layers.extent.world[1], rois.extent.world[1])
     np.testing.assert_allclose(traces.data, hippocampus_dff().traces, rtol=1e-5, atol=1e-6)
     assert traces.name == f"{raw.name} dF/F"
     assert traces.metadata["calcium_forge"]["raw"].kind == "raw"
@@ -60,16 +63,31 @@ def test_infer_spikes_oasis_widget(hippo_viewer, qtbot):
     (overlay,) = _kind(viewer, "spike_overlay")
     assert rate.name == "hippocampus (Suite2P) rate (OASIS)"
     assert rate.data.shape == (5, 18000)
-    np.testing.assert_allclose(rate.scale, [1.0, 1 / 30.0])
+    assert not rate.visible and not raster.visible
     res = rate.metadata["calcium_forge"]["recording"]
     assert res.method == "oasis" and res.recording.meta["roi_indices"] == [0, 1, 2, 3, 7]
     assert np.all(res.rate_hz >= 0) and res.rate_hz.mean() > 0
     # the raster holds every event once (counts add up) at (roi, time_s)
     assert int(raster.features["count"].sum()) == sum(len(e) for e in res.events)
     assert raster.data[:, 1].max() <= 600.0
-    # overlay points sit on ROI centroids, frames within the recording
-    assert overlay.data.shape[1] == 3 and overlay.data[:, 0].max() < 18000
+    # the overlay is a movie of the recording's frames on the ROIs, in seconds from 0
+    assert type(overlay).__name__ == "Labels" and overlay.visible
+    assert overlay.data.shape == (18000, *viewer.layers["hippocampus (Suite2P) ROIs"].data.shape)
     np.testing.assert_allclose(overlay.scale, [1 / 30.0, 1.0, 1.0])
+    assert viewer.dims.axis_labels[0] == "time (s)"
+    assert viewer.dims.range[0].start == 0.0
+    assert viewer.dims.range[0].stop == pytest.approx(17999 / 30.0)
+    # on the frame of ROI 0's first event, exactly the ROIs firing then are drawn
+    t0 = float(res.events[0][0])
+    viewer.dims.set_point(0, t0)
+    frame = round(t0 * 30.0)
+    firing = {i for i in range(5) if np.any(np.rint(res.events[i] * 30) == frame)}
+    lit = np.asarray(overlay.data[frame])
+    assert 0 in firing and set(np.unique(lit)) - {0} == {i + 1 for i in firing}
+    # ... on the pixels of those ROIs (ROI 7 of the recording is label 5 of the selection)
+    rois = viewer.layers["hippocampus (Suite2P) ROIs"].data
+    for i, roi in enumerate([0, 1, 2, 3, 7]):
+        assert ((lit == i + 1) == ((rois == roi + 1) & (i in firing))).all()
     save_widget_shot(w, "infer_spikes")
 
 

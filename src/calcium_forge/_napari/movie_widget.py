@@ -6,7 +6,7 @@ Form fields: ``rois_layer`` (a Labels layer, 0 = background, i + 1 = ROI i),
 demand instead of all at once), ``cell_brightness`` and ``read_noise``
 (photons / detector units, see :class:`calcium_forge.synthesis.movie.MovieParams`)
 and ``seed``. Adds ``<traces> movie`` (Image, time scale 1/fs s), its ROIs
-(Labels) and, when the traces carry spikes, a spike overlay (Points).
+(Labels) and, when the traces carry spikes, a spike overlay (Labels lit per frame).
 """
 
 from __future__ import annotations
