@@ -127,8 +127,18 @@ def test_traces_widget(hippo_viewer, qtbot, tmp_path):
     w.stack.value = True
     w.select_roi(0)
     assert w.selected == [0, 2]  # stacked, in ROI order
-    axes = [ax for ax in w.figure.axes if ax.get_ylabel().startswith("ROI")]
+    axes = [ax for ax in w.figure.axes if ax.get_ylabel().startswith("ROI ")]
     assert len(axes) == 2
+    # the raster of every ROI sits on top: the result's events, selected rows highlighted
+    raster = next(ax for ax in w.figure.axes if ax.get_ylabel() == "ROI")
+    assert raster.get_title(loc="left") == "events (OASIS)"
+    rows = raster.collections
+    assert len(rows) == 20
+    np.testing.assert_allclose(np.sort(rows[1].get_positions()), np.sort(res.events[1]))
+    assert len(rows[5].get_positions()) == 0  # no inference for ROI 5
+    red = [i for i, c in enumerate(rows) if tuple(np.ravel(c.get_color())[:3]) != (0.25,) * 3]
+    assert red == [0, 2]
+    assert all(float(t).is_integer() for t in raster.get_yticks())
     assert axes[1].get_ylabel().startswith("ROI 2")
     line = axes[1].lines[0]
     np.testing.assert_allclose(line.get_ydata(), rec.traces[2])
