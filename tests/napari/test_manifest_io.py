@@ -10,6 +10,7 @@ from calcium_forge.recording import Recording
 from calcium_forge.results import SpikeInference
 
 WIDGETS = [
+    "calcium-forge",
     "Traces",
     "Infer spikes",
     "Train spike model",
@@ -18,6 +19,7 @@ WIDGETS = [
     "Compare real vs synthetic",
     "Synthetic movie",
     "Run Suite2P",
+    "Extract traces",
 ]
 
 
@@ -232,6 +234,24 @@ def test_writer_refuses_a_movie_with_a_notification(make_napari_viewer, tmp_path
     out = viewer.layers.save(str(tmp_path / "x.npz"), selected=True, plugin="calcium-forge")
     assert not out and not (tmp_path / "x.npz").exists()
     assert any("movie" in m and "traces" in m for _, m in notes), notes
+
+
+def test_tabbed_dock_holds_every_widget_and_fits_1080_lines(make_napari_viewer):
+    from calcium_forge._napari.tabs import TABS
+
+    viewer = make_napari_viewer(show=True)
+    dock, tabs = viewer.window.add_plugin_dock_widget("calcium-forge", "calcium-forge")
+    assert tabs.count() == len(TABS) == len(WIDGETS) - 1  # every widget but the dock itself
+    for i in range(tabs.count()):
+        tabs.setCurrentIndex(i)
+        assert tabs.widget_at(i).parent() is not None
+    names = {type(w).__name__ for w in tabs.widgets.values()}
+    assert names == {cls for _, _, cls in TABS}
+    # the dock asks for less than a 1080-line screen; each tab scrolls instead
+    assert tabs.sizeHint().height() <= 800 and tabs.minimumSizeHint().height() <= 800
+    assert dock.minimumSizeHint().height() <= 1000 and dock.sizeHint().height() <= 1000
+    tall = max(w.sizeHint().height() for w in tabs.widgets.values())
+    assert tall > 300  # the tallest form needs its scroll area
 
 
 def test_every_widget_docks_from_the_plugins_menu(make_napari_viewer):

@@ -17,7 +17,7 @@ def layer_combo(
     name: str,
     label: str,
     kinds: tuple[str, ...] | None = None,
-    layer_type: str | None = None,
+    layer_type: str | tuple[str, ...] | None = None,
     optional: bool = False,
     ndim: int | None = None,
 ) -> ComboBox:
@@ -31,7 +31,8 @@ def layer_combo(
     def choices(_widget: Any = None) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = [("(none)", None)] if optional else []
         for layer in viewer.layers:
-            if layer_type and type(layer).__name__.lower() != layer_type:
+            types = (layer_type,) if isinstance(layer_type, str) else layer_type
+            if types and type(layer).__name__.lower() not in types:
                 continue
             if ndim is not None and getattr(layer, "ndim", None) != ndim:
                 continue
