@@ -67,6 +67,17 @@ def test_infer_spikes_oasis_widget(hippo_viewer, qtbot):
     res = rate.metadata["calcium_forge"]["recording"]
     assert res.method == "oasis" and res.recording.meta["roi_indices"] == [0, 1, 2, 3, 7]
     assert np.all(res.rate_hz >= 0) and res.rate_hz.mean() > 0
+    # each ROI's noise level and model: in a table and in the layers' metadata
+    nu = res.meta["noise_level"]
+    assert len(nu) == 5 and w.table.rowCount() == 5
+    assert [w.table.item(r, 0).text() for r in range(5)] == ["0", "1", "2", "3", "7"]
+    assert float(w.table.item(4, 1).text()) == pytest.approx(nu[4], abs=0.01)
+    assert w.table.item(0, 2).text() == res.meta["model"] == "oasis"
+    for layer in (rate, raster, overlay):
+        info = layer.metadata["calcium_forge"]
+        assert info["noise_level"] == nu and info["model"] == ["oasis"] * 5
+        assert info["roi"] == [0, 1, 2, 3, 7]
+    assert w.status.text().startswith("done: OASIS on 5 ROIs in ")
     # the raster holds every event once (counts add up) at (roi, time_s)
     assert int(raster.features["count"].sum()) == sum(len(e) for e in res.events)
     assert raster.data[:, 1].max() <= 600.0

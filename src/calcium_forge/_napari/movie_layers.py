@@ -158,6 +158,7 @@ def spike_overlay_layer(
     recording: Any,
     n_frames: int | None = None,
     color: str = "yellow",
+    **extra: Any,
 ) -> LayerDataTuple:
     """Spike events as a Labels movie: on each frame, the ROIs with an event light up.
 
@@ -181,6 +182,8 @@ def spike_overlay_layer(
         Frames of the movie; events outside are dropped (default: up to the last event).
     color : str
         Colour of a firing ROI (any matplotlib colour).
+    **extra
+        More metadata keys (``noise_level``, ``model``...).
 
     Returns
     -------
@@ -203,7 +206,7 @@ def spike_overlay_layer(
         "opacity": 0.8,
         "features": {"roi": np.arange(n_rois, dtype=np.int64)},
         "metadata": cf_metadata(
-            "spike_overlay", recording, fs_hz=float(fs_hz), n_events=int(active.sum())
+            "spike_overlay", recording, fs_hz=float(fs_hz), n_events=int(active.sum()), **extra
         ),
     }
     return EventFrames(labels, active), kwargs, "labels"

@@ -289,6 +289,34 @@ def recording_layers(
     return out
 
 
+def roi_models(result: SpikeInference) -> dict[str, list]:
+    """Each ROI's noise level ν and the model it got, from ``result.meta``.
+
+    Parameters
+    ----------
+    result : SpikeInference
+        A result of :func:`calcium_forge.inference.infer_spikes`, whose
+        ``meta["noise_level"]`` holds ν per ROI (% / √Hz) and ``meta["model"]``
+        the model (one name, or one per ROI).
+
+    Returns
+    -------
+    dict
+        ``{"roi": [...], "noise_level": [...], "model": [...]}``, one entry per
+        row of the result; ``roi`` is the index in the input recording (the
+        inference may have run on a subset), ν is NaN and the model ``""`` when
+        the result does not record them.
+    """
+    n = result.n_rois
+    rec = result.recording
+    roi = list(rec.meta.get("roi_indices", range(n))) if rec is not None else list(range(n))
+    nu = result.meta.get("noise_level")
+    nu = [float(v) for v in nu] if nu is not None and len(nu) == n else [float("nan")] * n
+    model = result.meta.get("model", "")
+    models = [str(m) for m in model] if isinstance(model, list | tuple) else [str(model)] * n
+    return {"roi": [int(i) for i in roi], "noise_level": nu, "model": models}
+
+
 def inference_layers(result: SpikeInference, *, name: str | None = None) -> list[LayerDataTuple]:
     """Layers of a spike inference: rate Image, raster Points, spike overlay Points.
 
@@ -311,6 +339,7 @@ def inference_layers(result: SpikeInference, *, name: str | None = None) -> list
     """
     method = METHOD_LABELS.get(result.method, result.method)
     base = base_name(result, name)
+    per_roi = roi_models(result)
     rate_kwargs = {
         "name": f"{base} rate ({method})",
         **off_canvas(result.rate_hz.shape),
@@ -318,7 +347,7 @@ def inference_layers(result: SpikeInference, *, name: str | None = None) -> list
         "contrast_limits": robust_limits(result.rate_hz, 0.0, 99.8),
         "interpolation2d": "nearest",
         "metadata": cf_metadata(
-            "rate", result, fs_hz=result.fs_hz, method=result.method, units="spikes/s"
+            "rate", result, fs_hz=result.fs_hz, method=result.method, units="spikes/s", **per_roi
         ),
     }
     out: list[LayerDataTuple] = [(result.rate_hz, rate_kwargs, "image")]
@@ -330,6 +359,7 @@ def inference_layers(result: SpikeInference, *, name: str | None = None) -> list
                 name=f"{base} spikes ({method})",
                 recording=result,
                 method=result.method,
+                **per_roi,
             )
         )
         rec = result.recording
@@ -342,6 +372,7 @@ def inference_layers(result: SpikeInference, *, name: str | None = None) -> list
                     name=f"{base} spike overlay ({method})",
                     recording=result,
                     n_frames=result.n_frames,
+                    **per_roi,
                 )
             )
     return out
