@@ -157,7 +157,7 @@ def spike_overlay_layer(
     name: str,
     recording: Any,
     n_frames: int | None = None,
-    color: str = "yellow",
+    color: str = "white",
     **extra: Any,
 ) -> LayerDataTuple:
     """Spike events as a Labels movie: on each frame, the ROIs with an event light up.
@@ -203,7 +203,7 @@ def spike_overlay_layer(
         "scale": (1.0 / fs_hz, 1.0, 1.0),
         "axis_labels": ("time (s)", "y", "x"),
         "colormap": colormap,
-        "opacity": 0.8,
+        "opacity": 0.9,
         "features": {"roi": np.arange(n_rois, dtype=np.int64)},
         "metadata": cf_metadata(
             "spike_overlay", recording, fs_hz=float(fs_hz), n_events=int(active.sum()), **extra

@@ -49,7 +49,7 @@ class CalciumForgeTabs(QTabWidget):
             self.addTab(area, title)
         self.setUsesScrollButtons(True)
         self.currentChanged.connect(self.widget_at)
-        self.widget_at(0)
+        self.widget_at(0)  # the Traces plots, which also write the time (s) on the canvas
 
     def widget_at(self, index: int) -> QWidget:
         """The widget of tab ``index``, built (and placed in its scroll area) if needed."""

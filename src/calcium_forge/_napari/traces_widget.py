@@ -32,6 +32,35 @@ from .readers import notify_error
 TRACE_KINDS = ("traces", "synthetic_traces")
 
 
+def show_time_overlay(viewer: Any) -> None:
+    """Write the time slider's position in seconds on the canvas (``time 1.13 s / 19.97 s``).
+
+    napari's slider counts steps (frames); the text overlay of the canvas gives
+    the time in seconds of the first axis when it is labelled ``"time (s)"``.
+    Connected once per viewer; idempotent.
+    """
+    if id(viewer.dims) in _TIME_OVERLAYS:
+        return
+    text = viewer.canvas.overlays.text
+
+    def update(*_: Any) -> None:
+        dims = viewer.dims
+        on = dims.ndim >= 3 and dims.axis_labels[0] == "time (s)"
+        text.visible = on
+        if on:
+            text.text = f"time {dims.point[0]:.2f} s / {dims.range[0].stop:.2f} s"
+
+    viewer.dims.events.current_step.connect(update)
+    viewer.dims.events.range.connect(update)
+    viewer.dims.events.axis_labels.connect(update)
+    _TIME_OVERLAYS.add(id(viewer.dims))
+    update()
+
+
+#: ``id(viewer.dims)`` of the viewers whose canvas shows the time (s).
+_TIME_OVERLAYS: set[int] = set()
+
+
 def _result_rows(result: SpikeInference | None, n_rois: int) -> dict[int, int]:
     """ROI index of the recording -> row of the result (inference may run on a subset)."""
     if result is None:
@@ -90,10 +119,10 @@ class TracesWidget(QWidget):
         )
         self.figure = Figure(figsize=(5, 5), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(250)
+        self.canvas.setMinimumHeight(300)
         self.setLayout(QVBoxLayout())
         self.layout().addWidget(self.params.native)
-        self.layout().addWidget(self.canvas)
+        self.layout().addWidget(self.canvas, stretch=1)  # the plots get the dock's height
         self.selected: list[int] = [0]
         self.cursors: list[Any] = []
         self.last_error: str | None = None
@@ -107,6 +136,7 @@ class TracesWidget(QWidget):
         napari_viewer.layers.events.removed.connect(self._on_layers_changed)
         napari_viewer.dims.events.current_step.connect(self._move_cursor)
         self._hooked: set[int] = set()
+        show_time_overlay(napari_viewer)
         self._on_layers_changed()
 
     # ----------------------------------------------------------------- layers
@@ -245,7 +275,7 @@ class TracesWidget(QWidget):
         if row is not None:
             ax2 = ax.twinx()
             ax2.plot(t, result.rate_hz[row], color="tab:red", lw=0.6, label="rate")
-            ax2.set_ylabel("spikes/s", color="tab:red")
+            ax2.set_ylabel("spikes/s", color="tab:red", fontsize=7)
             if result.events is not None and len(result.events[row]):
                 ax.plot(
                     result.events[row],

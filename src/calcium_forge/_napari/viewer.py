@@ -184,7 +184,10 @@ def add_movie(
                 n_frames=int(np.shape(movie)[0]),
             )
         )
-    return add_layer_data(viewer, tuples)
+    added = add_layer_data(viewer, tuples)
+    if labels is not None:
+        added[1].contour = 1  # ROI outlines: the movie stays visible inside them
+    return added
 
 
 def find_layers(viewer: Any, kind: str) -> list[Any]:
