@@ -42,6 +42,7 @@ def show_time_overlay(viewer: Any) -> None:
     if id(viewer.dims) in _TIME_OVERLAYS:
         return
     text = viewer.canvas.overlays.text
+    text.position = "top_left"  # the bottom-right corner is clipped in narrow canvases
 
     def update(*_: Any) -> None:
         dims = viewer.dims
