@@ -62,3 +62,24 @@ def test_qt6_binding():
     import qtpy
 
     assert qtpy.QT6, f"napari runs on {qtpy.API_NAME} {qtpy.QT_VERSION}; install PyQt6"
+
+
+def test_cancel_ends_cancelled(make_napari_viewer, qtbot):
+    import time
+
+    def gen():
+        for i in range(1000):
+            time.sleep(0.01)
+            yield Progress(i + 1, 1000, "slow stage")
+        return 1
+
+    w = _widget(make_napari_viewer(), gen)
+    qtbot.addWidget(w)
+    w.run()
+    qtbot.waitUntil(lambda: w.last_progress is not None, timeout=10_000)
+    w.cancel()
+    wait_task(qtbot, w, 20_000)
+    qtbot.wait(50)
+    assert w.status.text() == "cancelled"
+    assert w.last_error is None and w.last_progress.step < 1000
+    assert w.run_button.enabled and w.params.enabled and not w.cancel_button.enabled

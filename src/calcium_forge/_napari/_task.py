@@ -253,6 +253,8 @@ class TaskWidget(QWidget):
         notify_error(msg)
 
     def _finished(self) -> None:
+        if not self._final:  # cancelled after the last step: superqt sends no result
+            self._on_aborted()
         pbar, self._pbar = self._pbar, None
         if pbar is not None:
             pbar.close()
