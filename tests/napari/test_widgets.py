@@ -133,7 +133,9 @@ def test_traces_widget(hippo_viewer, qtbot, tmp_path):
         view_direction = None
         dims_displayed = (0, 1)
 
-    w._on_click(rois, Click())
+    viewer.layers.selection.active = viewer.layers[-1]  # the overlay, not the ROIs
+    for callback in viewer.mouse_drag_callbacks:  # what napari calls on a canvas click
+        callback(viewer, Click())
     assert w.selected == [2]
     w.stack.value = True
     w.select_roi(0)
@@ -165,6 +167,18 @@ def test_traces_widget(hippo_viewer, qtbot, tmp_path):
     svg = w.save(tmp_path / "traces.svg")
     assert png.read_bytes()[:4] == b"\x89PNG" and b"<svg" in svg.read_bytes()[:500]
     save_widget_shot(w, "traces")
+    # with a movie, a click carries (time, y, x): still the ROI under the cursor
+    ys, xs = np.nonzero(rois.data == 2)
+
+    from types import SimpleNamespace
+
+    click = SimpleNamespace(
+        position=(5.0, float(ys[0]), float(xs[0])), view_direction=None, dims_displayed=[1, 2]
+    )
+    w.stack.value = False
+    for callback in viewer.mouse_drag_callbacks:
+        callback(viewer, click)
+    assert w.selected == [1]
 
 
 def test_traces_widget_shows_ground_truth(make_napari_viewer, qtbot):

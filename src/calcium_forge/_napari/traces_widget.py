@@ -136,7 +136,9 @@ class TracesWidget(QWidget):
         napari_viewer.layers.events.inserted.connect(self._on_layers_changed)
         napari_viewer.layers.events.removed.connect(self._on_layers_changed)
         napari_viewer.dims.events.current_step.connect(self._move_cursor)
-        self._hooked: set[int] = set()
+        # on the viewer, not on the ROI layers: napari calls a layer's callbacks only
+        # while it is selected, and the newest layer (an overlay) usually is
+        napari_viewer.mouse_drag_callbacks.append(self._on_viewer_click)
         show_time_overlay(napari_viewer)
         self._on_layers_changed()
 
@@ -148,14 +150,18 @@ class TracesWidget(QWidget):
             rates = [c for c in self.rate_layer.choices if c is not None]
             if rates:
                 self.rate_layer.value = rates[-1]
-        for layer in self.viewer.layers:
-            info = L.layer_info(getattr(layer, "metadata", None))
-            if info and info.get("kind") == "rois" and id(layer) not in self._hooked:
-                layer.mouse_drag_callbacks.append(self._on_click)
-                self._hooked.add(id(layer))
         self.redraw()
 
-    def _on_click(self, layer: Any, event: Any) -> None:
+    def _on_viewer_click(self, viewer: Any, event: Any) -> None:
+        """A click on the canvas selects the ROI under it in the topmost visible ROI layer."""
+        for layer in reversed(list(viewer.layers)):
+            info = L.layer_info(getattr(layer, "metadata", None))
+            if layer.visible and info and info.get("kind") == "rois":
+                if self._on_click(layer, event):
+                    return
+
+    def _on_click(self, layer: Any, event: Any) -> bool:
+        """Select the ROI of ``layer`` under the click; True when there is one."""
         value = layer.get_value(
             event.position,
             view_direction=event.view_direction,
@@ -164,6 +170,7 @@ class TracesWidget(QWidget):
         )
         if value:
             self.select_roi(int(value) - 1, add=self.stack.value)
+        return bool(value)
 
     # ------------------------------------------------------------- selection
     def select_roi(self, roi: int, add: bool | None = None) -> None:
