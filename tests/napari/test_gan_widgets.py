@@ -52,6 +52,7 @@ def test_train_sample_compare_gan(small_real, qtbot, tmp_path):
     wait_task(qtbot, train)
     assert train.last_error is None, train.last_error
     assert train.trained.steps_done == 4
+    assert train.status.text().startswith("done: 4 steps trained, checkpoint ")
     assert (tmp_path / "gan" / "checkpoint.pt").is_file()
     assert "hippo6-gan" in SESSION_MODELS
     assert train.history.get("loss_d"), "live losses were not recorded"
@@ -74,6 +75,7 @@ def test_train_sample_compare_gan(small_real, qtbot, tmp_path):
     sample.run()
     wait_task(qtbot, sample)
     assert sample.last_error is None, sample.last_error
+    assert sample.status.text().startswith("done: 6 ROIs x 192 frames sampled in ")
     (syn,) = _kind(viewer, "synthetic_traces")
     assert syn.data.shape == (6, 3 * 64)
     assert not syn.visible and syn.metadata["calcium_forge"]["fs_hz"] == rec.fs_hz

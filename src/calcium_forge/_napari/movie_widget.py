@@ -101,7 +101,12 @@ class SyntheticMovieWidget(TaskWidget):
         )
         self._labels, self._rec = labels.astype(np.int32), rec
         gen = _render(self._labels, rec, params, int(self.seed.value), bool(self.lazy.value))
-        return Task(gen, self._add, title="Synthetic movie")
+        return Task(
+            gen,
+            self._add,
+            title="Synthetic movie",
+            summary=lambda m: f"movie of {np.shape(m)[0]} frames of {int(labels.max())} ROIs",
+        )
 
     def _add(self, movie: Any) -> None:
         rec, labels = self._rec, self._labels
