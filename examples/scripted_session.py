@@ -7,8 +7,8 @@ Runs headless (no window) and saves a screenshot of the arranged layers::
 or opens the viewer for you to explore (``--show``). Steps:
 
 1. open the shipped hippocampus Suite2P recording (20 cells, 18,000 frames,
-   30 Hz) as ROIs (Labels) and dF/F traces (Image, time in seconds);
-2. infer spikes with ENS² (rate Image, raster Points, spike overlay Points);
+   30 Hz) as ROIs (Labels) and dF/F traces (drawn in the Traces dock);
+2. infer spikes with ENS² (rate and raster for the Traces dock, spike overlay on the ROIs);
 3. sample CalciumGAN (synthetic traces Image + raster from OASIS events);
 4. render a synthetic two-photon movie of the synthetic traces on the real
    ROIs (Image with a time axis) with its ROIs;

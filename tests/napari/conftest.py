@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import pytest
+
+# napari's supported Qt binding is Qt6 (its PyQt5 backend is deprecated): where
+# PyQt6 is installed, qtpy (napari, magicgui) uses it even if PyQt5 is too.
+if importlib.util.find_spec("PyQt6") is not None:
+    os.environ.setdefault("QT_API", "pyqt6")
 
 
 @pytest.fixture

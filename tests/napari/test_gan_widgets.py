@@ -52,6 +52,7 @@ def test_train_sample_compare_gan(small_real, qtbot, tmp_path):
     wait_task(qtbot, train)
     assert train.last_error is None, train.last_error
     assert train.trained.steps_done == 4
+    assert train.status.text().startswith("done: 4 steps trained, checkpoint ")
     assert (tmp_path / "gan" / "checkpoint.pt").is_file()
     assert "hippo6-gan" in SESSION_MODELS
     assert train.history.get("loss_d"), "live losses were not recorded"
@@ -74,9 +75,10 @@ def test_train_sample_compare_gan(small_real, qtbot, tmp_path):
     sample.run()
     wait_task(qtbot, sample)
     assert sample.last_error is None, sample.last_error
+    assert sample.status.text().startswith("done: 6 ROIs x 192 frames sampled in ")
     (syn,) = _kind(viewer, "synthetic_traces")
     assert syn.data.shape == (6, 3 * 64)
-    np.testing.assert_allclose(syn.scale, [1.0, 1 / rec.fs_hz])
+    assert not syn.visible and syn.metadata["calcium_forge"]["fs_hz"] == rec.fs_hz
     assert np.isfinite(syn.data).all()
     rasters = [
         ly for ly in _kind(viewer, "raster") if ly.metadata["calcium_forge"].get("synthetic")
@@ -241,7 +243,7 @@ def test_cancel_stops_training_and_keeps_checkpoint(small_real, qtbot, tmp_path)
     qtbot.waitUntil(lambda: (tmp_path / "run" / "checkpoint.pt").is_file(), timeout=120_000)
     w.cancel()
     wait_task(qtbot, w)
-    assert w.status.text() == "Cancelled."
+    assert w.status.text() == "cancelled"
     assert w.last_error is None
     assert w.last_progress.step < 200
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
@@ -270,6 +272,6 @@ def test_sample_shipped_calciumgan(make_napari_viewer, qtbot):
     (syn,) = _kind(viewer, "synthetic_traces")
     assert syn.name == "calciumgan_hippocampus synthetic dF/F"
     assert syn.data.shape == (20, 600) and np.isfinite(syn.data).all()
-    np.testing.assert_allclose(syn.scale, [1.0, 1 / 30.0])
+    assert not syn.visible and syn.metadata["calcium_forge"]["fs_hz"] == 30.0
     (raster,) = _kind(viewer, "raster")
     assert raster.metadata["calcium_forge"]["events_from"] == "oasis"

@@ -49,7 +49,9 @@ def test_recording_layers(rng):
     data, kw, _ = out[2]
     assert data.shape == (3, 300)
     assert kw["name"] == "plane0 dF/F"
-    assert kw["scale"] == (1.0, pytest.approx(1 / 30.0))
+    # a data carrier drawn in the plot dock: hidden, inside one pixel of the canvas
+    assert kw["visible"] is False and kw["scale"] == (pytest.approx(1 / 3), pytest.approx(1 / 300))
+    assert kw["metadata"]["calcium_forge"]["fs_hz"] == 30.0
     assert kw["metadata"]["calcium_forge"]["recording"] is rec
     lab_kw = out[1][1]
     # non-cell ROI 1 (label 2) is grey, cells are coloured
@@ -58,6 +60,7 @@ def test_recording_layers(rng):
     np.testing.assert_array_equal(lab_kw["features"]["iscell"], [True, False, True])
     # ground-truth raster: two spikes of ROI 0 share frame 30 -> one point of count 2
     pts, pkw, _ = out[3]
+    assert pkw["visible"] is False and max(np.max(pts, axis=0) * pkw["scale"]) < 1.0
     assert pkw["metadata"]["calcium_forge"]["ground_truth"] is True
     np.testing.assert_array_equal(pkw["features"]["count"], [2, 1, 1])
     np.testing.assert_allclose(pts[:, 0], [0, 0, 1])
@@ -79,14 +82,22 @@ def test_inference_layers_names_scale_overlay(rng):
     out = L.inference_layers(res)
     names = [k["name"] for _, k, _ in out]
     assert names == ["plane0 rate (ENS²)", "plane0 spikes (ENS²)", "plane0 spike overlay (ENS²)"]
-    assert out[0][1]["scale"] == (1.0, pytest.approx(1 / 30))
+    assert out[0][1]["visible"] is False
     assert out[0][1]["metadata"]["calcium_forge"]["kind"] == "rate"
     np.testing.assert_array_equal(out[0][0], rate)
     ov, okw, otype = out[2]
-    assert otype == "points" and okw["metadata"]["calcium_forge"]["kind"] == "spike_overlay"
+    assert otype == "labels" and okw["metadata"]["calcium_forge"]["kind"] == "spike_overlay"
     assert okw["scale"] == (pytest.approx(1 / 30), 1.0, 1.0)
-    # spike at 0.5 s -> frame 15 at ROI 0's centroid; 9.0 s -> frame 270 at ROI 2
-    np.testing.assert_allclose(ov, [[15, 3.5, 4.5], [270, 15.5, 1.5]])
+    assert okw["axis_labels"] == ("time (s)", "y", "x")
+    # a lazy movie of the recording's frames: spike at 0.5 s -> ROI 0 lights up on frame 15
+    # only; 9.0 s -> ROI 2 on frame 270; ROI 1 never
+    assert ov.shape == (300, 20, 30)
+    np.testing.assert_array_equal(ov[15], np.where(rec.labels == 1, 1, 0))
+    np.testing.assert_array_equal(ov[270], np.where(rec.labels == 3, 3, 0))
+    assert not ov[16].any() and not ov[14].any()
+    full = np.asarray(ov)
+    assert set(np.flatnonzero(full.any(axis=(1, 2)))) == {15, 270}
+    np.testing.assert_array_equal(ov[10:20, 2:6, 3:7], full[10:20, 2:6, 3:7])
     # the inverse: the rate layer gives back the result
     assert L.result_from_layer_data(okw["metadata"]) is res
     back = L.recording_from_layer_data(out[0][0], out[0][1]["metadata"])

@@ -10,6 +10,7 @@ from calcium_forge.recording import Recording
 from calcium_forge.results import SpikeInference
 
 WIDGETS = [
+    "calcium-forge",
     "Traces",
     "Infer spikes",
     "Train spike model",
@@ -18,6 +19,7 @@ WIDGETS = [
     "Compare real vs synthetic",
     "Synthetic movie",
     "Run Suite2P",
+    "Extract traces",
 ]
 
 
@@ -101,7 +103,7 @@ def test_npz_and_csv_writers_round_trip(make_napari_viewer, tmp_path, rng):
     new = viewer.layers[n_before:]
     back = next(ly for ly in new if ly.metadata["calcium_forge"]["kind"] == "traces")
     np.testing.assert_array_equal(back.data, rec.traces)
-    np.testing.assert_allclose(back.scale, [1.0, 1 / 30.0])
+    assert back.metadata["calcium_forge"]["fs_hz"] == 30.0
     labels = next(ly for ly in new if ly.metadata["calcium_forge"]["kind"] == "rois")
     np.testing.assert_array_equal(labels.data, rec.labels)
     truth = next(ly for ly in new if ly.metadata["calcium_forge"]["kind"] == "raster")
@@ -163,7 +165,7 @@ def test_cascade_reader_on_shared_data(make_napari_viewer, ground_truth_dir):
     assert len(traces) == len(recs) and len(rasters) == len(recs)
     for ly, rec in zip(traces, recs, strict=True):
         np.testing.assert_array_equal(ly.data, rec.traces)
-        np.testing.assert_allclose(ly.scale, [1.0, 1.0 / rec.fs_hz])
+        assert ly.metadata["calcium_forge"]["fs_hz"] == rec.fs_hz and not ly.visible
         assert ly.metadata["calcium_forge"]["recording"].spike_times is not None
     n_spikes = sum(len(s) for r in recs for s in r.spike_times)
     assert sum(int(r.features["count"].sum()) for r in rasters) == n_spikes
@@ -182,7 +184,7 @@ def test_suite2p_reader_on_shared_data(make_napari_viewer, suite2p_plane0, n_pla
     assert type(rois).__name__ == "Labels" and rois.data.max() == 20
     assert traces.data.shape == (20, 18000)
     fs = traces.metadata["calcium_forge"]["fs_hz"]
-    np.testing.assert_allclose(traces.scale, [1.0, 1.0 / fs])
+    assert not traces.visible
     raw = read(suite2p_plane0, fs_hz=fs)
     np.testing.assert_allclose(traces.data, to_dff(raw).traces, rtol=1e-5, atol=1e-6)
     assert traces.metadata["calcium_forge"]["raw"].neuropil is not None
@@ -222,7 +224,7 @@ def test_nwb_writer_and_reader(make_napari_viewer, tmp_path, rng):
     viewer.open(str(tmp_path / "toy.nwb"), plugin="calcium-forge")
     back = next(ly for ly in viewer.layers[n:] if ly.metadata["calcium_forge"]["kind"] == "traces")
     np.testing.assert_allclose(back.data, rec.traces, rtol=1e-6)
-    np.testing.assert_allclose(back.scale, [1.0, 1 / 30.0])
+    assert back.metadata["calcium_forge"]["fs_hz"] == 30.0
 
 
 def test_writer_refuses_a_movie_with_a_notification(make_napari_viewer, tmp_path, notes):
@@ -232,6 +234,24 @@ def test_writer_refuses_a_movie_with_a_notification(make_napari_viewer, tmp_path
     out = viewer.layers.save(str(tmp_path / "x.npz"), selected=True, plugin="calcium-forge")
     assert not out and not (tmp_path / "x.npz").exists()
     assert any("movie" in m and "traces" in m for _, m in notes), notes
+
+
+def test_tabbed_dock_holds_every_widget_and_fits_1080_lines(make_napari_viewer):
+    from calcium_forge._napari.tabs import TABS
+
+    viewer = make_napari_viewer(show=True)
+    dock, tabs = viewer.window.add_plugin_dock_widget("calcium-forge", "calcium-forge")
+    assert tabs.count() == len(TABS) == len(WIDGETS) - 1  # every widget but the dock itself
+    for i in range(tabs.count()):
+        tabs.setCurrentIndex(i)
+        assert tabs.widget_at(i).parent() is not None
+    names = {type(w).__name__ for w in tabs.widgets.values()}
+    assert names == {cls for _, _, cls in TABS}
+    # the dock asks for less than a 1080-line screen; each tab scrolls instead
+    assert tabs.sizeHint().height() <= 800 and tabs.minimumSizeHint().height() <= 800
+    assert dock.minimumSizeHint().height() <= 1000 and dock.sizeHint().height() <= 1000
+    tall = max(w.sizeHint().height() for w in tabs.widgets.values())
+    assert tall > 300  # the tallest form needs its scroll area
 
 
 def test_every_widget_docks_from_the_plugins_menu(make_napari_viewer):
@@ -251,3 +271,43 @@ def test_suite2p_parent_folder_opens_every_plane(make_napari_viewer, suite2p_pla
     viewer.open(str(root), plugin="calcium-forge")
     traces = [ly for ly in viewer.layers if ly.metadata["calcium_forge"]["kind"] == "traces"]
     assert len(traces) == 1 and traces[0].data.shape == (20, 18000)
+
+
+def test_tiff_without_frame_rate_asks_for_it(make_napari_viewer, tmp_path, rng, notes):
+    import tifffile
+
+    path = tmp_path / "nofs.tif"
+    tifffile.imwrite(path, rng.integers(0, 100, size=(10, 8, 8)).astype(np.uint16))
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="calcium-forge")
+    (layer,) = viewer.layers
+    assert layer.axis_labels[0] == "frame"  # not seconds: the rate is unknown
+    asks = [m for sev, m in notes if sev == "warning" and "frame rate is unknown" in m]
+    assert len(asks) == 1 and "nofs.tif" in asks[0] and "frame rate (Hz)" in asks[0]
+
+
+def test_tiff_with_frame_rate_opens_silently(make_napari_viewer, tmp_path, rng, notes):
+    import tifffile
+
+    path = tmp_path / "fs15.tif"
+    movie = rng.integers(0, 100, size=(10, 8, 8)).astype(np.uint16)
+    tifffile.imwrite(path, movie, imagej=True, metadata={"axes": "TYX", "finterval": 1 / 15.0})
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="calcium-forge")
+    assert viewer.layers[0].axis_labels[0] == "time (s)"
+    assert not [m for _, m in notes if "frame rate" in m]
+
+
+def test_suite2p_folder_with_implausible_rate_asks_for_it(
+    make_napari_viewer, suite2p_plane0, tmp_path, notes
+):
+    plane = tmp_path / "plane0"
+    plane.mkdir()
+    for f in suite2p_plane0.iterdir():
+        if f.name != "ops.npy":
+            (plane / f.name).symlink_to(f)
+    np.save(plane / "ops.npy", {"fs": 1.0}, allow_pickle=True)  # a rate no 2-photon setup has
+    viewer = make_napari_viewer()
+    viewer.open(str(plane), plugin="calcium-forge")
+    asks = [m for sev, m in notes if sev == "warning" and "1 Hz is implausible" in m]
+    assert len(asks) == 1 and "plane0" in asks[0], notes

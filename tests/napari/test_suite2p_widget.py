@@ -37,7 +37,7 @@ def test_run_suite2p_on_synthetic_movie(make_napari_viewer, qtbot, tmp_path):
     traces, rois = kinds["traces"], kinds["rois"]
     n = int(rois.data.max())
     assert n >= 3 and traces.data.shape == (n, 300)
-    np.testing.assert_allclose(traces.scale, [1.0, 1 / 30.0])
+    assert traces.metadata["calcium_forge"]["fs_hz"] == 30.0 and not traces.visible
     assert rois.data.shape == (96, 96)
     assert kinds["mean_image"].data.shape == (96, 96)
     # suite2p's ROIs land on the true somata
@@ -53,6 +53,37 @@ def test_run_suite2p_needs_a_movie(make_napari_viewer, qtbot, notes):
     viewer.add_image(np.zeros((16, 16), np.float32), name="flat")
     w = RunSuite2PWidget(viewer)
     qtbot.addWidget(w)
+    assert w.stack_layer.value is None and not w.stack_layer.choices  # 2-D is not a stack
     w.run()
-    assert not w.running and "suite2p needs a movie" in w.last_error
-    assert any("flat" in m for _, m in notes)
+    assert not w.running and "no stack layer chosen" in w.last_error
+    assert w.status.text().startswith("failed: ")
+    assert any("no stack layer" in m for _, m in notes)
+
+
+def test_run_suite2p_failure_is_visible(make_napari_viewer, qtbot, tmp_path, notes):
+    """suite2p failing on a movie too short for it: error notification, form back, viewer usable."""
+    pytest.importorskip("suite2p")
+    from calcium_forge._napari.suite2p_widget import RunSuite2PWidget
+
+    rng = np.random.default_rng(0)
+    viewer = make_napari_viewer()
+    movie = rng.random((4, 32, 32)).astype(np.float32)
+    viewer.add_image(movie.mean(axis=0), name="mean")  # 2-D: never offered as a stack
+    viewer.add_image(movie, name="short", scale=(1 / 30.0, 1, 1))
+    w = RunSuite2PWidget(viewer)
+    qtbot.addWidget(w)
+    assert [c.name for c in w.stack_layer.choices] == ["short"]
+    assert w.stack_layer.value is viewer.layers["short"]
+    w.registration.value = False
+    w.out_dir.value = str(tmp_path / "s2p")
+    w.run()
+    assert w.running
+    wait_task(qtbot, w, 300_000)
+    assert w.last_error and "suite2p" in w.last_error
+    assert w.status.text().startswith("failed: ")
+    assert any(sev == "error" and "suite2p" in m for sev, m in notes)
+    assert w.run_button.enabled and w.params.enabled and not w.cancel_button.enabled
+    # the viewer is still usable and the widget can run again
+    viewer.add_image(np.ones((8, 8), np.float32), name="after")
+    assert viewer.screenshot(canvas_only=True).size > 0
+    assert not w.running

@@ -34,7 +34,10 @@ def test_hippocampus_sample_layers(hippo_viewer):
     np.testing.assert_array_equal(rois.data, raw.labels)
     assert rois.data.max() == raw.n_rois == 20
     assert traces.data.shape == (20, 18000)
-    np.testing.assert_allclose(traces.scale, [1.0, 1 / 30.0])
+    # traces are drawn in the plot dock: the layer is hidden and does not widen the view
+    assert not traces.visible and traces.metadata["calcium_forge"]["fs_hz"] == 30.0
+    assert (np.asarray(traces.extent.world[1]) < 1.0).all()
+    np.testing.assert_allclose(viewer.layers.extent.world[1], rois.extent.world[1])
     np.testing.assert_allclose(traces.data, hippocampus_dff().traces, rtol=1e-5, atol=1e-6)
     assert traces.name == f"{raw.name} dF/F"
     assert traces.metadata["calcium_forge"]["raw"].kind == "raw"
@@ -60,16 +63,42 @@ def test_infer_spikes_oasis_widget(hippo_viewer, qtbot):
     (overlay,) = _kind(viewer, "spike_overlay")
     assert rate.name == "hippocampus (Suite2P) rate (OASIS)"
     assert rate.data.shape == (5, 18000)
-    np.testing.assert_allclose(rate.scale, [1.0, 1 / 30.0])
+    assert not rate.visible and not raster.visible
     res = rate.metadata["calcium_forge"]["recording"]
     assert res.method == "oasis" and res.recording.meta["roi_indices"] == [0, 1, 2, 3, 7]
     assert np.all(res.rate_hz >= 0) and res.rate_hz.mean() > 0
+    # each ROI's noise level and model: in a table and in the layers' metadata
+    nu = res.meta["noise_level"]
+    assert len(nu) == 5 and w.table.rowCount() == 5
+    assert [w.table.item(r, 0).text() for r in range(5)] == ["0", "1", "2", "3", "7"]
+    assert float(w.table.item(4, 1).text()) == pytest.approx(nu[4], abs=0.01)
+    assert w.table.item(0, 2).text() == res.meta["model"] == "oasis"
+    for layer in (rate, raster, overlay):
+        info = layer.metadata["calcium_forge"]
+        assert info["noise_level"] == nu and info["model"] == ["oasis"] * 5
+        assert info["roi"] == [0, 1, 2, 3, 7]
+    assert w.status.text().startswith("done: OASIS on 5 ROIs in ")
     # the raster holds every event once (counts add up) at (roi, time_s)
     assert int(raster.features["count"].sum()) == sum(len(e) for e in res.events)
     assert raster.data[:, 1].max() <= 600.0
-    # overlay points sit on ROI centroids, frames within the recording
-    assert overlay.data.shape[1] == 3 and overlay.data[:, 0].max() < 18000
+    # the overlay is a movie of the recording's frames on the ROIs, in seconds from 0
+    assert type(overlay).__name__ == "Labels" and overlay.visible
+    assert overlay.data.shape == (18000, *viewer.layers["hippocampus (Suite2P) ROIs"].data.shape)
     np.testing.assert_allclose(overlay.scale, [1 / 30.0, 1.0, 1.0])
+    assert viewer.dims.axis_labels[0] == "time (s)"
+    assert viewer.dims.range[0].start == 0.0
+    assert viewer.dims.range[0].stop == pytest.approx(17999 / 30.0)
+    # on the frame of ROI 0's first event, exactly the ROIs firing then are drawn
+    t0 = float(res.events[0][0])
+    viewer.dims.set_point(0, t0)
+    frame = round(t0 * 30.0)
+    firing = {i for i in range(5) if np.any(np.rint(res.events[i] * 30) == frame)}
+    lit = np.asarray(overlay.data[frame])
+    assert 0 in firing and set(np.unique(lit)) - {0} == {i + 1 for i in firing}
+    # ... on the pixels of those ROIs (ROI 7 of the recording is label 5 of the selection)
+    rois = viewer.layers["hippocampus (Suite2P) ROIs"].data
+    for i, roi in enumerate([0, 1, 2, 3, 7]):
+        assert ((lit == i + 1) == ((rois == roi + 1) & (i in firing))).all()
     save_widget_shot(w, "infer_spikes")
 
 
@@ -104,13 +133,25 @@ def test_traces_widget(hippo_viewer, qtbot, tmp_path):
         view_direction = None
         dims_displayed = (0, 1)
 
-    w._on_click(rois, Click())
+    viewer.layers.selection.active = viewer.layers[-1]  # the overlay, not the ROIs
+    for callback in viewer.mouse_drag_callbacks:  # what napari calls on a canvas click
+        callback(viewer, Click())
     assert w.selected == [2]
     w.stack.value = True
     w.select_roi(0)
     assert w.selected == [0, 2]  # stacked, in ROI order
-    axes = [ax for ax in w.figure.axes if ax.get_ylabel().startswith("ROI")]
+    axes = [ax for ax in w.figure.axes if ax.get_ylabel().startswith("ROI ")]
     assert len(axes) == 2
+    # the raster of every ROI sits on top: the result's events, selected rows highlighted
+    raster = next(ax for ax in w.figure.axes if ax.get_ylabel() == "ROI")
+    assert raster.get_title(loc="left") == "events (OASIS)"
+    rows = raster.collections
+    assert len(rows) == 20
+    np.testing.assert_allclose(np.sort(rows[1].get_positions()), np.sort(res.events[1]))
+    assert len(rows[5].get_positions()) == 0  # no inference for ROI 5
+    red = [i for i, c in enumerate(rows) if tuple(np.ravel(c.get_color())[:3]) != (0.25,) * 3]
+    assert red == [0, 2]
+    assert all(float(t).is_integer() for t in raster.get_yticks())
     assert axes[1].get_ylabel().startswith("ROI 2")
     line = axes[1].lines[0]
     np.testing.assert_allclose(line.get_ydata(), rec.traces[2])
@@ -126,6 +167,18 @@ def test_traces_widget(hippo_viewer, qtbot, tmp_path):
     svg = w.save(tmp_path / "traces.svg")
     assert png.read_bytes()[:4] == b"\x89PNG" and b"<svg" in svg.read_bytes()[:500]
     save_widget_shot(w, "traces")
+    # with a movie, a click carries (time, y, x): still the ROI under the cursor
+    ys, xs = np.nonzero(rois.data == 2)
+
+    from types import SimpleNamespace
+
+    click = SimpleNamespace(
+        position=(5.0, float(ys[0]), float(xs[0])), view_direction=None, dims_displayed=[1, 2]
+    )
+    w.stack.value = False
+    for callback in viewer.mouse_drag_callbacks:
+        callback(viewer, click)
+    assert w.selected == [1]
 
 
 def test_traces_widget_shows_ground_truth(make_napari_viewer, qtbot):
@@ -173,7 +226,7 @@ def test_infer_spikes_ens2_shipped_model(make_napari_viewer, qtbot):
     assert res.meta["event_gain"] == 1.5 and res.model_card["events"]["gain"] == shipped_gain
     assert rate.data.shape == (2, 900) and np.all(rate.data >= 0)
     assert viewer.layers["hippo2 spikes (ENS²)"].data.shape[0] > 0
-    assert viewer.layers["hippo2 spike overlay (ENS²)"].data.shape[1] == 3
+    assert viewer.layers["hippo2 spike overlay (ENS²)"].data.shape == (900, *rec.labels.shape)
 
 
 def test_infer_spikes_s2s_shipped_model(make_napari_viewer, qtbot):

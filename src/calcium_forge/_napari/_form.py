@@ -17,19 +17,24 @@ def layer_combo(
     name: str,
     label: str,
     kinds: tuple[str, ...] | None = None,
-    layer_type: str | None = None,
+    layer_type: str | tuple[str, ...] | None = None,
     optional: bool = False,
+    ndim: int | None = None,
 ) -> ComboBox:
     """A ComboBox listing the viewer's layers of given calcium-forge kinds / napari type.
 
     ``kinds=None`` accepts any layer of ``layer_type`` (so that images opened by
-    other plugins can be used too).
+    other plugins can be used too); ``ndim`` keeps only layers with that many
+    dimensions (3 for movies: a 2-D mean image is never offered as a stack).
     """
 
     def choices(_widget: Any = None) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = [("(none)", None)] if optional else []
         for layer in viewer.layers:
-            if layer_type and type(layer).__name__.lower() != layer_type:
+            types = (layer_type,) if isinstance(layer_type, str) else layer_type
+            if types and type(layer).__name__.lower() not in types:
+                continue
+            if ndim is not None and getattr(layer, "ndim", None) != ndim:
                 continue
             info = L.layer_info(getattr(layer, "metadata", None))
             if kinds is not None and (info is None or info.get("kind") not in kinds):

@@ -6,11 +6,20 @@ Subclasses implement :meth:`TaskWidget.start`, which reads the parameters (in
 the GUI thread), and returns the core generator (yielding
 :class:`calcium_forge.progress.Progress`) plus a callback receiving its result
 in the GUI thread. Errors raised while gathering parameters or inside the
-generator become napari error notifications with the core's message.
+generator become napari error notifications with the core's message, and the
+form is enabled again.
+
+Every run ends in one final status line: ``done: <summary> in <t> s``,
+``cancelled`` or ``failed: <cause>``. The worker never lets an exception out
+of the generator: superqt treats a ``RuntimeError`` (torch's, suite2p's...)
+escaping a worker as an aborted thread and emits neither ``errored`` nor
+``finished``, which would leave the widget "running" for ever; :func:`_drive`
+returns it as a :class:`Failure` instead.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +40,15 @@ class Task:
     generator: Generator[Progress, None, Any]
     on_result: Callable[[Any], None]
     title: str = "calcium-forge"
+    #: Short description of the result for the final status ("23 ROIs"); default: title.
+    summary: Callable[[Any], str] | None = None
+
+
+@dataclass
+class Failure:
+    """An exception raised inside a worker, handed back as its result (see :func:`_drive`)."""
+
+    exc: BaseException
 
 
 def notify_info(message: str) -> None:
@@ -48,8 +66,16 @@ def error_message(exc: BaseException) -> str:
 
 
 def _drive(gen: Generator[Progress, None, Any]) -> Generator[Progress, None, Any]:
-    """Re-yield a core generator's progress and return its result."""
-    result = yield from gen
+    """Re-yield a core generator's progress and return its result, or a :class:`Failure`.
+
+    An ``Exception`` raised by the generator is returned, never raised: superqt
+    drops a ``RuntimeError`` escaping a worker without any ``errored`` or
+    ``finished`` signal. ``GeneratorExit`` (Cancel) still closes the generator.
+    """
+    try:
+        result = yield from gen
+    except Exception as exc:  # every failure reaches the GUI thread as a result
+        return Failure(exc)
     return result
 
 
@@ -102,6 +128,8 @@ class TaskWidget(QWidget):
         self.last_progress: Progress | None = None
         self._cancel_requested = False
         self._pbar: Any = None
+        self._final = False
+        self._t0 = 0.0
         self.viewer.layers.events.inserted.connect(self._refresh_choices)
         self.viewer.layers.events.removed.connect(self._refresh_choices)
 
@@ -138,6 +166,8 @@ class TaskWidget(QWidget):
             return
         self.last_error = None
         self._cancel_requested = False
+        self._final = False
+        self._t0 = time.perf_counter()
         try:
             task = self.start()
         except Exception as exc:
@@ -151,7 +181,7 @@ class TaskWidget(QWidget):
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(lambda result: self._on_returned(task, result))
         self.worker.errored.connect(self._fail)
-        self.worker.aborted.connect(lambda: self.set_status("Cancelled."))
+        self.worker.aborted.connect(self._on_aborted)
         self.worker.finished.connect(self._finished)
         self._set_enabled(False)
         self.set_status(f"{task.title}: running...")
@@ -170,8 +200,8 @@ class TaskWidget(QWidget):
         self.cancel_button.enabled = not enabled
 
     def _on_progress(self, p: Any) -> None:
-        if not isinstance(p, Progress):
-            return
+        if not isinstance(p, Progress) or self._final:
+            return  # a step queued before the end must not overwrite the final status
         self.last_progress = p
         pbar = self._pbar  # a local: updating the bar may process events (and _finished)
         if pbar is not None:
@@ -186,9 +216,9 @@ class TaskWidget(QWidget):
             f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in p.values.items()
         )
         total = f"/{p.total}" if p.total else ""
-        if self._cancel_requested:
+        if self._cancel_requested or self._final:
             # a step that was already queued (or processed re-entrantly while the
-            # bar updated) must not overwrite "Cancelling..." / "Cancelled."
+            # bar updated) must not overwrite "Cancelling..." / "cancelled"
             self.on_progress(p)
             return
         self.set_status(f"{p.message} {p.step}{total}" + (f" — {values}" if values else ""))
@@ -198,20 +228,33 @@ class TaskWidget(QWidget):
         """Hook for live displays (losses)."""
 
     def _on_returned(self, task: Task, result: Any) -> None:
+        if isinstance(result, Failure):
+            self._fail(result.exc)
+            return
         self.last_result = result
-        self.set_status(f"{task.title}: done.")  # on_result may say more
         try:
             task.on_result(result)
+            what = task.summary(result) if task.summary is not None else task.title
         except Exception as exc:  # every failure becomes a notification
             self._fail(exc)
+            return
+        self._final = True
+        self.set_status(f"done: {what} in {time.perf_counter() - self._t0:.1f} s")
+
+    def _on_aborted(self) -> None:
+        self._final = True
+        self.set_status("cancelled")
 
     def _fail(self, exc: BaseException) -> None:
         msg = error_message(exc)
         self.last_error = msg
-        self.set_status(f"Error: {msg}")
+        self._final = True
+        self.set_status(f"failed: {msg}")
         notify_error(msg)
 
     def _finished(self) -> None:
+        if not self._final:  # cancelled after the last step: superqt sends no result
+            self._on_aborted()
         pbar, self._pbar = self._pbar, None
         if pbar is not None:
             pbar.close()

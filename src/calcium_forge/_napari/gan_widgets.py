@@ -138,7 +138,12 @@ class TrainGANWidget(TaskWidget):
             name=name,
         )
         self._name = name
-        return Task(gen, self._done, title="Train CalciumGAN")
+        return Task(
+            gen,
+            self._done,
+            title="Train CalciumGAN",
+            summary=lambda r: f"{r.steps_done} steps trained, checkpoint {r.checkpoint}",
+        )
 
     def on_progress(self, p: Progress) -> None:
         """Append the step's losses to the history and redraw the loss plot.
@@ -175,7 +180,6 @@ class TrainGANWidget(TaskWidget):
     def _done(self, result: Any) -> None:
         SESSION_MODELS[self._name] = result.model
         self.trained = result
-        self.set_status(f"trained {result.steps_done} steps; checkpoint {result.checkpoint}")
 
 
 # -------------------------------------------------------------------- sample
@@ -261,7 +265,12 @@ class SampleGANWidget(TaskWidget):
             )
         )
         gen = _sample_then_deconvolve(ref, self.mode.value, int(self.n.value), int(self.seed.value))
-        return Task(gen, self._add, title="Sample CalciumGAN")
+        return Task(
+            gen,
+            self._add,
+            title="Sample CalciumGAN",
+            summary=lambda out: f"{out[0].n_rois} ROIs x {out[0].n_frames} frames sampled",
+        )
 
     def _add(self, out: tuple) -> None:
         rec, inference = out

@@ -9,8 +9,11 @@ overrides ``model``), ``fs_hz`` (frame rate, Hz; 0 = from the layer),
 event estimate; 0 = the model card's gain), ``mode`` (exact | fast, ENS²). The
 work runs in a thread with a progress bar and Cancel; the result adds
 ``<name> rate (<method>)`` (Image),
-``<name> spikes (<method>)`` (raster Points) and, when the recording has
-ROIs, ``<name> spike overlay (<method>)`` (Points on the movie/mean image).
+``<name> spikes (<method>)`` (raster Points), both drawn by the Traces dock,
+and, when the recording has ROIs, ``<name> spike overlay (<method>)`` (the
+ROIs lit on the frames of their events). A table under the form lists each
+ROI's noise level ν (% / √Hz) and the model it got (``result.meta``), which
+the output layers also carry in their metadata (``noise_level``, ``model``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, FileEdit, FloatSpinBox, LineEdit
+from qtpy.QtWidgets import QTableWidget, QTableWidgetItem
 
 from ..errors import InvalidInputError
 from ..recording import Recording
@@ -154,6 +158,15 @@ class InferSpikesWidget(TaskWidget):
             self.mode,
         ]
 
+    def extra_setup(self) -> None:
+        """A table of each ROI's noise level ν and model, filled by a result."""
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["ROI", "ν (%/√Hz)", "model"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(120)
+        self.table.setMaximumHeight(220)
+        self.layout().addWidget(self.table)
+
     def model_argument(self) -> str | Path | None:
         """The ``model`` argument of ``infer_spikes`` chosen in the form."""
         path = self.model_file.value
@@ -186,7 +199,19 @@ class InferSpikesWidget(TaskWidget):
             ),
         )
         label = L.METHOD_LABELS.get(method, method)
-        return Task(gen, self._add_result, title=f"Infer spikes ({label})")
+        return Task(
+            gen,
+            self._add_result,
+            title=f"Infer spikes ({label})",
+            summary=lambda r: f"{label} on {r.n_rois} ROIs",
+        )
 
     def _add_result(self, result: Any) -> None:
         self.add_layer_data(L.inference_layers(result))
+        per_roi = L.roi_models(result)
+        self.table.setRowCount(len(per_roi["roi"]))
+        for r, (roi, nu, model) in enumerate(zip(*per_roi.values(), strict=True)):
+            self.table.setItem(r, 0, QTableWidgetItem(str(roi)))
+            self.table.setItem(r, 1, QTableWidgetItem("" if np.isnan(nu) else f"{nu:.2f}"))
+            self.table.setItem(r, 2, QTableWidgetItem(model))
+        self.table.resizeColumnsToContents()

@@ -65,6 +65,29 @@ def cf_metadata(kind: str, recording: Any, **extra: Any) -> dict[str, Any]:
     return {"calcium_forge": {"kind": kind, "recording": recording, **extra}}
 
 
+def off_canvas(extent: tuple[float, ...]) -> dict[str, Any]:
+    """Layer kwargs that keep a data-carrying layer hidden and inside one pixel of the canvas.
+
+    Traces, rates and rasters are drawn in the docked plots (the Traces
+    widget), not on the canvas: their layers exist so that widgets can pick them
+    and writers can save them. Hidden and scaled to less than one world unit,
+    they neither show as images stretched over the field of view nor widen
+    the view's extent or the sliders. Their time axis is in their metadata
+    (``fs_hz``), not in their scale.
+
+    Parameters
+    ----------
+    extent : tuple of float
+        Data extent along each axis (e.g. ``(n_rois, n_frames)``).
+
+    Returns
+    -------
+    dict
+        ``{"visible": False, "scale": (1/extent_0, 1/extent_1, ...)}``.
+    """
+    return {"visible": False, "scale": tuple(1.0 / max(float(n), 1.0) for n in extent)}
+
+
 def layer_info(metadata: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """The ``calcium_forge`` entry of a layer's metadata, or None.
 

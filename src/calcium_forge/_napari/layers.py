@@ -5,12 +5,15 @@ Nothing here imports napari or Qt: every function returns napari
 arrays, so the conversion can be tested (and used by scripts) without a
 viewer. Axes and units:
 
-* traces / rates: Image ``(n_rois, n_frames)`` with ``scale = (1, 1/fs_hz)``,
-  so the horizontal world axis is time in seconds;
-* movies: Image ``(n_frames, Y, X)`` with ``scale = (1/fs_hz, 1, 1)``;
-* rasters: Points at ``(roi, time_s)`` (``scale = (1, 1)``), size ∝ spike count;
-* spike overlays: Points at ``(frame, y, x)`` of the ROI centroid with
-  ``scale = (1/fs_hz, 1, 1)``, so they appear on the movie frame of the spike.
+* movies: Image ``(n_frames, Y, X)`` with ``scale = (1/fs_hz, 1, 1)`` and the
+  axis labels ``("time (s)", "y", "x")``: the time slider starts at 0 s;
+* spike overlays: a lazy Labels movie ``(n_frames, Y, X)`` on the same time
+  axis, in which the ROIs with an event in a frame light up on that frame;
+* traces / rates: Image ``(n_rois, n_frames)``; rasters: Points at
+  ``(roi, time_s)``, size ∝ spike count. They carry the data that widgets pick
+  and writers save, and are drawn in the docked plots (Traces widget): hidden
+  and scaled inside one pixel (:func:`off_canvas`), so that they never stretch
+  the field of view. Their frame rate is in the metadata (``fs_hz``).
 
 Every layer carries ``metadata["calcium_forge"] = {"kind": ..., "recording": ...}``.
 
@@ -34,11 +37,19 @@ from .layer_meta import (
     base_name,
     cf_metadata,
     layer_info,
+    off_canvas,
     recording_from_layer_data,
     result_from_layer_data,
     robust_limits,
 )
-from .movie_layers import roi_centroids, roi_radii, spike_overlay_layer, stack_layer
+from .movie_layers import (
+    EventFrames,
+    event_table,
+    roi_centroids,
+    roi_radii,
+    spike_overlay_layer,
+    stack_layer,
+)
 from .trace_layers import (
     RASTER_SIZE_PER_SPIKE,
     inference_layers,
@@ -46,6 +57,7 @@ from .trace_layers import (
     raster_layer,
     recording_layers,
     roi_colors,
+    roi_models,
     rois_layer,
     synthetic_layers,
     traces_layer,
@@ -56,12 +68,15 @@ __all__ = [
     "LAYER_KINDS",
     "METHOD_LABELS",
     "RASTER_SIZE_PER_SPIKE",
+    "EventFrames",
     "LayerDataTuple",
     "base_name",
     "cf_metadata",
+    "event_table",
     "inference_layers",
     "layer_info",
     "mean_image_layer",
+    "off_canvas",
     "raster_layer",
     "recording_from_layer_data",
     "recording_layers",
@@ -69,6 +84,7 @@ __all__ = [
     "robust_limits",
     "roi_centroids",
     "roi_colors",
+    "roi_models",
     "roi_radii",
     "rois_layer",
     "spike_overlay_layer",

@@ -1,8 +1,9 @@
 """Movie-space layers: a (T, Y, X) stack, and spikes drawn on its frames.
 
 * movies: Image ``(n_frames, Y, X)`` with ``scale = (1/fs_hz, 1, 1)``;
-* spike overlays: Points at ``(frame, y, x)`` of the ROI centroid with
-  ``scale = (1/fs_hz, 1, 1)``, so they appear on the movie frame of the spike.
+* spike overlays: a lazy Labels movie ``(n_frames, Y, X)`` with
+  ``scale = (1/fs_hz, 1, 1)`` in which the ROIs with an event in a frame light
+  up on that frame.
 
 Nothing here imports napari or Qt; see :mod:`.layers` for the conventions.
 """
@@ -68,6 +69,86 @@ def _per_roi_sum(labels: np.ndarray, n_rois: int, weights: np.ndarray | None = N
     return np.bincount(flat, weights=w, minlength=n_rois + 1)[1 : n_rois + 1].astype(np.float64)
 
 
+class EventFrames:
+    """A lazy (n_frames, Y, X) label movie: frame ``t`` shows the ROIs with an event in ``t``.
+
+    Behaves as a read-only array (``shape``, ``dtype``, ``ndim``, slicing)
+    for a napari Labels layer: each frame is computed from the ROI label image
+    and a boolean (n_frames, n_rois) table when napari asks for it, so the
+    overlay costs one byte per ROI and frame, not a movie.
+
+    Parameters
+    ----------
+    labels : numpy.ndarray
+        int (Y, X); 0 = background, ``i + 1`` = ROI ``i``.
+    active : numpy.ndarray
+        bool (n_frames, n_rois); True where ROI ``i`` has an event in frame ``t``.
+    """
+
+    def __init__(self, labels: np.ndarray, active: np.ndarray) -> None:
+        self.labels = np.asarray(labels).astype(np.int32, copy=False)
+        self.active = np.asarray(active, dtype=bool)
+        # lookup[t, label]: label if ROI label-1 fires in frame t, else 0
+        self._ids = np.arange(1, self.active.shape[1] + 1, dtype=np.int32)
+        self._lab = np.clip(self.labels, 0, self.active.shape[1])
+        self.shape = (int(self.active.shape[0]), *self.labels.shape)
+        self.dtype = np.dtype(np.int32)
+        self.ndim = 3
+        self.size = int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def frames(self, t: Any) -> np.ndarray:
+        """The label frames of time index ``t`` (int, slice or index array)."""
+        act = self.active[t]
+        lut = np.zeros((*np.shape(act)[:-1], self.active.shape[1] + 1), dtype=np.int32)
+        lut[..., 1:] = np.where(act, self._ids, 0)
+        return lut[..., self._lab]
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        if not key or any(k is Ellipsis or k is None for k in key):
+            return np.asarray(self)[key]
+        out = self.frames(key[0])
+        return out[(*(slice(None),) * (out.ndim - 2), *key[1:])] if key[1:] else out
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self.frames(slice(None))
+        return out if dtype is None else out.astype(dtype)
+
+
+def event_table(
+    events: list[np.ndarray], fs_hz: float, n_rois: int, n_frames: int | None = None
+) -> np.ndarray:
+    """bool (n_frames, n_rois): which ROI has an event in which frame.
+
+    Parameters
+    ----------
+    events : list of numpy.ndarray
+        Spike times per ROI, seconds.
+    fs_hz : float
+        Frame rate, Hz; the event at ``t`` s falls in frame ``round(t * fs_hz)``.
+    n_rois : int
+        Number of ROIs (rows of ``events`` beyond it are ignored).
+    n_frames : int, optional
+        Frames of the movie; events outside are dropped (default: up to the last event).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool (n_frames, n_rois).
+    """
+    frames = [np.rint(np.asarray(ev, dtype=np.float64) * fs_hz).astype(np.int64) for ev in events]
+    if n_frames is None:
+        n_frames = 1 + max((int(f.max()) for f in frames if f.size), default=0)
+    out = np.zeros((int(n_frames), int(n_rois)), dtype=bool)
+    for i, f in enumerate(frames[:n_rois]):
+        f = f[(f >= 0) & (f < n_frames)]
+        out[f, i] = True
+    return out
+
+
 def spike_overlay_layer(
     events: list[np.ndarray],
     fs_hz: float,
@@ -76,12 +157,14 @@ def spike_overlay_layer(
     name: str,
     recording: Any,
     n_frames: int | None = None,
-    color: str = "yellow",
+    color: str = "white",
+    **extra: Any,
 ) -> LayerDataTuple:
-    """Spike events as Points at ``(frame, y, x)`` of the ROI centroid.
+    """Spike events as a Labels movie: on each frame, the ROIs with an event light up.
 
-    With ``scale = (1/fs_hz, 1, 1)`` the points share the time axis of the
-    movie, so scrubbing the movie shows which ROIs fire on each frame.
+    With ``scale = (1/fs_hz, 1, 1)`` the layer shares the time axis of the
+    movie (``"time (s)"``, starting at 0 s), so scrubbing the movie shows which
+    ROIs fire on each frame. The frames are computed lazily (:class:`EventFrames`).
 
     Parameters
     ----------
@@ -90,52 +173,43 @@ def spike_overlay_layer(
     fs_hz : float
         Frame rate of the movie, Hz.
     labels : numpy.ndarray
-        int image (Y, X) locating the ROIs.
+        int image (Y, X) locating the ROIs (label ``i + 1`` = ROI ``i``).
     name : str
         Layer name.
     recording : object
         Stored in the metadata.
     n_frames : int, optional
-        Frames of the movie; events outside are dropped.
+        Frames of the movie; events outside are dropped (default: up to the last event).
     color : str
-        Border colour of the circles (sized by the ROI's radius, pixels).
+        Colour of a firing ROI (any matplotlib colour).
+    **extra
+        More metadata keys (``noise_level``, ``model``...).
 
     Returns
     -------
     (data, kwargs, layer_type)
         A napari layer-data tuple (napari's own format, hence a tuple).
     """
+    from matplotlib.colors import to_rgba
+
+    labels = np.asarray(labels)
     n_rois = len(events)
-    cent = roi_centroids(labels, n_rois)
-    radius = roi_radii(labels, n_rois)
-    pts, sizes, rois = [], [], []
-    for i, ev in enumerate(events):
-        ev = np.asarray(ev, dtype=np.float64)
-        if ev.size == 0 or not np.isfinite(cent[i]).all():
-            continue
-        frames = np.unique(np.rint(ev * fs_hz).astype(np.int64))
-        if n_frames is not None:
-            frames = frames[(frames >= 0) & (frames < n_frames)]
-        pts.append(np.column_stack([frames, np.repeat(cent[i][None], frames.size, axis=0)]))
-        sizes.append(np.full(frames.size, max(2.0 * radius[i], 3.0)))
-        rois.append(np.full(frames.size, i, dtype=np.int64))
-    if pts:
-        data = np.concatenate(pts).astype(np.float64)
-        size: Any = np.concatenate(sizes)
-        roi = np.concatenate(rois)
-    else:
-        data, size, roi = np.zeros((0, 3)), 5.0, np.zeros(0, dtype=np.int64)
+    active = event_table(events, fs_hz, n_rois, n_frames)
+    rgba = tuple(float(c) for c in to_rgba(color))
+    colormap: dict[int | None, Any] = {None: (0.0, 0.0, 0.0, 0.0), 0: (0.0, 0.0, 0.0, 0.0)}
+    colormap.update({i + 1: rgba for i in range(n_rois)})
     kwargs = {
         "name": name,
         "scale": (1.0 / fs_hz, 1.0, 1.0),
-        "size": size,
-        "face_color": "transparent",
-        "border_color": color,
-        "border_width": 0.15,
-        "features": {"roi": roi},
-        "metadata": cf_metadata("spike_overlay", recording, fs_hz=float(fs_hz)),
+        "axis_labels": ("time (s)", "y", "x"),
+        "colormap": colormap,
+        "opacity": 0.9,
+        "features": {"roi": np.arange(n_rois, dtype=np.int64)},
+        "metadata": cf_metadata(
+            "spike_overlay", recording, fs_hz=float(fs_hz), n_events=int(active.sum()), **extra
+        ),
     }
-    return data, kwargs, "points"
+    return EventFrames(labels, active), kwargs, "labels"
 
 
 def stack_layer(
@@ -157,7 +231,7 @@ def stack_layer(
     data : array-like
         The movie ``(n_frames, Y, X)`` (a 2-D image is shown unscaled).
     fs_hz : float or None
-        Frame rate, Hz; unknown (None) draws one frame per second.
+        Frame rate, Hz; unknown (None) draws one frame per unit, on an axis "frame".
     name : str
         Layer name.
     recording : object, optional
@@ -195,7 +269,6 @@ def stack_layer(
     }
     if scale is not None:
         kwargs["scale"] = scale
-        kwargs["axis_labels"] = ("time (s)", "y", "x")[-len(shape) :] if len(shape) == 3 else None
-        if kwargs["axis_labels"] is None:
-            del kwargs["axis_labels"]
+        if len(shape) == 3:  # seconds when the rate is known, else frames
+            kwargs["axis_labels"] = ("time (s)" if fs_hz else "frame", "y", "x")
     return data, kwargs, "image"

@@ -6,7 +6,7 @@ Form fields: ``rois_layer`` (a Labels layer, 0 = background, i + 1 = ROI i),
 demand instead of all at once), ``cell_brightness`` and ``read_noise``
 (photons / detector units, see :class:`calcium_forge.synthesis.movie.MovieParams`)
 and ``seed``. Adds ``<traces> movie`` (Image, time scale 1/fs s), its ROIs
-(Labels) and, when the traces carry spikes, a spike overlay (Points).
+(Labels) and, when the traces carry spikes, a spike overlay (Labels lit per frame).
 """
 
 from __future__ import annotations
@@ -101,7 +101,12 @@ class SyntheticMovieWidget(TaskWidget):
         )
         self._labels, self._rec = labels.astype(np.int32), rec
         gen = _render(self._labels, rec, params, int(self.seed.value), bool(self.lazy.value))
-        return Task(gen, self._add, title="Synthetic movie")
+        return Task(
+            gen,
+            self._add,
+            title="Synthetic movie",
+            summary=lambda m: f"movie of {np.shape(m)[0]} frames of {int(labels.max())} ROIs",
+        )
 
     def _add(self, movie: Any) -> None:
         rec, labels = self._rec, self._labels

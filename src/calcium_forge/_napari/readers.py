@@ -58,6 +58,49 @@ def notify_warning(message: str) -> None:
     show_warning(message)
 
 
+def frame_rate_notice(path: str, fs_hz: float | None) -> str | None:
+    """The notice asking for the frame rate of an opened file, or None when it is plausible.
+
+    Parameters
+    ----------
+    path : str
+        The file or folder opened (named in the notice).
+    fs_hz : float or None
+        The frame rate it records, Hz (None: unknown).
+
+    Returns
+    -------
+    str or None
+        A message for a warning notification when the rate is unknown or outside
+        :data:`calcium_forge.inference.matching.MIN_FS_HZ` ..
+        :data:`~calcium_forge.inference.matching.MAX_FS_HZ`.
+    """
+    from ..inference.matching import MAX_FS_HZ, MIN_FS_HZ
+
+    where = (
+        "enter the true rate in the 'frame rate (Hz)' field of the widget you use (Extract "
+        "traces, Run Suite2P, Infer spikes)"
+    )
+    if fs_hz is None:
+        return (
+            f"{path}: the frame rate is unknown (the file does not record it); the time axis "
+            f"counts frames until you give it. Please {where}."
+        )
+    if not MIN_FS_HZ <= float(fs_hz) <= MAX_FS_HZ:
+        return (
+            f"{path}: the recorded frame rate {float(fs_hz):g} Hz is implausible for calcium "
+            f"imaging (outside {MIN_FS_HZ:g}–{MAX_FS_HZ:g} Hz). Please check it and {where}."
+        )
+    return None
+
+
+def ask_frame_rate(path: str, fs_hz: float | None) -> None:
+    """Show :func:`frame_rate_notice` as a warning notification when there is one."""
+    notice = frame_rate_notice(path, fs_hz)
+    if notice is not None:
+        notify_warning(notice)
+
+
 def _guarded(read: Callable[[str], list[Any]]) -> ReaderFunction:
     """Wrap a reader: a CalciumForgeError/OSError becomes a notification."""
 
@@ -95,10 +138,13 @@ def recording_to_layers(rec: Recording | SpikeInference, name: str | None = None
     return L.recording_layers(rec, name=name)
 
 
-def _many(objs: Any, path: str) -> list[Any]:
+def _many(objs: Any, path: str, check_rate: bool = True) -> list[Any]:
     if not isinstance(objs, list | tuple):
         objs = [objs]
     out: list[Any] = []
+    if check_rate:
+        for fs in dict.fromkeys(float(o.fs_hz) for o in objs if hasattr(o, "fs_hz")):
+            ask_frame_rate(path, fs)
     for i, obj in enumerate(objs):
         name = None
         if len(objs) > 1:
@@ -118,6 +164,8 @@ def _read_tiff(path: str) -> list[Any]:
     from ..io import read_stack
 
     stack = read_stack(path)
+    if stack.data.ndim >= 3:
+        ask_frame_rate(path, stack.fs_hz)
     return [
         L.stack_layer(
             stack.data, stack.fs_hz, name=Path(path).stem, recording=stack, source=str(path)
@@ -156,10 +204,10 @@ def _read_suite2p(path: str) -> list[Any]:
     recs = read(path, fs_hz=FALLBACK_FS_HZ)
     notify_warning(
         f"{path}: the Suite2P folder does not record its frame rate (no ops.npy fs); "
-        f"assumed {FALLBACK_FS_HZ:g} Hz (suite2p GUI data default). Set the true rate in "
-        "'Infer spikes' (frame rate field) or read it with calcium_forge.read(path, fs_hz=...)."
+        f"assumed {FALLBACK_FS_HZ:g} Hz (suite2p GUI data default). Please enter the true rate "
+        "in 'Infer spikes' (frame rate field) or read it with calcium_forge.read(path, fs_hz=...)."
     )
-    return _many(recs, path)
+    return _many(recs, path, check_rate=False)
 
 
 def get_suite2p_reader(path: Any) -> ReaderFunction | None:

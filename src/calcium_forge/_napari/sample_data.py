@@ -47,7 +47,11 @@ def synthetic_stack_layers(synth: Any, name: str = "synthetic") -> list[Any]:
             synth.movie, rec.fs_hz, name=f"{name} movie", recording=synth, kind="synthetic_movie"
         )
     ]
-    out += L.recording_layers(rec, name=name)
+    layers = L.recording_layers(rec, name=name)
+    for _, kwargs, layer_type in layers:
+        if layer_type == "labels":  # faint: the movie stays visible inside the ROIs
+            kwargs["opacity"] = 0.3
+    out += layers
     if rec.spike_times is not None and rec.labels is not None:
         out.append(
             L.spike_overlay_layer(

@@ -1,7 +1,7 @@
 """The **Run Suite2P** widget: suite2p on the open stack, in a subprocess.
 
-Form fields: ``stack_layer`` (a movie Image, T x Y x X), ``fs_hz`` (frame rate,
-Hz; 0 = the layer's time scale), ``tau_s`` (indicator decay, s),
+Form fields: ``stack_layer`` (a movie Image, T x Y x X; only 3-D images are
+offered), ``fs_hz`` (frame rate, Hz; 0 = the layer's time scale), ``tau_s`` (indicator decay, s),
 ``diameter_px`` (cell diameter, 0 = suite2p default), ``registration``
 (motion-correct first) and ``out_dir`` (output folder). suite2p's opencv
 crashes when imported next to Qt, so it runs as ``python -m
@@ -31,8 +31,12 @@ from ._task import Task, TaskWidget
 from .readers import recording_to_layers
 
 
-class Suite2PError(CalciumForgeError, RuntimeError):
-    """suite2p failed in its subprocess (the message is its last line of stderr)."""
+class Suite2PError(CalciumForgeError):
+    """suite2p failed in its subprocess (the message is its last line of stderr).
+
+    Not a ``RuntimeError``: superqt takes a ``RuntimeError`` leaving a worker for
+    a deleted thread and emits no ``errored``/``finished`` signal.
+    """
 
 
 def stack_source(layer: Any, out_dir: Path) -> tuple[Path, float | None]:
@@ -135,7 +139,7 @@ class RunSuite2PWidget(TaskWidget):
 
     def make_params(self) -> list:
         """The form's fields (magicgui widgets), kept as attributes: stack, fs, tau..."""
-        self.stack_layer = layer_combo(self.viewer, "stack_layer", "stack", None, "image")
+        self.stack_layer = layer_combo(self.viewer, "stack_layer", "stack", None, "image", ndim=3)
         self.fs_hz = FloatSpinBox(
             name="fs_hz", label="frame rate (Hz, 0 = layer)", value=0.0, min=0.0, max=10_000.0
         )
@@ -192,9 +196,11 @@ class RunSuite2PWidget(TaskWidget):
             self.registration.value,
         )
         self._fs = float(fs)
-        return Task(gen, self._open, title="Run Suite2P")
+        return Task(gen, self._open, title="Run Suite2P", summary=lambda _: f"{self._n_rois} ROIs")
 
     def _open(self, plane: Path) -> None:
         from ..io import read
 
-        self.add_layer_data(recording_to_layers(read(plane, fs_hz=self._fs)))
+        rec = read(plane, fs_hz=self._fs)
+        self._n_rois = rec.n_rois
+        self.add_layer_data(recording_to_layers(rec))

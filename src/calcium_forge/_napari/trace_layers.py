@@ -1,9 +1,11 @@
-"""Layers of recordings and results: traces and rates in seconds, ROIs, spike rasters.
+"""Layers of recordings and results: traces and rates, ROIs, spike rasters.
 
-* traces / rates: Image ``(n_rois, n_frames)`` with ``scale = (1, 1/fs_hz)``,
-  so the horizontal world axis is time in seconds;
-* mean image and ROIs: Image and Labels ``(Y, X)``;
-* rasters: Points at ``(roi, time_s)`` (``scale = (1, 1)``), size ∝ spike count.
+* mean image and ROIs: Image and Labels ``(Y, X)`` (drawn on the canvas);
+* traces / rates: Image ``(n_rois, n_frames)``; rasters: Points at
+  ``(roi, time_s)``, size ∝ spike count. These carry data for the widgets and
+  writers and are drawn in the docked plots (Traces widget): they are hidden
+  and kept inside one pixel of the canvas (:func:`.layer_meta.off_canvas`);
+  the frame rate is ``metadata["calcium_forge"]["fs_hz"]``.
 
 :func:`recording_layers`, :func:`inference_layers` and :func:`synthetic_layers`
 assemble them (the inference adds a spike overlay from :mod:`.movie_layers`
@@ -25,6 +27,7 @@ from .layer_meta import (
     LayerDataTuple,
     base_name,
     cf_metadata,
+    off_canvas,
     robust_limits,
 )
 from .movie_layers import spike_overlay_layer
@@ -68,7 +71,7 @@ def traces_layer(
     kind: str = "traces",
     raw: Recording | None = None,
 ) -> LayerDataTuple:
-    """Traces of a recording as an Image ``(n_rois, n_frames)`` in seconds.
+    """Traces of a recording as a hidden Image ``(n_rois, n_frames)`` (drawn in the plot dock).
 
     Parameters
     ----------
@@ -98,7 +101,7 @@ def traces_layer(
         extra["raw"] = raw
     kwargs = {
         "name": layer_name,
-        "scale": (1.0, 1.0 / rec.fs_hz),
+        **off_canvas(rec.traces.shape),
         "colormap": "viridis" if kind != "rate" else "magma",
         "contrast_limits": robust_limits(rec.traces),
         "interpolation2d": "nearest",
@@ -190,7 +193,7 @@ def raster_layer(
     color: str = "white",
     **extra: Any,
 ) -> LayerDataTuple:
-    """Spike events as Points at ``(roi, time_s)``, one point per (ROI, frame).
+    """Spike events as hidden Points at ``(roi, time_s)``, one point per (ROI, frame).
 
     Events falling in the same frame bin (1/fs_hz) are merged into one point
     whose size is proportional to the spike count.
@@ -233,6 +236,7 @@ def raster_layer(
         count = np.zeros(0, dtype=np.int64)
     kwargs = {
         "name": name,
+        **off_canvas((max(len(events), 1), float(data[:, 1].max(initial=0.0)) + 1.0 / fs_hz)),
         "size": RASTER_SIZE_PER_SPIKE * count if count.size else RASTER_SIZE_PER_SPIKE,
         "face_color": color,
         "border_width": 0,
@@ -285,6 +289,34 @@ def recording_layers(
     return out
 
 
+def roi_models(result: SpikeInference) -> dict[str, list]:
+    """Each ROI's noise level ν and the model it got, from ``result.meta``.
+
+    Parameters
+    ----------
+    result : SpikeInference
+        A result of :func:`calcium_forge.inference.infer_spikes`, whose
+        ``meta["noise_level"]`` holds ν per ROI (% / √Hz) and ``meta["model"]``
+        the model (one name, or one per ROI).
+
+    Returns
+    -------
+    dict
+        ``{"roi": [...], "noise_level": [...], "model": [...]}``, one entry per
+        row of the result; ``roi`` is the index in the input recording (the
+        inference may have run on a subset), ν is NaN and the model ``""`` when
+        the result does not record them.
+    """
+    n = result.n_rois
+    rec = result.recording
+    roi = list(rec.meta.get("roi_indices", range(n))) if rec is not None else list(range(n))
+    nu = result.meta.get("noise_level")
+    nu = [float(v) for v in nu] if nu is not None and len(nu) == n else [float("nan")] * n
+    model = result.meta.get("model", "")
+    models = [str(m) for m in model] if isinstance(model, list | tuple) else [str(model)] * n
+    return {"roi": [int(i) for i in roi], "noise_level": nu, "model": models}
+
+
 def inference_layers(result: SpikeInference, *, name: str | None = None) -> list[LayerDataTuple]:
     """Layers of a spike inference: rate Image, raster Points, spike overlay Points.
 
@@ -307,14 +339,15 @@ def inference_layers(result: SpikeInference, *, name: str | None = None) -> list
     """
     method = METHOD_LABELS.get(result.method, result.method)
     base = base_name(result, name)
+    per_roi = roi_models(result)
     rate_kwargs = {
         "name": f"{base} rate ({method})",
-        "scale": (1.0, 1.0 / result.fs_hz),
+        **off_canvas(result.rate_hz.shape),
         "colormap": "magma",
         "contrast_limits": robust_limits(result.rate_hz, 0.0, 99.8),
         "interpolation2d": "nearest",
         "metadata": cf_metadata(
-            "rate", result, fs_hz=result.fs_hz, method=result.method, units="spikes/s"
+            "rate", result, fs_hz=result.fs_hz, method=result.method, units="spikes/s", **per_roi
         ),
     }
     out: list[LayerDataTuple] = [(result.rate_hz, rate_kwargs, "image")]
@@ -326,6 +359,7 @@ def inference_layers(result: SpikeInference, *, name: str | None = None) -> list
                 name=f"{base} spikes ({method})",
                 recording=result,
                 method=result.method,
+                **per_roi,
             )
         )
         rec = result.recording
@@ -338,6 +372,7 @@ def inference_layers(result: SpikeInference, *, name: str | None = None) -> list
                     name=f"{base} spike overlay ({method})",
                     recording=result,
                     n_frames=result.n_frames,
+                    **per_roi,
                 )
             )
     return out

@@ -1,11 +1,15 @@
-"""The **Traces** widget: dF/F, inferred rate, events and ground truth of chosen ROIs.
+"""The **Traces** widget: the plot dock of traces, rates and rasters.
 
-Click an ROI in a calcium-forge Labels layer (or type indices) and a docked
-matplotlib figure shows, per ROI, its dF/F (black), the inferred spike rate
-(red, right axis) with the estimated events (red ticks), and the ground-truth
-spikes (blue ticks) when the recording has them. A vertical cursor follows
-the viewer's time slider (seconds). With "stack" on, clicks add ROIs instead
-of replacing them. The figure can be saved as PNG or SVG.
+Traces, rates and rasters are drawn here, not on the canvas (their layers
+are hidden). Click an ROI in a calcium-forge Labels layer (or type indices)
+and a docked matplotlib figure shows the raster of every ROI (events of the
+chosen rate layer, else the ground truth; the selected ROIs highlighted) and,
+per selected ROI, its dF/F (black), the inferred spike rate (red, right axis)
+with the estimated events (red ticks), and the ground-truth spikes (blue
+ticks) when the recording has them. A vertical line follows the viewer's
+time slider (seconds) and the view shows ``window_s`` seconds around it.
+With "stack" on, clicks add ROIs instead of replacing them. The figure can be
+saved as PNG or SVG.
 """
 
 from __future__ import annotations
@@ -26,6 +30,47 @@ from ._task import error_message
 from .readers import notify_error
 
 TRACE_KINDS = ("traces", "synthetic_traces")
+
+
+def show_time_overlay(viewer: Any) -> None:
+    """Write the time slider's position in seconds on the canvas (``time 1.13 s / 19.97 s``).
+
+    napari's slider counts steps (frames); the text overlay of the canvas gives
+    the time in seconds of the first axis when it is labelled ``"time (s)"``.
+    Connected once per viewer; idempotent.
+    """
+    if id(viewer.dims) in _TIME_OVERLAYS:
+        return
+    text = viewer.canvas.overlays.text
+    text.position = "top_left"  # the bottom-right corner is clipped in narrow canvases
+
+    def update(*_: Any) -> None:
+        dims = viewer.dims
+        on = dims.ndim >= 3 and dims.axis_labels[0] == "time (s)"
+        text.visible = on
+        if on:
+            text.text = f"time {dims.point[0]:.2f} s / {dims.range[0].stop:.2f} s"
+
+    viewer.dims.events.current_step.connect(update)
+    viewer.dims.events.range.connect(update)
+    viewer.dims.events.axis_labels.connect(update)
+    _TIME_OVERLAYS.add(id(viewer.dims))
+    update()
+
+
+#: ``id(viewer.dims)`` of the viewers whose canvas shows the time (s).
+_TIME_OVERLAYS: set[int] = set()
+
+
+def _result_rows(result: SpikeInference | None, n_rois: int) -> dict[int, int]:
+    """ROI index of the recording -> row of the result (inference may run on a subset)."""
+    if result is None:
+        return {}
+    rec = result.recording
+    idx = rec.meta.get("roi_indices") if rec is not None else None
+    if idx is None:
+        idx = range(result.n_rois)
+    return {int(roi): row for row, roi in enumerate(idx) if 0 <= int(roi) < n_rois}
 
 
 class TracesWidget(QWidget):
@@ -56,7 +101,7 @@ class TracesWidget(QWidget):
         self.rois = LineEdit(name="rois", label="ROIs", value="0")
         self.stack = CheckBox(name="stack", text="stack clicked ROIs", value=False)
         self.window_s = FloatSpinBox(
-            name="window_s", label="window (s, 0 = all)", value=0.0, min=0.0, max=1e6, step=5.0
+            name="window_s", label="window (s, 0 = all)", value=60.0, min=0.0, max=1e6, step=5.0
         )
         self.save_path = FileEdit(
             name="save_path", label="save as", mode="w", filter="*.png *.svg", value="traces.png"
@@ -73,12 +118,12 @@ class TracesWidget(QWidget):
                 self.save_button,
             ]
         )
-        self.figure = Figure(figsize=(5, 4), layout="constrained")
+        self.figure = Figure(figsize=(5, 5), layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(250)
+        self.canvas.setMinimumHeight(300)
         self.setLayout(QVBoxLayout())
         self.layout().addWidget(self.params.native)
-        self.layout().addWidget(self.canvas)
+        self.layout().addWidget(self.canvas, stretch=1)  # the plots get the dock's height
         self.selected: list[int] = [0]
         self.cursors: list[Any] = []
         self.last_error: str | None = None
@@ -91,7 +136,10 @@ class TracesWidget(QWidget):
         napari_viewer.layers.events.inserted.connect(self._on_layers_changed)
         napari_viewer.layers.events.removed.connect(self._on_layers_changed)
         napari_viewer.dims.events.current_step.connect(self._move_cursor)
-        self._hooked: set[int] = set()
+        # on the viewer, not on the ROI layers: napari calls a layer's callbacks only
+        # while it is selected, and the newest layer (an overlay) usually is
+        napari_viewer.mouse_drag_callbacks.append(self._on_viewer_click)
+        show_time_overlay(napari_viewer)
         self._on_layers_changed()
 
     # ----------------------------------------------------------------- layers
@@ -102,14 +150,18 @@ class TracesWidget(QWidget):
             rates = [c for c in self.rate_layer.choices if c is not None]
             if rates:
                 self.rate_layer.value = rates[-1]
-        for layer in self.viewer.layers:
-            info = L.layer_info(getattr(layer, "metadata", None))
-            if info and info.get("kind") == "rois" and id(layer) not in self._hooked:
-                layer.mouse_drag_callbacks.append(self._on_click)
-                self._hooked.add(id(layer))
         self.redraw()
 
-    def _on_click(self, layer: Any, event: Any) -> None:
+    def _on_viewer_click(self, viewer: Any, event: Any) -> None:
+        """A click on the canvas selects the ROI under it in the topmost visible ROI layer."""
+        for layer in reversed(list(viewer.layers)):
+            info = L.layer_info(getattr(layer, "metadata", None))
+            if layer.visible and info and info.get("kind") == "rois":
+                if self._on_click(layer, event):
+                    return
+
+    def _on_click(self, layer: Any, event: Any) -> bool:
+        """Select the ROI of ``layer`` under the click; True when there is one."""
         value = layer.get_value(
             event.position,
             view_direction=event.view_direction,
@@ -118,6 +170,7 @@ class TracesWidget(QWidget):
         )
         if value:
             self.select_roi(int(value) - 1, add=self.stack.value)
+        return bool(value)
 
     # ------------------------------------------------------------- selection
     def select_roi(self, roi: int, add: bool | None = None) -> None:
@@ -173,44 +226,82 @@ class TracesWidget(QWidget):
             self._error(exc)
             return
         rois = [i for i in self.selected if 0 <= i < rec.n_rois] or [0]
-        t = rec.time_s
         truth = rec.spike_times
         if truth is None and result is not None and result.recording is not None:
             truth = result.recording.spike_times
-        axes = self.figure.subplots(len(rois), 1, sharex=True, squeeze=False)[:, 0]
+        matched = result is not None and result.n_frames == rec.n_frames
+        row_of = _result_rows(result, rec.n_rois) if matched else {}
+        raster = truth
+        if row_of and result.events is not None:
+            raster = [result.events[row_of[i]] if i in row_of else [] for i in range(rec.n_rois)]
+        n_rows = len(rois) + (raster is not None)
+        ratios = ([max(1.5, min(4.0, rec.n_rois / 8))] if raster is not None else []) + [1.0] * len(
+            rois
+        )
+        axes = self.figure.subplots(
+            n_rows, 1, sharex=True, squeeze=False, gridspec_kw={"height_ratios": ratios}
+        )[:, 0]
+        if raster is not None:
+            how = (
+                f"events ({L.METHOD_LABELS.get(result.method, result.method)})"
+                if raster is not truth
+                else "ground-truth spikes"
+            )
+            self._draw_raster(axes[0], raster, rois, how)
+        for ax, i in zip(axes[n_rows - len(rois) :], rois, strict=True):
+            self._draw_roi(ax, rec, i, result, row_of.get(i), truth)
         cursor_t = self.current_time_s()
-        for ax, i in zip(axes, rois, strict=True):
-            ax.plot(t, rec.traces[i], color="black", lw=0.6, label="dF/F")
-            ax.set_ylabel(f"ROI {i}\n{L.KIND_LABELS.get(rec.kind, rec.kind)}")
-            top = np.nanmax(rec.traces[i]) if np.isfinite(rec.traces[i]).any() else 1.0
-            if result is not None and i < result.n_rois and result.n_frames == rec.n_frames:
-                ax2 = ax.twinx()
-                ax2.plot(t, result.rate_hz[i], color="tab:red", lw=0.6, label="rate")
-                ax2.set_ylabel("spikes/s", color="tab:red")
-                if result.events is not None and len(result.events[i]):
-                    ax.plot(
-                        result.events[i],
-                        np.full(len(result.events[i]), top * 1.08),
-                        "|",
-                        color="tab:red",
-                        ms=6,
-                        label="events",
-                    )
-            if truth is not None and len(truth[i]):
-                ax.plot(
-                    truth[i],
-                    np.full(len(truth[i]), top * 1.18),
-                    "|",
-                    color="tab:blue",
-                    ms=6,
-                    label="ground truth",
-                )
-            if cursor_t is not None:
-                self.cursors.append(ax.axvline(cursor_t, color="tab:green", lw=0.8))
+        if cursor_t is not None:
+            self.cursors = [ax.axvline(cursor_t, color="tab:green", lw=0.8) for ax in axes]
+        axes[0].set_xlim(rec.time_s[0], rec.time_s[-1])
         self._apply_window(axes, cursor_t)
         axes[-1].set_xlabel("time (s)")
         axes[0].set_title(rec.name, fontsize=9)
         self.canvas.draw_idle()
+
+    def _draw_raster(self, ax: Any, events: list, rois: list[int], how: str) -> None:
+        """Events of every ROI as ticks, one row per ROI; the selected rows in red."""
+        colors = ["tab:red" if i in rois else "0.25" for i in range(len(events))]
+        ax.eventplot(
+            [np.asarray(e, dtype=float) for e in events], colors=colors, linelengths=0.8, lw=0.8
+        )
+        ax.set_ylim(len(events) - 0.5, -0.5)  # ROI 0 on top
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+        ax.set_ylabel("ROI")
+        ax.set_title(how, fontsize=8, loc="left")
+
+    def _draw_roi(
+        self, ax: Any, rec: Recording, i: int, result: Any, row: int | None, truth: Any
+    ) -> None:
+        """dF/F of ROI ``i``; its rate (result row ``row``, right axis), events, truth."""
+        t = rec.time_s
+        ax.plot(t, rec.traces[i], color="black", lw=0.6, label="dF/F")
+        ax.set_ylabel(f"ROI {i}\n{L.KIND_LABELS.get(rec.kind, rec.kind)}")
+        top = np.nanmax(rec.traces[i]) if np.isfinite(rec.traces[i]).any() else 1.0
+        if row is not None:
+            ax2 = ax.twinx()
+            ax2.plot(t, result.rate_hz[row], color="tab:red", lw=0.6, label="rate")
+            ax2.set_ylabel("spikes/s", color="tab:red", fontsize=7)
+            if result.events is not None and len(result.events[row]):
+                ax.plot(
+                    result.events[row],
+                    np.full(len(result.events[row]), top * 1.08),
+                    "|",
+                    color="tab:red",
+                    ms=6,
+                    label="events",
+                )
+        if truth is not None and len(truth[i]):
+            ax.plot(
+                truth[i],
+                np.full(len(truth[i]), top * 1.18),
+                "|",
+                color="tab:blue",
+                ms=6,
+                label="ground truth",
+            )
 
     def _move_cursor(self, *_: Any) -> None:
         t = self.current_time_s()

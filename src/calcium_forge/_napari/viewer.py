@@ -92,7 +92,7 @@ def add_recording(viewer: Any, recording: Recording, *, name: str | None = None)
 
 
 def add_inference(viewer: Any, result: SpikeInference, *, name: str | None = None) -> list[Any]:
-    """Add a spike inference: rate Image, raster Points, spike overlay Points."""
+    """Add a spike inference: rate and raster (hidden, drawn by the Traces dock), spike overlay."""
     if not isinstance(result, SpikeInference):
         raise InvalidInputError(
             f"add_inference needs a SpikeInference; got {type(result).__name__}."
@@ -146,7 +146,7 @@ def add_movie(
     recording : object, optional
         Stored in the layers' metadata.
     events : list of numpy.ndarray, optional
-        Spike times (s) per ROI -> a spike-overlay Points layer ``"<name> spikes"``
+        Spike times (s) per ROI -> a spike-overlay Labels layer ``"<name> spikes"``
         (needs ``labels``).
     """
     from . import layers as L
@@ -184,7 +184,10 @@ def add_movie(
                 n_frames=int(np.shape(movie)[0]),
             )
         )
-    return add_layer_data(viewer, tuples)
+    added = add_layer_data(viewer, tuples)
+    if labels is not None:
+        added[1].contour = 1  # ROI outlines: the movie stays visible inside them
+    return added
 
 
 def find_layers(viewer: Any, kind: str) -> list[Any]:
