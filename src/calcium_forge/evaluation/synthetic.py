@@ -23,6 +23,16 @@ held-out real windows (see :class:`Memorisation`). A score near 1 means
 synthetic windows are as novel as unseen real data; a score well below 1 (or a
 high ``copy_fraction``) means the model reproduces training windows.
 
+Co-firing (:mod:`.cofiring`): the mean and distribution of pairwise
+correlations of the traces and of the spike trains, the identity-matched
+correlation-matrix distance, per-neuron rate errors and the population
+synchrony distribution. Pass ``floor=`` (real data of another block, e.g. the
+training half) to score it against ``real`` the same way: every distance then
+stands beside its real-vs-real floor (the floors of the mean-correlation errors
+are at least the standard error of the difference of the two real means) and
+:meth:`SynthesisReport.flags` names those above 1.5x the floor (and a
+memorisation score below 0.8).
+
 The report's figures are drawn by :mod:`.figures`.
 """
 
@@ -36,6 +46,14 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..recording import Recording
+from .cofiring import (
+    CoFiring,
+    cofiring_scores,
+    cofiring_statistics,
+    flagged,
+    floor_table,
+    mean_corr_standard_errors,
+)
 from .distances import frechet_distance, kl_divergence
 from .novelty import Memorisation, memorisation
 from .population import (
@@ -53,6 +71,7 @@ __all__ = [
     "PAPER_V1_KL",
     "Memorisation",
     "SynthesisReport",
+    "distance_scores",
     "evaluate_synthetic",
     "memorisation",
 ]
@@ -100,6 +119,14 @@ class SynthesisReport:
         noise levels (trace units) and decay times (s) used.
     names : (str, str)
         Labels of the two sets in the Markdown and figures.
+    cofiring_real, cofiring_synthetic : CoFiring or None
+        Co-firing statistics of the two sets (:mod:`.cofiring`).
+    scores : dict
+        Every distance of the synthetic set to the real one (0 = identical;
+        KLs in nats), flat (see :func:`distance_scores`).
+    floor_scores : dict or None
+        The same distances of the ``floor`` block to the real one (None
+        without ``floor``).
     """
 
     kl_rate: float
@@ -120,6 +147,20 @@ class SynthesisReport:
     fs_hz: float
     settings: dict[str, Any] = field(default_factory=dict)
     names: tuple[str, str] = ("real", "synthetic")
+    cofiring_real: CoFiring | None = None
+    cofiring_synthetic: CoFiring | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    floor_scores: dict[str, float] | None = None
+
+    def flags(self) -> list[str]:
+        """Distances above 1.5x their floor, and ``memorisation_score`` when below 0.8.
+
+        Returns
+        -------
+        list of str
+            Names from :attr:`scores` (empty when nothing is flagged).
+        """
+        return flagged(self.scores, self.floor_scores, self.memorisation_score)
 
     @property
     def memorisation_score(self) -> float:
@@ -153,6 +194,11 @@ class SynthesisReport:
             "mean_rate_synthetic_hz": float(self.synthetic.rates_hz.mean()),
             "mean_corr_real": float(np.nanmean(self.real.corr)),
             "mean_corr_synthetic": float(np.nanmean(self.synthetic.corr)),
+            **{
+                f"mean_corr_dff_{k}": float(np.nanmean(cf.corr_dff))
+                for k, cf in (("real", self.cofiring_real), ("synthetic", self.cofiring_synthetic))
+                if cf is not None
+            },
             "n_windows_real": int(self.real.rates_hz.shape[0]),
             "n_windows_synthetic": int(self.synthetic.rates_hz.shape[0]),
         }
@@ -183,6 +229,8 @@ class SynthesisReport:
             (f"mean firing rate {b} (Hz)", s["mean_rate_synthetic_hz"], None),
             (f"mean pairwise correlation {a}", s["mean_corr_real"], None),
             (f"mean pairwise correlation {b}", s["mean_corr_synthetic"], None),
+            (f"mean pairwise dF/F correlation {a}", s.get("mean_corr_dff_real", np.nan), None),
+            (f"mean pairwise dF/F correlation {b}", s.get("mean_corr_dff_synthetic", np.nan), None),
         ]
         lines = [
             f"### {a} vs {b}",
@@ -196,6 +244,14 @@ class SynthesisReport:
         ]
         for name, v, ref in rows:
             lines.append(f"| {name} | {v:.4g} | {'' if ref is None else ref} |")
+        if self.floor_scores is not None:
+            flags = self.flags()
+            lines += [
+                "",
+                f"Distances beside the real-vs-real floor; flagged: {', '.join(flags) or 'none'}.",
+                "",
+                *floor_table(self.scores, self.floor_scores),
+            ]
         return "\n".join(lines) + "\n"
 
     def save_figures(self, out_dir: str | Path, dpi: int = 100) -> list[Path]:
@@ -362,6 +418,54 @@ def _trace_fields(
     }
 
 
+def distance_scores(
+    kl: dict[str, Any], trace: dict[str, Any], real_cf: CoFiring, other_cf: CoFiring, n_bins: int
+) -> dict[str, float]:
+    """Every distance of a compared set to the reference, flat (0 = identical).
+
+    Parameters
+    ----------
+    kl : dict
+        Output of the KL step (``kl_rate``, ``kl_corr``, ``kl_vrd`` and per-neuron arrays).
+    trace : dict
+        Output of the trace step (``frechet``, ``log_spectral_distance_db``).
+    real_cf, other_cf : CoFiring
+        Co-firing statistics of the reference and the compared set.
+    n_bins : int
+        KL bins.
+
+    Returns
+    -------
+    dict of str to float
+        KLs (nats), Fréchet distance, log-spectral distance (dB) and the
+        :func:`~.cofiring.cofiring_scores`.
+    """
+    return {
+        "kl_rate": kl["kl_rate"],
+        "kl_rate_per_neuron_mean": float(np.nanmean(kl["kl_rate_per_neuron"])),
+        "kl_rate_per_neuron_max": float(np.nanmax(kl["kl_rate_per_neuron"])),
+        "kl_corr_spikes": kl["kl_corr"],
+        "kl_vrd": kl["kl_vrd"],
+        "kl_vrd_per_neuron_mean": float(np.nanmean(kl["kl_vrd_per_neuron"])),
+        "frechet": trace["frechet"],
+        "log_spectral_distance_db": trace["log_spectral_distance_db"],
+        **cofiring_scores(real_cf, other_cf, n_bins),
+    }
+
+
+def _compare(
+    real: tuple[np.ndarray, PopulationStats, CoFiring],
+    other: tuple[np.ndarray, PopulationStats, CoFiring],
+    fs_hz: float,
+    n_bins: int,
+    frechet_components: int,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, float]]:
+    """(KL fields, trace fields, flat distances) of ``other`` against ``real``."""
+    kl = _kl_fields(real[1], other[1], n_bins)
+    trace = _trace_fields(real[0], other[0], fs_hz, frechet_components)
+    return kl, trace, distance_scores(kl, trace, real[2], other[2], n_bins)
+
+
 def _memorisation_check(
     syn_w: np.ndarray,
     real_w: np.ndarray,
@@ -388,6 +492,7 @@ def evaluate_synthetic(
     real_stride: int | None = None,
     training: Recording | np.ndarray | None = None,
     held_out: Recording | np.ndarray | None = None,
+    floor: Recording | np.ndarray | None = None,
     max_windows: int | None = 300,
     corr_bin_s: float = 0.1,
     vr_tau_s: float = 0.5,
@@ -417,6 +522,10 @@ def evaluate_synthetic(
         memorisation check (skipped when None).
     held_out : Recording or numpy.ndarray, optional
         Real data never trained on, for the memorisation check (default ``real``).
+    floor : Recording or numpy.ndarray, optional
+        Real data from another block (e.g. the training half; windows of the
+        same T, or a Recording cut like ``real``), scored against ``real``
+        exactly like ``synthetic``: the real-vs-real floor of every distance.
     max_windows : int or None
         Random subset size per set (speed).
     corr_bin_s, vr_tau_s : float
@@ -447,11 +556,28 @@ def evaluate_synthetic(
     sn = estimate_noise(real_w)
     decay = estimate_decay_s(real_w, fs_hz, seed=seed)
     spike_settings = (sn, decay, spike_threshold_sn, corr_bin_s, vr_tau_s)
-    real_s = _spike_statistics(real_w, fs_hz, *spike_settings)
-    syn_s = _spike_statistics(syn_w, fs_hz, *spike_settings)
+
+    def stats(w: np.ndarray) -> tuple[np.ndarray, PopulationStats, CoFiring]:
+        ps = _spike_statistics(w, fs_hz, *spike_settings)
+        return w, ps, cofiring_statistics(w, ps.spikes, ps.corr, fs_hz, corr_bin_s)
+
+    real_t, syn_t = stats(real_w), stats(syn_w)
+    kl, trace, scores = _compare(real_t, syn_t, fs_hz, n_bins, frechet_components)
+    floor_scores = None
+    if floor is not None:
+        floor_w = _subsample(as_windows(floor, syn_w.shape[1], real_stride), max_windows, rng)
+        floor_t = stats(floor_w)
+        floor_scores = _compare(real_t, floor_t, fs_hz, n_bins, frechet_components)[2]
+        for key, se in mean_corr_standard_errors(real_t[2], floor_t[2]).items():
+            floor_scores[key] = max(floor_scores[key], se)  # a floor below its SE is luck
+    real_s, syn_s = real_t[1], syn_t[1]
     return SynthesisReport(
-        **_kl_fields(real_s, syn_s, n_bins),
-        **_trace_fields(real_w, syn_w, fs_hz, frechet_components),
+        **kl,
+        **trace,
+        cofiring_real=real_t[2],
+        cofiring_synthetic=syn_t[2],
+        scores=scores,
+        floor_scores=floor_scores,
         memorisation=_memorisation_check(syn_w, real_w, training, held_out, max_windows, rng),
         real=real_s,
         synthetic=syn_s,
