@@ -3,7 +3,8 @@
 Each function draws one figure on a matplotlib Agg canvas (no pyplot, so it is
 safe from GUI threads); matplotlib is imported inside the functions.
 :meth:`~.synthetic.SynthesisReport.save_figures` writes them as
-``raster.png``, ``histograms.png`` and ``spectra.png``.
+``raster.png``, ``histograms.png``, ``spectra.png`` and (with co-firing
+statistics) ``cofiring.png``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .cofiring import CoFiring
 from .population import PopulationStats
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["histogram_figure", "raster_figure", "save_png", "spectrum_figure"]
+__all__ = [
+    "cofiring_figure",
+    "histogram_figure",
+    "raster_figure",
+    "save_png",
+    "spectrum_figure",
+]
 
 #: Colours of the two sets (real, synthetic).
 COLORS = ("tab:blue", "tab:orange")
@@ -68,9 +76,10 @@ def raster_figure(
         for j in range(spikes.shape[0]):
             ts = np.flatnonzero(spikes[j]) / fs_hz
             ax.vlines(ts, j + 0.6, j + 1.4, color=color, linewidth=1)
-        ax.set_title(f"{label}: inferred spikes (window 0)")
+        ax.set_title(f"{label}: OASIS spikes (AR(1), > 1 noise SD), window 0")
         ax.set_xlabel("time (s)")
     axes[0].set_ylabel("neuron")
+    _integer_ticks(axes[0], real.spikes.shape[1])
     fig.tight_layout()
     return fig
 
@@ -103,7 +112,7 @@ def histogram_figure(
     fig, axes = _agg_subplots(3, (13, 3.6))
     for ax, key, label, kl in (
         (axes[0], "rates_hz", "firing rate (Hz)", kl_rate),
-        (axes[1], "corr", "pairwise correlation", kl_corr),
+        (axes[1], "corr", "pairwise spike correlation", kl_corr),
         (axes[2], "vrd", "van Rossum distance", kl_vrd),
     ):
         x = np.asarray(getattr(real, key)).ravel()
@@ -114,7 +123,8 @@ def histogram_figure(
             ax.hist(x, edges, density=True, alpha=0.6, label=names[0], color=COLORS[0])
             ax.hist(y, edges, density=True, alpha=0.6, label=names[1], color=COLORS[1])
         ax.set_xlabel(label)
-        ax.set_title(f"KL = {kl:.3g}")
+        ax.set_title(f"KL(real || synthetic) = {kl:.3g} nats")
+    axes[0].set_ylabel("probability density")
     axes[0].legend()
     fig.tight_layout()
     return fig
@@ -150,8 +160,84 @@ def spectrum_figure(
     ax.loglog(freqs_hz[1:], psd_synthetic[1:], label=names[1], color=COLORS[1])
     ax.set_xlabel("frequency (Hz)")
     ax.set_ylabel("mean PSD (units²/Hz)")
-    ax.set_title(f"log-spectral distance {log_spectral_distance_db:.2f} dB")
+    ax.set_title(f"mean power spectra: log-spectral distance {log_spectral_distance_db:.2f} dB")
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _integer_ticks(ax: Any, n: int) -> None:
+    """Neuron axis ticks at whole neurons 1..n (at most ~10 labels)."""
+    step = max(1, int(np.ceil(n / 10)))
+    ax.set_yticks(np.arange(1, n + 1, step))
+
+
+def cofiring_figure(
+    real: CoFiring,
+    synthetic: CoFiring,
+    scores: dict[str, float],
+    names: tuple[str, str] = ("real", "synthetic"),
+) -> Figure:
+    """Co-firing: pairwise dF/F correlations, both mean correlation matrices, synchrony.
+
+    Parameters
+    ----------
+    real, synthetic : CoFiring
+        Co-firing statistics of the two sets (:mod:`.cofiring`).
+    scores : dict of str to float
+        The report's distances (``kl_corr_dff`` in nats,
+        ``corr_matrix_distance_dff`` and ``kl_synchrony`` in nats), shown in
+        the titles.
+    names : (str, str)
+        Labels of the two sets.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        16 x 3.8 inch figure with four panels.
+    """
+    fig, axes = _agg_subplots(4, (16, 3.8))
+    x, y = real.corr_dff.ravel(), synthetic.corr_dff.ravel()
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    if x.size and y.size:
+        edges = np.linspace(min(x.min(), y.min()), max(x.max(), y.max()) + 1e-12, 41)
+        for v, label, color in ((x, names[0], COLORS[0]), (y, names[1], COLORS[1])):
+            ax_label = f"{label} (mean {v.mean():.3f})"
+            axes[0].hist(v, edges, density=True, alpha=0.6, label=ax_label, color=color)
+    axes[0].set_xlabel("pairwise dF/F correlation (per window)")
+    axes[0].set_ylabel("probability density")
+    axes[0].set_title(f"KL(real || synthetic) = {scores.get('kl_corr_dff', np.nan):.3g} nats")
+    axes[0].legend(fontsize=8)
+    n = real.n_neurons
+    lim = max(0.05, float(np.nanmax(np.abs(real.matrix() - np.eye(n)))))
+    for ax, cf, label in ((axes[1], real, names[0]), (axes[2], synthetic, names[1])):
+        im = ax.imshow(
+            cf.matrix() - np.eye(n),
+            vmin=-lim,
+            vmax=lim,
+            cmap="RdBu_r",
+            extent=(0.5, n + 0.5, n + 0.5, 0.5),
+        )
+        ax.set_title(f"{label}: mean dF/F correlation")
+        ax.set_xlabel("neuron")
+        ax.set_ylabel("neuron")
+        _integer_ticks(ax, n)
+        ax.set_xticks(ax.get_yticks())
+    fig.colorbar(im, ax=axes[2], label="Pearson r (diagonal blanked)")
+    axes[2].set_title(
+        f"{names[1]}: RMS difference {scores.get('corr_matrix_distance_dff', np.nan):.3f}",
+        fontsize=9,
+    )
+    k = np.arange(n + 1)
+    for cf, label, color, dx in (
+        (real, names[0], COLORS[0], -0.2),
+        (synthetic, names[1], COLORS[1], 0.2),
+    ):
+        axes[3].bar(k + dx, cf.synchrony / cf.synchrony.sum(), 0.4, label=label, color=color)
+    axes[3].set_yscale("log")
+    axes[3].set_xlabel("neurons with a spike in the bin")
+    axes[3].set_ylabel("fraction of bins")
+    axes[3].set_title(f"synchrony: KL = {scores.get('kl_synchrony', np.nan):.3g} nats")
     fig.tight_layout()
     return fig
 

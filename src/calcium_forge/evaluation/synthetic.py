@@ -267,9 +267,16 @@ class SynthesisReport:
         Returns
         -------
         list of Path
-            The written files: ``raster.png``, ``histograms.png``, ``spectra.png``.
+            The written files: ``raster.png``, ``histograms.png``, ``spectra.png``
+            and, when co-firing statistics are present, ``cofiring.png``.
         """
-        from .figures import histogram_figure, raster_figure, save_png, spectrum_figure
+        from .figures import (
+            cofiring_figure,
+            histogram_figure,
+            raster_figure,
+            save_png,
+            spectrum_figure,
+        )
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -287,6 +294,11 @@ class SynthesisReport:
             self.names,
         )
         written.append(save_png(spectra, out / "spectra.png", dpi))
+        if self.cofiring_real is not None and self.cofiring_synthetic is not None:
+            cof = cofiring_figure(
+                self.cofiring_real, self.cofiring_synthetic, self.scores, self.names
+            )
+            written.append(save_png(cof, out / "cofiring.png", dpi))
         return written
 
 

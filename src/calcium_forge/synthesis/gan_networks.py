@@ -73,6 +73,11 @@ class GANConfig:
         correlations (of the traces and of their frame-to-frame differences,
         upper triangles) besides the convolutional features, so that it can
         see population co-fluctuation.
+    neuron_noise : bool
+        Add independent Gaussian noise to each neuron's output (before the
+        sigmoid), scaled by a learned per-neuron factor. Without it every
+        neuron's frame-to-frame noise is a mix of the same hidden channels and
+        the neurons' fast fluctuations come out correlated.
     """
 
     window: int = 256
@@ -85,6 +90,7 @@ class GANConfig:
     leaky_slope: float = 0.2
     upsample: str = "transposed"
     pairwise_features: bool = False
+    neuron_noise: bool = False
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
@@ -139,7 +145,13 @@ class GANConfig:
         Linear up-sampling in the generator and pairwise-correlation features
         in the critic (see the class docstring; docs/benchmarks.md, "CalciumGAN").
         """
-        return cls(window=window, n_neurons=n_neurons, upsample="linear", pairwise_features=True)
+        return cls(
+            window=window,
+            n_neurons=n_neurons,
+            upsample="linear",
+            pairwise_features=True,
+            neuron_noise=True,
+        )
 
     def to_dict(self) -> dict:
         """JSON-friendly form."""
@@ -248,8 +260,11 @@ def _generator_class():
                     for cin, cout in pairs
                 )
             self.norms = nn.ModuleList(nn.GroupNorm(1, c) for c in outs[:-1])
+            if config.neuron_noise:  # softplus(-2.25) = 0.1 in logit units
+                self.noise_scale = nn.Parameter(torch.full((config.n_neurons,), -2.25))
 
-        def forward(self, z):
+        def forward(self, z, noise=None):
+            """Windows (B, T, N) from z (B, latent); ``noise`` (B, N, T) or from torch's RNG."""
             config = self.config
             h = self.dense(z).view(z.shape[0], config.channels[0], config.base_length)
             h = F.leaky_relu(self.norm0(h), config.leaky_slope)
@@ -257,6 +272,10 @@ def _generator_class():
                 h = conv(h)
                 if i < len(self.norms):
                     h = F.leaky_relu(self.norms[i](h), config.leaky_slope)
+            if config.neuron_noise:
+                if noise is None:
+                    noise = torch.randn(h.shape, dtype=h.dtype, device=h.device)
+                h = h + F.softplus(self.noise_scale)[None, :, None] * noise
             return torch.sigmoid(h).transpose(1, 2)  # (B, T, N)
 
     return Generator
