@@ -18,12 +18,15 @@ def test_synthesis_commands_end_to_end(tmp_path, capsys):
     data = write(make_dg_dataset(3, 80.0, 30.0, seed=0), tmp_path / "dg.npz")
     run = tmp_path / "run"
     common = ["--window", "64", "--batch-size", "4", "--no-progress", "--held-out", "0.25"]
-    assert main(["train-gan", str(data), "--out", str(run), "--steps", "2", *common]) == 0
-    assert (
-        main(["train-gan", str(data), "--out", str(run), "--steps", "3", "--resume", *common]) == 0
-    )
+    first = ["--steps", "2", "--match-correlations", "0"]
+    assert main(["train-gan", str(data), "--out", str(run), *first, *common]) == 0
+    resume = ["--steps", "3", "--resume", "--match-correlations", "20"]
+    assert main(["train-gan", str(data), "--out", str(run), *resume, *common]) == 0
     card = json.loads((run / "model.json").read_text())
     assert card["steps"] == 3 and card["config"]["window"] == 64
+    # model.pt is the correlation-matched model; the adversarial one is kept beside it
+    assert card["correlation_matching"]["steps"] == 20 and card["config"]["neuron_noise"]
+    assert (run / "model_adversarial.pt").exists()
     syn = tmp_path / "syn.npz"
     assert main(["sample-gan", str(run / "model.pt"), "--out", str(syn), "--frames", "700"]) == 0
     rec = read(syn)

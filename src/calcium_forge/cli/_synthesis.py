@@ -47,6 +47,15 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    p.add_argument(
+        "--match-correlations",
+        type=int,
+        default=400,
+        metavar="STEPS",
+        help="after training, fine-tune STEPS steps so that pairwise correlations and "
+        "spectra match the training windows (default 400; 0 = off); DIR/model.pt is the "
+        "matched model, DIR/model_adversarial.pt the GAN before it",
+    )
     add_progress_option(p)
     p.set_defaults(func=_run_train_gan)
 
@@ -107,6 +116,8 @@ def _run_train_gan(args: argparse.Namespace) -> int:
     finally:
         if ddp is not None:
             ddp.close()
+    if (ddp is None or ddp.is_main) and args.match_correlations > 0:
+        _match_correlations(res, out, args.match_correlations, args.seed)
     if ddp is None or ddp.is_main:
         w = res.history["wasserstein"]
         print(
@@ -115,6 +126,18 @@ def _run_train_gan(args: argparse.Namespace) -> int:
             + f"; model {out / 'model.pt'}"
         )
     return 0
+
+
+def _match_correlations(res, out, steps: int, seed: int) -> None:
+    """Correlation-match the trained model on its training windows; write DIR/model.pt."""
+    from ..synthesis.correlation_matching import match_correlations
+
+    model = res.model
+    model.save(out / "model_adversarial.pt")
+    windows = model.scaling.inverse(res.split.train)
+    tuned = match_correlations(model, windows, steps=steps, seed=seed).model
+    tuned.save(out / "model.pt")
+    print(f"correlation matching: {steps} steps; model {out / 'model.pt'}")
 
 
 def _register_sample_gan(sub: argparse._SubParsersAction) -> None:
