@@ -383,7 +383,8 @@ def table_run(args) -> None:
     half = rec.n_frames // 2
     first, second = rec.traces[:, :half], rec.traces[:, half:]
     gens = [gan_generator(*spec.split("=", 1)) for spec in args.table]
-    gens += dg_generators(first, rec.fs_hz, gens[0].window)
+    if not args.skip_dg:
+        gens += dg_generators(first, rec.fs_hz, gens[0].window)
     scored, dump = {}, {}
     for gen in gens:
         scored[gen.name] = score(gen, first, second, rec.fs_hz, args.seed)
@@ -447,6 +448,7 @@ def main() -> None:
         help="score these saved GANs (name=path or shipped name) and the DG baselines at the "
         "model's window and at 30-s windows of one long sample; print one table",
     )
+    ap.add_argument("--skip-dg", action="store_true", help="--table without the DG rows")
     args = ap.parse_args()
     if args.table:
         table_run(args)

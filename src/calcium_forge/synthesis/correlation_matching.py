@@ -7,17 +7,20 @@ times as much as real ones. This fine-tune adds what the critic misses, as
 minibatch feature matching (Salimans et al. 2016) on pairwise statistics:
 
 ``L = w * sum_k mean_pairs (E_batch[f_k(G(z))] - E_real[f_k(x)])**2
-+ w_s * mean_(neurons, freqs) (log P_G - log P_real)**2 + MSE(G(z, 0), G_0(z))``
++ w_s * mean_(neurons, freqs) (log P_G - log P_real)**2
++ mean ((G(z, 0) - G_0(z)) / sigma_n)**2``
 
 with f = the within-window Pearson correlations of every neuron pair, of the
-traces and of their frame-to-frame differences, and their squares (so that
-both the mean and the spread over windows are matched); G_0 is the generator
-before fine-tuning (its output anchors everything else: rates, event
-shapes). P are the mean periodograms of each neuron (in the model's [0, 1]
-units): matching them removes the narrow peaks that transposed convolutions
-leave at multiples of fs / stride**depth. Correlations are invariant to the
-per-neuron min/max scaling, so their targets are computed on the training
-windows in trace units.
+traces, of their frame-to-frame differences and of their 0.5-s means (fast
+and slow co-fluctuation), and their squares (so that both the mean and the
+spread over windows are matched); G_0 is the generator before fine-tuning,
+whose output anchors everything else (rates, event shapes), in units of each
+neuron's noise level sigma_n (median absolute frame-to-frame difference of the
+training windows / (0.6745 sqrt 2)). P are the mean periodograms of each
+neuron (in the model's [0, 1] units): matching them can remove the narrow
+peaks that transposed convolutions leave at multiples of fs / stride**depth.
+Correlations are invariant to the per-neuron min/max scaling, so their targets
+are computed on the training windows in trace units.
 
 The generator gets per-neuron output noise (``GANConfig.neuron_noise``) when
 it has none, so that fast fluctuations can become independent across neurons.
@@ -50,7 +53,8 @@ class CorrelationMatchResult:
         The fine-tuned model (a copy; the input model is not changed).
     history : dict
         Per step: ``loss_corr`` (squared correlation error, dimensionless) and
-        ``loss_anchor`` (MSE to the original generator, [0, 1] units²).
+        ``loss_anchor`` (mean squared deviation from the original generator in
+        units of each neuron's noise level), ``loss_spectrum``.
     steps : int
         Steps done.
     cpu_seconds : float
@@ -63,11 +67,14 @@ class CorrelationMatchResult:
     cpu_seconds: float = 0.0
 
 
-def _features(x):
-    """(B, 4P) pair features of windows (B, T, N): corr, corr of diffs, and their squares."""
+def _features(x, pool: int):
+    """(B, 6P) pair features of windows (B, T, N): correlations of the traces, their
+    differences and their ``pool``-frame means, and the squares of all three."""
     torch = __import__("torch")
-    c, d = pairwise_correlations(x), pairwise_correlations(x.diff(dim=1))
-    return torch.cat([c, d, c * c, d * d], dim=1)
+    slow = torch.nn.functional.avg_pool1d(x.transpose(1, 2), pool).transpose(1, 2)
+    c = [pairwise_correlations(x), pairwise_correlations(x.diff(dim=1))]
+    c.append(pairwise_correlations(slow))
+    return torch.cat([*c, *(v * v for v in c)], dim=1)
 
 
 def _log_spectra(x):
@@ -151,10 +158,13 @@ def iter_match_correlations(
     gen, config = _with_neuron_noise(model)
     gen.train()
     with torch.no_grad():
+        pool = max(2, round(0.5 * model.fs_hz))
         chunks = [torch.from_numpy(w[i : i + 256]) for i in range(0, len(w), 256)]
-        target = torch.cat([_features(c) for c in chunks]).mean(0)
+        target = torch.cat([_features(c, pool) for c in chunks]).mean(0)
         w01 = torch.from_numpy(np.asarray(model.scaling.forward(w), np.float32))
         spec_target = _log_spectra(w01)
+        sigma = w01.diff(dim=1).abs().flatten(0, 1).median(0).values / (0.6745 * 2**0.5)
+        sigma = sigma.clamp_min(1e-4)[None, None, :]
     rng = torch.Generator().manual_seed(int(seed))
     opt = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.999))
     history: dict[str, list[float]] = {"loss_corr": [], "loss_spectrum": [], "loss_anchor": []}
@@ -162,11 +172,11 @@ def iter_match_correlations(
     for step in range(1, steps + 1):
         z = torch.randn(batch_size, config.latent_dim, generator=rng)
         x = gen(z, torch.randn(shape, generator=rng))
-        loss_corr = ((_features(x).mean(0) - target) ** 2).mean()
+        loss_corr = ((_features(x, pool).mean(0) - target) ** 2).mean()
         loss_spec = ((_log_spectra(x) - spec_target) ** 2).mean()
         with torch.no_grad():
             x0 = gen0(z)
-        loss_anchor = ((gen(z, torch.zeros(shape)) - x0) ** 2).mean()
+        loss_anchor = (((gen(z, torch.zeros(shape)) - x0) / sigma) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         (weight * loss_corr + spectrum_weight * loss_spec + loss_anchor).backward()
         opt.step()
