@@ -207,7 +207,7 @@ def cofiring_figure(
     axes[0].set_xlabel("pairwise dF/F correlation (per window)")
     axes[0].set_ylabel("probability density")
     axes[0].set_title(f"KL(real || synthetic) = {scores.get('kl_corr_dff', np.nan):.3g} nats")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=7, loc="upper right")
     n = real.n_neurons
     lim = max(0.05, float(np.nanmax(np.abs(real.matrix() - np.eye(n)))))
     for ax, cf, label in ((axes[1], real, names[0]), (axes[2], synthetic, names[1])):
@@ -225,7 +225,8 @@ def cofiring_figure(
         ax.set_xticks(ax.get_yticks())
     fig.colorbar(im, ax=axes[2], label="Pearson r (diagonal blanked)")
     axes[2].set_title(
-        f"{names[1]}: RMS difference {scores.get('corr_matrix_distance_dff', np.nan):.3f}",
+        f"{names[1]}: mean dF/F correlation\n"
+        f"(RMS difference {scores.get('corr_matrix_distance_dff', np.nan):.3f})",
         fontsize=9,
     )
     k = np.arange(n + 1)
@@ -235,9 +236,10 @@ def cofiring_figure(
     ):
         axes[3].bar(k + dx, cf.synchrony / cf.synchrony.sum(), 0.4, label=label, color=color)
     axes[3].set_yscale("log")
+    axes[3].legend(fontsize=7)
     axes[3].set_xlabel("neurons with a spike in the bin")
     axes[3].set_ylabel("fraction of bins")
-    axes[3].set_title(f"synchrony: KL = {scores.get('kl_synchrony', np.nan):.3g} nats")
+    axes[3].set_title(f"synchrony: KL = {scores.get('kl_synchrony', np.nan):.3g} nats", fontsize=10)
     fig.tight_layout()
     return fig
 
