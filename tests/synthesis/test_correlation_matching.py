@@ -47,3 +47,14 @@ def test_matching_checks_the_window_shape():
     )
     with pytest.raises(InvalidInputError, match="like the model's"):
         match_correlations(gan, np.zeros((10, 32, 5), np.float32), steps=1)
+
+
+def test_grid_peaks_see_a_period_16_pattern():
+    from calcium_forge.synthesis.correlation_matching import _grid_peaks, _log_spectra
+
+    torch.manual_seed(0)
+    x = torch.rand(16, 256, 3)
+    comb = 0.3 * (torch.arange(256) % 16 == 0).float()[None, :, None]
+    flat = float(_grid_peaks(_log_spectra(x), 16).mean())
+    peaky = float(_grid_peaks(_log_spectra(x + comb), 16).mean())
+    assert abs(flat) < 0.3 and peaky > flat + 0.4
