@@ -11,7 +11,7 @@ scores; the model file is written atomically.
 Usage::
 
     python tools/match_shipped_calciumgan.py ADVERSARIAL.pt --out MODEL.pt \
-        [--steps 400] [--spectrum-weight 0.0]
+        [--steps 400] [--weight 1000] [--grid-weight 0]
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ def main() -> None:
     ap.add_argument("adversarial", help="the adversarially trained model (.pt)")
     ap.add_argument("--out", required=True, help="target .pt (card beside it)")
     ap.add_argument("--steps", type=int, default=400)
-    ap.add_argument("--weight", type=float, default=100.0)
+    ap.add_argument("--weight", type=float, default=1000.0)
     ap.add_argument("--spectrum-weight", type=float, default=0.0)
+    ap.add_argument("--grid-weight", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -58,6 +59,7 @@ def main() -> None:
         steps=args.steps,
         weight=args.weight,
         spectrum_weight=args.spectrum_weight,
+        grid_weight=args.grid_weight,
         seed=args.seed,
     )
     model = res.model

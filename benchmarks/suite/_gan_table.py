@@ -86,16 +86,16 @@ def _cell(value: float, floor: float) -> str:
 
 
 def table(scored: dict[str, dict]) -> str:
-    """One Markdown table: rows model x window; each distance with its ratio to the floor."""
+    """One Markdown table: per window length, the floor row then every model with its ratios."""
     head = ["model", "window", "mean corr dF/F (real)"] + [c for c, _ in COLUMNS]
     head += ["memorisation", "flags > 1.5× floor", "eval CPU s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    floors_done = set()
-    for name, per_window in scored.items():
-        for label, (rep, cpu_s) in per_window.items():
+    labels = list(next(iter(scored.values())))
+    for label in labels:
+        for i, (name, per_window) in enumerate(scored.items()):
+            rep, cpu_s = per_window[label]
             s = rep.summary()
-            if label not in floors_done:  # the floor row of this window length
-                floors_done.add(label)
+            if i == 0:  # the floor row of this window length
                 fl = rep.floor_scores
                 cells = ["real-vs-real floor", label, f"{s['mean_corr_dff_real']:.4f}"]
                 cells += [f"{fl[k]:.3g}" for _, k in COLUMNS] + ["", "", ""]

@@ -122,7 +122,7 @@ def iter_match_correlations(
     steps: int = 300,
     batch_size: int = 64,
     lr: float = 1e-4,
-    weight: float = 100.0,
+    weight: float = 1000.0,
     spectrum_weight: float = 0.0,
     grid_weight: float = 0.0,
     seed: int = 0,
