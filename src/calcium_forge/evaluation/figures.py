@@ -76,7 +76,7 @@ def raster_figure(
         for j in range(spikes.shape[0]):
             ts = np.flatnonzero(spikes[j]) / fs_hz
             ax.vlines(ts, j + 0.6, j + 1.4, color=color, linewidth=1)
-        ax.set_title(f"{label}: OASIS spikes (AR(1), > 1 noise SD), window 0")
+        ax.set_title(f"{label}\nOASIS spikes (AR(1), > 1 noise SD), window 0", fontsize=9)
         ax.set_xlabel("time (s)")
     axes[0].set_ylabel("neuron")
     _integer_ticks(axes[0], real.spikes.shape[1])
@@ -125,7 +125,7 @@ def histogram_figure(
         ax.set_xlabel(label)
         ax.set_title(f"KL(real || synthetic) = {kl:.3g} nats")
     axes[0].set_ylabel("probability density")
-    axes[0].legend()
+    axes[0].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     return fig
 
