@@ -36,6 +36,7 @@ MODULES = [
     ("calcium_forge.evaluation.synthetic", "The synthetic-vs-real report."),
     ("calcium_forge.evaluation.novelty", "Memorisation check of synthetic windows."),
     ("calcium_forge.evaluation.cofiring", "Co-firing statistics of synthetic populations."),
+    ("calcium_forge.evaluation.comparison", "Distances of a compared set to the reference."),
     ("calcium_forge.evaluation.distances", "Distribution distances."),
     ("calcium_forge.evaluation.tuning", "Orientation / direction tuning indices."),
     ("calcium_forge.synthesis", "Dichotomized Gaussian, calcium model, CalciumGAN."),
