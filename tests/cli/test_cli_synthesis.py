@@ -32,11 +32,12 @@ def test_synthesis_commands_end_to_end(tmp_path, capsys):
     rec = read(syn)
     assert rec.traces.shape == (3, 700) and rec.fs_hz == 30.0
     ev = tmp_path / "ev"
-    assert (
-        main(["evaluate-synthetic", str(data), str(syn), "--out", str(ev), "--window", "64"]) == 0
-    )
-    summary = json.loads((ev / "report.json").read_text())["summary"]
+    ev_args = ["evaluate-synthetic", str(data), str(syn), "--out", str(ev), "--window", "64"]
+    assert main([*ev_args, "--floor", str(data)]) == 0
+    report = json.loads((ev / "report.json").read_text())
+    summary = report["summary"]
     assert np.isfinite(summary["kl_rate"]) and (ev / "histograms.png").exists()
+    assert set(report["floor"]) == set(report["scores"]) and (ev / "cofiring.png").exists()
     movie = tmp_path / "mv" / "m.tif"
     args = ["synth-movie", "--out", str(movie), "--frames", "30", "--size", "40", "40"]
     assert main([*args, "--cells", "3", "--no-progress"]) == 0

@@ -183,7 +183,9 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
         description="Deconvolve REAL and SYNTH with OASIS, compare firing rates, pairwise "
         "correlations and van Rossum distances (KL divergences, pooled and per neuron), window "
         "features (Fréchet) and power spectra; write DIR/report.md, DIR/report.json and PNG "
-        "figures. With --training, also the memorisation check.",
+        "figures. With --training, also the memorisation check; with --floor (real data of "
+        "another block, e.g. the training half), every distance beside its real-vs-real "
+        "floor, co-firing statistics included, and the flags above 1.5x the floor.",
     )
     p.add_argument("real", metavar="REAL")
     p.add_argument("synthetic", metavar="SYNTH")
@@ -191,6 +193,7 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
     add_fs_option(p)
     p.add_argument("--window", type=int, default=None, help="window length T in frames")
     p.add_argument("--training", default=None, help="the model's training data (memorisation)")
+    p.add_argument("--floor", default=None, help="real data of another block (the floor)")
     p.add_argument("--seed", type=int, default=0)
 
     def run(args: argparse.Namespace) -> int:
@@ -202,21 +205,30 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
 
         real = read_one_recording(args.real, args.fs, "REAL")
         syn = read_one_recording(args.synthetic, args.fs, "SYNTH")
-        training = None
+        training = floor = None
         if args.training:
             training = read_one_recording(args.training, args.fs, "--training")
+        if args.floor:
+            floor = read_one_recording(args.floor, args.fs, "--floor")
         rep = evaluate_synthetic(
             real,
             syn,
             window_frames=args.window,
             training=training,
             held_out=real if training is not None else None,
+            floor=floor,
             seed=args.seed,
         )
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         write_text(out / "report.md", rep.to_markdown())
-        summary = {"summary": rep.summary(), "settings": rep.settings}
+        summary = {
+            "summary": rep.summary(),
+            "scores": rep.scores,
+            "floor": rep.floor_scores,
+            "flags": rep.flags(),
+            "settings": rep.settings,
+        }
         write_text(out / "report.json", json.dumps(summary, indent=2))
         files = rep.save_figures(out)
         print(rep.to_markdown())
