@@ -18,6 +18,8 @@ Usage::
     python benchmarks/suite/calciumgan.py --dataset dg --budget-min 35 --out benchmarks/out/gan_dg
     python benchmarks/suite/calciumgan.py --report benchmarks/out/gan_dg benchmarks/out/gan_hippo
     python benchmarks/suite/calciumgan.py --reevaluate --out benchmarks/out/gan_hippo  # rescore
+    python benchmarks/suite/calciumgan.py --table "CalciumGAN=calciumgan-hippocampus" \
+        --out benchmarks/out/gan_table  # the co-firing table (see _gan_table.py)
 
 Each run writes ``results.json`` (+ models, figures) into ``--out``; ``--report``
 prints the combined Markdown table.
@@ -368,6 +370,42 @@ def report(dirs: list[str]) -> str:
     return "\n".join(rows)
 
 
+def table_run(args) -> None:
+    """Score saved GANs and the two DG baselines at both window lengths; print one table."""
+    import torch
+
+    torch.set_num_threads(1)
+    from _gan_table import dg_generators, gan_generator, score, table
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rec = load_dataset(args.dataset, args.seed)
+    half = rec.n_frames // 2
+    first, second = rec.traces[:, :half], rec.traces[:, half:]
+    gens = [gan_generator(*spec.split("=", 1)) for spec in args.table]
+    if not args.skip_dg:
+        gens += dg_generators(first, rec.fs_hz, gens[0].window)
+    scored, dump = {}, {}
+    for gen in gens:
+        scored[gen.name] = score(gen, first, second, rec.fs_hz, args.seed)
+        for label, (rep, cpu_s) in scored[gen.name].items():
+            dump[f"{gen.name} @ {label}"] = {
+                **rep.summary(),
+                "scores": rep.scores,
+                "floor": rep.floor_scores,
+                "flags": rep.flags(),
+                "eval_cpu_s": cpu_s,
+            }
+            slug = f"{gen.name}_{label}".replace(" ", "_").replace("/", "-")
+            rep.save_figures(out / f"fig_{slug}")
+            (out / f"report_{slug}.md").write_text(rep.to_markdown())
+        print(gen.name, "done", flush=True)
+    md = table(scored)
+    (out / "table.md").write_text(md)
+    (out / "table.json").write_text(json.dumps(dump, indent=2, default=float))
+    print(md)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", choices=["dg", "hippocampus"], default="hippocampus")
@@ -402,7 +440,19 @@ def main() -> None:
     ap.add_argument(
         "--reevaluate", action="store_true", help="rescore the models saved in --out (no training)"
     )
+    ap.add_argument(
+        "--table",
+        nargs="+",
+        default=None,
+        metavar="NAME=MODEL",
+        help="score these saved GANs (name=path or shipped name) and the DG baselines at the "
+        "model's window and at 30-s windows of one long sample; print one table",
+    )
+    ap.add_argument("--skip-dg", action="store_true", help="--table without the DG rows")
     args = ap.parse_args()
+    if args.table:
+        table_run(args)
+        return
     if args.report:
         print(report(args.report))
         return

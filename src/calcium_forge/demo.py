@@ -253,6 +253,7 @@ def _stage_synthesis_report(
         synthetic,
         training=training,
         held_out=held_out,
+        floor=training,  # the real-vs-real floor beside every distance
         seed=run.seed,
         names=("real hippocampus (held out)", "CalciumGAN"),
     )

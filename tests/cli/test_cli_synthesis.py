@@ -18,22 +18,26 @@ def test_synthesis_commands_end_to_end(tmp_path, capsys):
     data = write(make_dg_dataset(3, 80.0, 30.0, seed=0), tmp_path / "dg.npz")
     run = tmp_path / "run"
     common = ["--window", "64", "--batch-size", "4", "--no-progress", "--held-out", "0.25"]
-    assert main(["train-gan", str(data), "--out", str(run), "--steps", "2", *common]) == 0
-    assert (
-        main(["train-gan", str(data), "--out", str(run), "--steps", "3", "--resume", *common]) == 0
-    )
+    first = ["--steps", "2", "--match-correlations", "0"]
+    assert main(["train-gan", str(data), "--out", str(run), *first, *common]) == 0
+    resume = ["--steps", "3", "--resume", "--match-correlations", "20"]
+    assert main(["train-gan", str(data), "--out", str(run), *resume, *common]) == 0
     card = json.loads((run / "model.json").read_text())
     assert card["steps"] == 3 and card["config"]["window"] == 64
+    # model.pt is the correlation-matched model; the adversarial one is kept beside it
+    assert card["correlation_matching"]["steps"] == 20 and card["config"]["neuron_noise"]
+    assert (run / "model_adversarial.pt").exists()
     syn = tmp_path / "syn.npz"
     assert main(["sample-gan", str(run / "model.pt"), "--out", str(syn), "--frames", "700"]) == 0
     rec = read(syn)
     assert rec.traces.shape == (3, 700) and rec.fs_hz == 30.0
     ev = tmp_path / "ev"
-    assert (
-        main(["evaluate-synthetic", str(data), str(syn), "--out", str(ev), "--window", "64"]) == 0
-    )
-    summary = json.loads((ev / "report.json").read_text())["summary"]
+    ev_args = ["evaluate-synthetic", str(data), str(syn), "--out", str(ev), "--window", "64"]
+    assert main([*ev_args, "--floor", str(data)]) == 0
+    report = json.loads((ev / "report.json").read_text())
+    summary = report["summary"]
     assert np.isfinite(summary["kl_rate"]) and (ev / "histograms.png").exists()
+    assert set(report["floor"]) == set(report["scores"]) and (ev / "cofiring.png").exists()
     movie = tmp_path / "mv" / "m.tif"
     args = ["synth-movie", "--out", str(movie), "--frames", "30", "--size", "40", "40"]
     assert main([*args, "--cells", "3", "--no-progress"]) == 0

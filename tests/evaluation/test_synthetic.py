@@ -44,7 +44,12 @@ def test_real_vs_real_halves_report_figures_and_a_worse_model(hippocampus_dff, t
     md = rep.to_markdown()
     assert "KL firing rate" in md and "| 0.32 |" in md
     files = rep.save_figures(tmp_path / "figs")
-    assert [f.name for f in files] == ["raster.png", "histograms.png", "spectra.png"]
+    assert [f.name for f in files] == [
+        "raster.png",
+        "histograms.png",
+        "spectra.png",
+        "cofiring.png",
+    ]
     for f in files:
         assert f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f.stat().st_size > 5000
     assert not list((tmp_path / "figs").glob("*.tmp*"))

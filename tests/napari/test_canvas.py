@@ -45,9 +45,7 @@ def test_session_canvas_stays_readable(make_napari_viewer, qtbot):
     np.testing.assert_allclose(movie.scale[0], 1 / rec.fs_hz)
 
     plots = TracesWidget(viewer)
-    viewer.window.add_dock_widget(
-        plots, area="bottom", name="Traces", add_vertical_stretch=False
-    )
+    viewer.window.add_dock_widget(plots, area="bottom", name="Traces", add_vertical_stretch=False)
     plots.rois.value = "0, 1"
     plots.window_s.value = 10.0
     # move to the frame where most ROIs fire: the overlay lights them up on the canvas

@@ -71,6 +71,15 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    p.add_argument(
+        "--match-correlations",
+        type=int,
+        default=400,
+        metavar="STEPS",
+        help="after training, fine-tune STEPS steps so that pairwise correlations and "
+        "spectra match the training windows (default 400; 0 = off); DIR/model.pt is the "
+        "matched model, DIR/model_adversarial.pt the GAN before it",
+    )
     add_progress_option(p)
     p.set_defaults(func=_run_train_gan)
 
@@ -131,6 +140,8 @@ def _run_train_gan(args: argparse.Namespace) -> int:
     finally:
         if ddp is not None:
             ddp.close()
+    if (ddp is None or ddp.is_main) and args.match_correlations > 0:
+        _match_correlations(res, out, args.match_correlations, args.seed)
     if ddp is None or ddp.is_main:
         w = res.history["wasserstein"]
         print(
@@ -139,6 +150,18 @@ def _run_train_gan(args: argparse.Namespace) -> int:
             + f"; model {out / 'model.pt'}"
         )
     return 0
+
+
+def _match_correlations(res, out, steps: int, seed: int) -> None:
+    """Correlation-match the trained model on its training windows; write DIR/model.pt."""
+    from ..synthesis.correlation_matching import match_correlations
+
+    model = res.model
+    model.save(out / "model_adversarial.pt")
+    windows = model.scaling.inverse(res.split.train)
+    tuned = match_correlations(model, windows, steps=steps, seed=seed).model
+    tuned.save(out / "model.pt")
+    print(f"correlation matching: {steps} steps; model {out / 'model.pt'}")
 
 
 def _register_sample_gan(sub: argparse._SubParsersAction) -> None:
@@ -187,7 +210,9 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
         description="Deconvolve REAL and SYNTH with OASIS, compare firing rates, pairwise "
         "correlations and van Rossum distances (KL divergences, pooled and per neuron), window "
         "features (Fréchet) and power spectra; write DIR/report.md, DIR/report.json and PNG "
-        "figures. With --training, also the memorisation check.",
+        "figures. With --training, also the memorisation check; with --floor (real data of "
+        "another block, e.g. the training half), every distance beside its real-vs-real "
+        "floor, co-firing statistics included, and the flags above 1.5x the floor.",
     )
     p.add_argument("real", metavar="REAL")
     p.add_argument("synthetic", metavar="SYNTH")
@@ -196,6 +221,7 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
     add_fs_option(p)
     p.add_argument("--window", type=positive_int, default=None, help="window length T in frames")
     p.add_argument("--training", default=None, help="the model's training data (memorisation)")
+    p.add_argument("--floor", default=None, help="real data of another block (the floor)")
     p.add_argument("--seed", type=int, default=0)
 
     def run(args: argparse.Namespace) -> int:
@@ -207,21 +233,30 @@ def _register_evaluate_synthetic(sub: argparse._SubParsersAction) -> None:
 
         real = read_one_recording(args.real, args.fs, "REAL")
         syn = read_one_recording(args.synthetic, args.fs, "SYNTH")
-        training = None
+        training = floor = None
         if args.training:
             training = read_one_recording(args.training, args.fs, "--training")
+        if args.floor:
+            floor = read_one_recording(args.floor, args.fs, "--floor")
         rep = evaluate_synthetic(
             real,
             syn,
             window_frames=args.window,
             training=training,
             held_out=real if training is not None else None,
+            floor=floor,
             seed=args.seed,
         )
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         write_text(out / "report.md", rep.to_markdown())
-        summary = {"summary": rep.summary(), "settings": rep.settings}
+        summary = {
+            "summary": rep.summary(),
+            "scores": rep.scores,
+            "floor": rep.floor_scores,
+            "flags": rep.flags(),
+            "settings": rep.settings,
+        }
         write_text(out / "report.json", json.dumps(summary, indent=2))
         files = rep.save_figures(out)
         print(rep.to_markdown())

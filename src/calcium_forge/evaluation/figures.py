@@ -3,7 +3,8 @@
 Each function draws one figure on a matplotlib Agg canvas (no pyplot, so it is
 safe from GUI threads); matplotlib is imported inside the functions.
 :meth:`~.synthetic.SynthesisReport.save_figures` writes them as
-``raster.png``, ``histograms.png`` and ``spectra.png``.
+``raster.png``, ``histograms.png``, ``spectra.png`` and (with co-firing
+statistics) ``cofiring.png``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .cofiring import CoFiring
 from .population import PopulationStats
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["histogram_figure", "raster_figure", "save_png", "spectrum_figure"]
+__all__ = [
+    "cofiring_figure",
+    "histogram_figure",
+    "raster_figure",
+    "save_png",
+    "spectrum_figure",
+]
 
 #: Colours of the two sets (real, synthetic).
 COLORS = ("tab:blue", "tab:orange")
@@ -57,7 +65,7 @@ def raster_figure(
     Returns
     -------
     matplotlib.figure.Figure
-        10 x 4 inch figure with two panels (neuron index from 0, integer ticks, vs time in s).
+        10 x 4 inch figure with two panels (neurons numbered from 1, integer ticks, vs time in s).
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -69,12 +77,15 @@ def raster_figure(
         spikes = st.spikes[0]
         for j in range(spikes.shape[0]):
             ts = np.flatnonzero(spikes[j]) / fs_hz
-            ax.vlines(ts, j - 0.4, j + 0.4, color=color, linewidth=1)
+            ax.vlines(ts, j + 0.6, j + 1.4, color=color, linewidth=1)  # neurons from 1
         window_s = spikes.shape[1] / fs_hz
-        ax.set_title(f"{label}\nframes with an inferred spike, first window ({window_s:.1f} s)")
+        ax.set_title(
+            f"{label}\nOASIS spikes (AR(1), > 1 noise SD), first window ({window_s:.1f} s)"
+        )
         ax.set_xlabel("time (s)")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_ylabel("neuron")
+    _integer_ticks(axes[0], real.spikes.shape[1])
     fig.tight_layout()
     return fig
 
@@ -161,6 +172,84 @@ def spectrum_figure(
     ax.set_ylabel(f"mean power spectral density\n(({trace_unit})²/Hz)")
     ax.set_title(f"mean spectra; log-spectral distance {log_spectral_distance_db:.2f} dB")
     ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _integer_ticks(ax: Any, n: int) -> None:
+    """Neuron axis ticks at whole neurons 1..n (at most ~10 labels)."""
+    step = max(1, int(np.ceil(n / 10)))
+    ax.set_yticks(np.arange(1, n + 1, step))
+
+
+def cofiring_figure(
+    real: CoFiring,
+    synthetic: CoFiring,
+    scores: dict[str, float],
+    names: tuple[str, str] = ("real", "synthetic"),
+) -> Figure:
+    """Co-firing: pairwise dF/F correlations, both mean correlation matrices, synchrony.
+
+    Parameters
+    ----------
+    real, synthetic : CoFiring
+        Co-firing statistics of the two sets (:mod:`.cofiring`).
+    scores : dict of str to float
+        The report's distances (``kl_corr_dff`` in nats,
+        ``corr_matrix_distance_dff`` and ``kl_synchrony`` in nats), shown in
+        the titles.
+    names : (str, str)
+        Labels of the two sets.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        16 x 3.8 inch figure with four panels.
+    """
+    fig, axes = _agg_subplots(4, (16, 3.8))
+    x, y = real.corr_dff.ravel(), synthetic.corr_dff.ravel()
+    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+    if x.size and y.size:
+        edges = np.linspace(min(x.min(), y.min()), max(x.max(), y.max()) + 1e-12, 41)
+        for v, label, color in ((x, names[0], COLORS[0]), (y, names[1], COLORS[1])):
+            ax_label = f"{label} (mean {v.mean():.3f})"
+            axes[0].hist(v, edges, density=True, alpha=0.6, label=ax_label, color=color)
+    axes[0].set_xlabel("pairwise dF/F correlation (per window)")
+    axes[0].set_ylabel("probability density")
+    axes[0].set_title(f"KL(real || synthetic) = {scores.get('kl_corr_dff', np.nan):.3g} nats")
+    axes[0].legend(fontsize=7, loc="upper right")
+    n = real.n_neurons
+    lim = max(0.05, float(np.nanmax(np.abs(real.matrix() - np.eye(n)))))
+    for ax, cf, label in ((axes[1], real, names[0]), (axes[2], synthetic, names[1])):
+        im = ax.imshow(
+            cf.matrix() - np.eye(n),
+            vmin=-lim,
+            vmax=lim,
+            cmap="RdBu_r",
+            extent=(0.5, n + 0.5, n + 0.5, 0.5),
+        )
+        ax.set_title(f"{label}: mean dF/F correlation")
+        ax.set_xlabel("neuron")
+        ax.set_ylabel("neuron")
+        _integer_ticks(ax, n)
+        ax.set_xticks(ax.get_yticks())
+    fig.colorbar(im, ax=axes[2], label="Pearson r (diagonal blanked)")
+    axes[2].set_title(
+        f"{names[1]}: mean dF/F correlation\n"
+        f"(RMS difference {scores.get('corr_matrix_distance_dff', np.nan):.3f})",
+        fontsize=9,
+    )
+    k = np.arange(n + 1)
+    for cf, label, color, dx in (
+        (real, names[0], COLORS[0], -0.2),
+        (synthetic, names[1], COLORS[1], 0.2),
+    ):
+        axes[3].bar(k + dx, cf.synchrony / cf.synchrony.sum(), 0.4, label=label, color=color)
+    axes[3].set_yscale("log")
+    axes[3].legend(fontsize=7)
+    axes[3].set_xlabel("neurons with a spike in the bin")
+    axes[3].set_ylabel("fraction of bins")
+    axes[3].set_title(f"synchrony: KL = {scores.get('kl_synchrony', np.nan):.3g} nats", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -23,6 +23,16 @@ held-out real windows (see :class:`Memorisation`). A score near 1 means
 synthetic windows are as novel as unseen real data; a score well below 1 (or a
 high ``copy_fraction``) means the model reproduces training windows.
 
+Co-firing (:mod:`.cofiring`): the mean and distribution of pairwise
+correlations of the traces and of the spike trains, the identity-matched
+correlation-matrix distance, per-neuron rate errors and the population
+synchrony distribution. Pass ``floor=`` (real data of another block, e.g. the
+training half) to score it against ``real`` the same way: every distance then
+stands beside its real-vs-real floor (the floors of the mean-correlation errors
+are at least the standard error of the difference of the two real means) and
+:meth:`SynthesisReport.flags` names those above 1.5x the floor (and a
+memorisation score below 0.8).
+
 The report's figures are drawn by :mod:`.figures`.
 """
 
@@ -36,7 +46,14 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..recording import Recording
-from .distances import frechet_distance, kl_divergence
+from .cofiring import (
+    CoFiring,
+    cofiring_statistics,
+    flagged,
+    floor_table,
+    mean_corr_standard_errors,
+)
+from .comparison import compare, distance_scores
 from .novelty import Memorisation, memorisation
 from .population import (
     PopulationStats,
@@ -45,14 +62,13 @@ from .population import (
     estimate_decay_s,
     estimate_noise,
     population_statistics,
-    power_spectrum,
-    window_features,
 )
 
 __all__ = [
     "PAPER_V1_KL",
     "Memorisation",
     "SynthesisReport",
+    "distance_scores",
     "evaluate_synthetic",
     "memorisation",
 ]
@@ -100,6 +116,14 @@ class SynthesisReport:
         noise levels (trace units) and decay times (s) used.
     names : (str, str)
         Labels of the two sets in the Markdown and figures.
+    cofiring_real, cofiring_synthetic : CoFiring or None
+        Co-firing statistics of the two sets (:mod:`.cofiring`).
+    scores : dict
+        Every distance of the synthetic set to the real one (0 = identical;
+        KLs in nats), flat (see :func:`.comparison.distance_scores`).
+    floor_scores : dict or None
+        The same distances of the ``floor`` block to the real one (None
+        without ``floor``).
     """
 
     kl_rate: float
@@ -120,6 +144,20 @@ class SynthesisReport:
     fs_hz: float
     settings: dict[str, Any] = field(default_factory=dict)
     names: tuple[str, str] = ("real", "synthetic")
+    cofiring_real: CoFiring | None = None
+    cofiring_synthetic: CoFiring | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    floor_scores: dict[str, float] | None = None
+
+    def flags(self) -> list[str]:
+        """Distances above 1.5x their floor, and ``memorisation_score`` when below 0.8.
+
+        Returns
+        -------
+        list of str
+            Names from :attr:`scores` (empty when nothing is flagged).
+        """
+        return flagged(self.scores, self.floor_scores, self.memorisation_score)
 
     @property
     def memorisation_score(self) -> float:
@@ -153,6 +191,11 @@ class SynthesisReport:
             "mean_rate_synthetic_hz": float(self.synthetic.rates_hz.mean()),
             "mean_corr_real": float(np.nanmean(self.real.corr)),
             "mean_corr_synthetic": float(np.nanmean(self.synthetic.corr)),
+            **{
+                f"mean_corr_dff_{k}": float(np.nanmean(cf.corr_dff))
+                for k, cf in (("real", self.cofiring_real), ("synthetic", self.cofiring_synthetic))
+                if cf is not None
+            },
             "n_windows_real": int(self.real.rates_hz.shape[0]),
             "n_windows_synthetic": int(self.synthetic.rates_hz.shape[0]),
         }
@@ -183,6 +226,8 @@ class SynthesisReport:
             (f"mean firing rate {b} (Hz)", s["mean_rate_synthetic_hz"], None),
             (f"mean pairwise correlation {a}", s["mean_corr_real"], None),
             (f"mean pairwise correlation {b}", s["mean_corr_synthetic"], None),
+            (f"mean pairwise dF/F correlation {a}", s.get("mean_corr_dff_real", np.nan), None),
+            (f"mean pairwise dF/F correlation {b}", s.get("mean_corr_dff_synthetic", np.nan), None),
         ]
         lines = [
             f"### {a} vs {b}",
@@ -196,6 +241,14 @@ class SynthesisReport:
         ]
         for name, v, ref in rows:
             lines.append(f"| {name} | {v:.4g} | {'' if ref is None else ref} |")
+        if self.floor_scores is not None:
+            flags = self.flags()
+            lines += [
+                "",
+                f"Distances beside the real-vs-real floor; flagged: {', '.join(flags) or 'none'}.",
+                "",
+                *floor_table(self.scores, self.floor_scores),
+            ]
         return "\n".join(lines) + "\n"
 
     def save_figures(self, out_dir: str | Path, dpi: int = 100) -> list[Path]:
@@ -211,9 +264,16 @@ class SynthesisReport:
         Returns
         -------
         list of Path
-            The written files: ``raster.png``, ``histograms.png``, ``spectra.png``.
+            The written files: ``raster.png``, ``histograms.png``, ``spectra.png``
+            and, when co-firing statistics are present, ``cofiring.png``.
         """
-        from .figures import histogram_figure, raster_figure, save_png, spectrum_figure
+        from .figures import (
+            cofiring_figure,
+            histogram_figure,
+            raster_figure,
+            save_png,
+            spectrum_figure,
+        )
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -231,6 +291,11 @@ class SynthesisReport:
             self.names,
         )
         written.append(save_png(spectra, out / "spectra.png", dpi))
+        if self.cofiring_real is not None and self.cofiring_synthetic is not None:
+            cof = cofiring_figure(
+                self.cofiring_real, self.cofiring_synthetic, self.scores, self.names
+            )
+            written.append(save_png(cof, out / "cofiring.png", dpi))
         return written
 
 
@@ -304,64 +369,6 @@ def _spike_statistics(
     return population_statistics(spikes, fs_hz, corr_bin_s, vr_tau_s)
 
 
-def _kl_fields(real_s: PopulationStats, syn_s: PopulationStats, n_bins: int) -> dict[str, Any]:
-    """Pooled and per-neuron KLs (nats): the ``kl_*`` fields of a SynthesisReport."""
-    n = real_s.rates_hz.shape[1]
-    kl_rate_n = np.array(
-        [kl_divergence(real_s.rates_hz[:, j], syn_s.rates_hz[:, j], n_bins) for j in range(n)]
-    )
-    iu = np.triu_indices(n, 1)
-    kl_vrd_n = (
-        np.array(
-            [
-                kl_divergence(
-                    real_s.vrd[:, (iu[0] == j) | (iu[1] == j)],
-                    syn_s.vrd[:, (iu[0] == j) | (iu[1] == j)],
-                    n_bins,
-                )
-                for j in range(n)
-            ]
-        )
-        if n > 1
-        else np.full(n, np.nan)
-    )
-    return {
-        "kl_rate": kl_divergence(real_s.rates_hz, syn_s.rates_hz, n_bins),
-        "kl_corr": kl_divergence(real_s.corr, syn_s.corr, n_bins),
-        "kl_vrd": kl_divergence(real_s.vrd, syn_s.vrd, n_bins),
-        "kl_rate_per_neuron": kl_rate_n,
-        "kl_vrd_per_neuron": kl_vrd_n,
-    }
-
-
-def _feature_frechet(real_f: np.ndarray, syn_f: np.ndarray, k: int) -> float:
-    """Fréchet distance of features standardised by, and projected on the first k PCs of, real."""
-    mu, sd = real_f.mean(0), real_f.std(0) + 1e-9
-    a, b = (real_f - mu) / sd, (syn_f - mu) / sd
-    k = max(1, min(k, a.shape[1], len(a) - 1))
-    _, _, vt = np.linalg.svd(a - a.mean(0), full_matrices=False)
-    return frechet_distance(a @ vt[:k].T, b @ vt[:k].T)
-
-
-def _trace_fields(
-    real_w: np.ndarray, syn_w: np.ndarray, fs_hz: float, frechet_components: int
-) -> dict[str, Any]:
-    """Fréchet distance of window features and mean spectra with their distance (dB)."""
-    frechet = _feature_frechet(
-        window_features(real_w, fs_hz), window_features(syn_w, fs_hz), frechet_components
-    )
-    f, p_real = power_spectrum(real_w, fs_hz)
-    _, p_syn = power_spectrum(syn_w, fs_hz)
-    lsd = float(np.sqrt(np.mean((10 * np.log10((p_syn[1:] + 1e-20) / (p_real[1:] + 1e-20))) ** 2)))
-    return {
-        "frechet": frechet,
-        "log_spectral_distance_db": lsd,
-        "freqs_hz": f,
-        "psd_real": p_real,
-        "psd_synthetic": p_syn,
-    }
-
-
 def _memorisation_check(
     syn_w: np.ndarray,
     real_w: np.ndarray,
@@ -388,6 +395,7 @@ def evaluate_synthetic(
     real_stride: int | None = None,
     training: Recording | np.ndarray | None = None,
     held_out: Recording | np.ndarray | None = None,
+    floor: Recording | np.ndarray | None = None,
     max_windows: int | None = 300,
     corr_bin_s: float = 0.1,
     vr_tau_s: float = 0.5,
@@ -417,6 +425,10 @@ def evaluate_synthetic(
         memorisation check (skipped when None).
     held_out : Recording or numpy.ndarray, optional
         Real data never trained on, for the memorisation check (default ``real``).
+    floor : Recording or numpy.ndarray, optional
+        Real data from another block (e.g. the training half; windows of the
+        same T, or a Recording cut like ``real``), scored against ``real``
+        exactly like ``synthetic``: the real-vs-real floor of every distance.
     max_windows : int or None
         Random subset size per set (speed).
     corr_bin_s, vr_tau_s : float
@@ -447,11 +459,28 @@ def evaluate_synthetic(
     sn = estimate_noise(real_w)
     decay = estimate_decay_s(real_w, fs_hz, seed=seed)
     spike_settings = (sn, decay, spike_threshold_sn, corr_bin_s, vr_tau_s)
-    real_s = _spike_statistics(real_w, fs_hz, *spike_settings)
-    syn_s = _spike_statistics(syn_w, fs_hz, *spike_settings)
+
+    def stats(w: np.ndarray) -> tuple[np.ndarray, PopulationStats, CoFiring]:
+        ps = _spike_statistics(w, fs_hz, *spike_settings)
+        return w, ps, cofiring_statistics(w, ps.spikes, ps.corr, fs_hz, corr_bin_s)
+
+    real_t, syn_t = stats(real_w), stats(syn_w)
+    kl, trace, scores = compare(real_t, syn_t, fs_hz, n_bins, frechet_components)
+    floor_scores = None
+    if floor is not None:
+        floor_w = _subsample(as_windows(floor, syn_w.shape[1], real_stride), max_windows, rng)
+        floor_t = stats(floor_w)
+        floor_scores = compare(real_t, floor_t, fs_hz, n_bins, frechet_components)[2]
+        for key, se in mean_corr_standard_errors(real_t[2], floor_t[2]).items():
+            floor_scores[key] = max(floor_scores[key], se)  # a floor below its SE is luck
+    real_s, syn_s = real_t[1], syn_t[1]
     return SynthesisReport(
-        **_kl_fields(real_s, syn_s, n_bins),
-        **_trace_fields(real_w, syn_w, fs_hz, frechet_components),
+        **kl,
+        **trace,
+        cofiring_real=real_t[2],
+        cofiring_synthetic=syn_t[2],
+        scores=scores,
+        floor_scores=floor_scores,
         memorisation=_memorisation_check(syn_w, real_w, training, held_out, max_windows, rng),
         real=real_s,
         synthetic=syn_s,

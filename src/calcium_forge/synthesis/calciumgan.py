@@ -176,7 +176,11 @@ class CalciumGAN:
             for start in range(0, n_windows, batch_size):
                 b = min(batch_size, n_windows - start)
                 z = torch.randn(b, self.config.latent_dim, generator=gen)
-                out.append(self.generator(z).float().numpy())
+                noise = None
+                if self.config.neuron_noise:
+                    shape = (b, self.config.n_neurons, self.config.window)
+                    noise = torch.randn(shape, generator=gen)
+                out.append(self.generator(z, noise).float().numpy())
         return self.scaling.inverse(np.concatenate(out))
 
     def _recording(self, traces: np.ndarray, meta: dict) -> Recording:

@@ -1,9 +1,12 @@
 """CalciumGAN networks: the architecture settings and the WaveGAN-style generator and critic.
 
-Generator: noise z (latent_dim) -> dense -> (C0, T0) -> ``depth`` 1-D
-transposed convolutions (kernel divisible by stride, so no checkerboard) with
-layer normalisation between convolution and activation -> sigmoid output of
-shape (T, N) in [0, 1], rescaled to the data's units by the stored
+Generator: noise z (latent_dim) -> dense -> (C0, T0) -> ``depth`` up-sampling
+layers (the paper's 1-D transposed convolutions, kernel divisible by stride; or
+linear interpolation + convolution, ``GANConfig.upsample="linear"``: learned
+transposed kernels still leave a period-``stride**depth`` pattern, seen as
+spectral peaks at multiples of fs / stride**depth) with layer normalisation
+between convolution and activation -> sigmoid output of shape (T, N) in
+[0, 1], rescaled to the data's units by the stored
 :class:`~calcium_forge.synthesis.windows.Scaling`. Layer normalisation is
 ``GroupNorm(1, C)``: it normalises each sample over channels and time (no batch
 statistics, which WGAN-GP forbids) with a per-channel affine.
@@ -11,7 +14,8 @@ statistics, which WGAN-GP forbids) with a per-channel affine.
 Critic: the mirror image with plain strided convolutions, LeakyReLU(0.2), no
 normalisation, and Phase Shuffle (random shift in [-n, n] with reflection
 padding, one shift per sample) after each convolution but the last; a linear
-layer maps the features to one score.
+layer maps the features (plus, with ``GANConfig.pairwise_features``, each
+window's pairwise neuron correlations) to one score.
 
 The trained model with its scaling, sampling and files is
 :class:`calcium_forge.synthesis.calciumgan.CalciumGAN`; the trainer is
@@ -31,6 +35,7 @@ __all__ = [
     "GANConfig",
     "build_critic",
     "build_generator",
+    "pairwise_correlations",
     "phase_shuffle_module",
 ]
 
@@ -58,6 +63,21 @@ class GANConfig:
         n of Phase Shuffle (shift in [-n, n] frames at each critic layer); 0 = off.
     leaky_slope : float
         Negative slope of the LeakyReLU activations.
+    upsample : str
+        Generator up-sampling: ``"transposed"`` (the paper's transposed
+        convolutions) or ``"linear"`` (linear interpolation by ``stride`` then a
+        stride-1 convolution, which leaves no period-``stride**depth``
+        artefact in the spectrum).
+    pairwise_features : bool
+        Give the critic's head each window's neuron-by-neuron Pearson
+        correlations (of the traces and of their frame-to-frame differences,
+        upper triangles) besides the convolutional features, so that it can
+        see population co-fluctuation.
+    neuron_noise : bool
+        Add independent Gaussian noise to each neuron's output (before the
+        sigmoid), scaled by a learned per-neuron factor. Without it every
+        neuron's frame-to-frame noise is a mix of the same hidden channels and
+        the neurons' fast fluctuations come out correlated.
     """
 
     window: int = 256
@@ -68,6 +88,9 @@ class GANConfig:
     stride: int = 2
     phase_shuffle: int = 2
     leaky_slope: float = 0.2
+    upsample: str = "transposed"
+    pairwise_features: bool = False
+    neuron_noise: bool = False
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
@@ -87,6 +110,10 @@ class GANConfig:
             )
         if self.phase_shuffle < 0:
             raise InvalidInputError(f"phase_shuffle must be >= 0; got {self.phase_shuffle}.")
+        if self.upsample not in ("transposed", "linear"):
+            raise InvalidInputError(
+                f"GANConfig.upsample must be 'transposed' or 'linear'; got {self.upsample!r}."
+            )
 
     @property
     def depth(self) -> int:
@@ -113,7 +140,15 @@ class GANConfig:
 
     @classmethod
     def cpu(cls, n_neurons: int = 20, window: int = 256) -> GANConfig:
-        """A configuration that trains on one CPU thread in minutes (T = 256 by default)."""
+        """A configuration that trains on one CPU thread in minutes (T = 256 by default).
+
+        The paper's layout at a smaller size. The options against population
+        co-fluctuation (``upsample="linear"``, ``pairwise_features``,
+        ``neuron_noise``) are off: within this machine's CPU budget they were
+        not measured to beat the paper's layout followed by
+        :func:`~calcium_forge.synthesis.correlation_matching.match_correlations`
+        (docs/benchmarks.md, "CalciumGAN").
+        """
         return cls(window=window, n_neurons=n_neurons)
 
     def to_dict(self) -> dict:
@@ -208,13 +243,26 @@ def _generator_class():
             self.norm0 = nn.GroupNorm(1, c0)
             pad = (config.kernel_size - config.stride) // 2
             outs = [*config.channels[1:], config.n_neurons]
-            self.convs = nn.ModuleList(
-                nn.ConvTranspose1d(cin, cout, config.kernel_size, config.stride, pad)
-                for cin, cout in zip(config.channels, outs, strict=True)
-            )
+            pairs = list(zip(config.channels, outs, strict=True))
+            if config.upsample == "linear":
+                self.convs = nn.ModuleList(
+                    nn.Sequential(
+                        nn.Upsample(scale_factor=config.stride, mode="linear"),
+                        nn.Conv1d(cin, cout, config.kernel_size + 1, 1, config.kernel_size // 2),
+                    )
+                    for cin, cout in pairs
+                )
+            else:
+                self.convs = nn.ModuleList(
+                    nn.ConvTranspose1d(cin, cout, config.kernel_size, config.stride, pad)
+                    for cin, cout in pairs
+                )
             self.norms = nn.ModuleList(nn.GroupNorm(1, c) for c in outs[:-1])
+            if config.neuron_noise:  # softplus(-2.25) = 0.1 in logit units
+                self.noise_scale = nn.Parameter(torch.full((config.n_neurons,), -2.25))
 
-        def forward(self, z):
+        def forward(self, z, noise=None):
+            """Windows (B, T, N) from z (B, latent); ``noise`` (B, N, T) or from torch's RNG."""
             config = self.config
             h = self.dense(z).view(z.shape[0], config.channels[0], config.base_length)
             h = F.leaky_relu(self.norm0(h), config.leaky_slope)
@@ -222,9 +270,35 @@ def _generator_class():
                 h = conv(h)
                 if i < len(self.norms):
                     h = F.leaky_relu(self.norms[i](h), config.leaky_slope)
+            if config.neuron_noise:
+                if noise is None:
+                    noise = torch.randn(h.shape, dtype=h.dtype, device=h.device)
+                h = h + F.softplus(self.noise_scale)[None, :, None] * noise
             return torch.sigmoid(h).transpose(1, 2)  # (B, T, N)
 
     return Generator
+
+
+def pairwise_correlations(x):
+    """Pearson correlations of every neuron pair within each window (torch, differentiable).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        (B, T, N) windows.
+
+    Returns
+    -------
+    torch.Tensor
+        (B, N(N-1)/2) correlations (dimensionless), upper triangle in row order.
+    """
+    torch = _torch()
+    z = x - x.mean(dim=1, keepdim=True)
+    z = z / torch.sqrt((z * z).sum(dim=1, keepdim=True) + 1e-8)
+    c = z.transpose(1, 2) @ z
+    n = x.shape[2]
+    iu = torch.triu_indices(n, n, 1, device=x.device)
+    return c[:, iu[0], iu[1]]
 
 
 def _critic_class(phase_shuffle):
@@ -247,6 +321,9 @@ def _critic_class(phase_shuffle):
             )
             self.shuffle = phase_shuffle(config.phase_shuffle)
             self.n_features = config.channels[0] * config.base_length
+            n = config.n_neurons
+            if config.pairwise_features:
+                self.n_features += n * (n - 1)  # two upper triangles
             self.head = nn.Linear(self.n_features, 1)
 
         def features(self, x):
@@ -256,7 +333,11 @@ def _critic_class(phase_shuffle):
                 h = F.leaky_relu(conv(h), self.config.leaky_slope)
                 if i < last:
                     h = self.shuffle(h)
-            return h.flatten(1)
+            h = h.flatten(1)
+            if self.config.pairwise_features:
+                dx = x.diff(dim=1)
+                h = torch.cat([h, pairwise_correlations(x), pairwise_correlations(dx)], 1)
+            return h
 
         def forward(self, x):
             return self.head(self.features(x)).squeeze(1)
