@@ -122,3 +122,19 @@ def test_demo_scores_ground_truth_and_synthesis(demo_dir):
     assert "KL firing rate" in report and "memorisation" in report
     summary = (demo_dir / "summary.md").read_text()
     assert "| ens2 |" in summary and "| oasis |" in summary
+
+
+def test_demo_explains_the_event_rates_with_its_own_checks(demo_dir):
+    """The summary's event check is measured in the run, and its noise check holds."""
+    import json
+
+    check = json.loads((demo_dir / "event_check.json").read_text())
+    assert check["median_nu"] > 1.0  # the real recording's noise level, % / sqrt(Hz)
+    assert check["ens2_events_per_s_in_noise"] <= 0.05  # no events in noise of that level
+    assert check["ens2_events_per_s"] > check["ens2_events_per_s_in_noise"]
+    for m in ("ens2", "oasis"):
+        assert 0.0 <= check[f"{m}_events_per_true_spike"] < 5.0
+    summary = (demo_dir / "summary.md").read_text()
+    assert "events per true spike" in summary and f"{check['median_nu']:.1f}" in summary
+    texts = [p.message for p in PROGRESS]
+    assert any(t.startswith("event check at the recording's noise level") for t in texts)
