@@ -9,6 +9,10 @@ next to its RSS before inference (input data + libraries). The shipped models
 are used when present, otherwise randomly initialised networks of the same
 architecture (the cost does not depend on the weights).
 
+The ``default`` row is ``infer_spikes(x, fs_hz=30)`` exactly as a user calls
+it (default model, mode and noise floor); the last lines give its CPU time
+per neuron-hour over OASIS's.
+
 Usage::
 
     python benchmarks/suite/inference_speed.py                   # everything
@@ -39,7 +43,7 @@ import numpy as np
 from _harness import GROUND_TRUTH, out_dir
 
 FS_IN_HZ = 30.0
-METHODS = ("exact", "fast", "s2s", "oasis")
+METHODS = ("default", "exact", "fast", "s2s", "oasis")
 
 
 def synthetic_dff(n_rois: int, duration_s: float, fs_hz: float, seed: int) -> np.ndarray:
@@ -73,17 +77,21 @@ def child(
 
     torch.set_num_threads(threads)
     from calcium_forge.inference import iter_infer_spikes
+    from calcium_forge.inference.api import DEFAULT_MODELS
     from calcium_forge.inference.registry import LoadedModel, list_models, load_model
 
     x = synthetic_dff(n_rois, duration_s, FS_IN_HZ, seed=0)
     shipped = set(list_models())
     model = None
     model_name = "oasis"
-    if method in ("exact", "fast"):
+    default = DEFAULT_MODELS["ens2"]
+    if method == "default":  # infer_spikes(x, fs_hz=...) as a user calls it
+        model_name = f"{default} (default call)"
+    elif method in ("exact", "fast"):
         if ens2_model:
             model, model_name = load_model(ens2_model), f"ENS² {Path(ens2_model).name}"
-        elif "ens2-excitatory" in shipped:
-            model, model_name = load_model("ens2-excitatory"), "ens2-excitatory (shipped)"
+        elif default in shipped:
+            model, model_name = load_model(default), f"{default} (shipped)"
         else:
             from calcium_forge.inference.networks import ENS2UNet
 
@@ -99,14 +107,15 @@ def child(
             model_name = "S2SNet (random init)"
     rss_before = _rss_mb()
     t0, c0 = time.perf_counter(), time.process_time()
+    opts = {} if method == "default" else {"mode": "fast" if method == "fast" else "exact"}
     gen = iter_infer_spikes(
         x,
         fs_hz=FS_IN_HZ,
-        method="ens2" if method in ("exact", "fast") else method,
+        method="ens2" if method in ("default", "exact", "fast") else method,
         model=model,
-        mode="fast" if method == "fast" else "exact",
         events=True,
         num_threads=threads,
+        **opts,
     )
     while True:
         try:
@@ -157,6 +166,20 @@ def table(rows: list[dict]) -> str:
             f"{r['rss_before_mb']:.0f} | {r['peak_rss_mb']:.0f} |"
         )
     return head + "\n".join(lines)
+
+
+def default_vs_oasis(rows: list[dict]) -> str:
+    """Lines giving the default call's CPU time per neuron-hour over OASIS's, per ROI count."""
+    out = []
+    for n in sorted({r["n_rois"] for r in rows}):
+        last = {r["method"]: r for r in rows if r["n_rois"] == n}  # the latest run of each
+        if "default" in last and "oasis" in last:
+            d, o = last["default"]["cpu_s_per_neuron_h"], last["oasis"]["cpu_s_per_neuron_h"]
+            out.append(
+                f"{n} ROIs: default call {d:.2f} CPU s / neuron-h, OASIS {o:.2f}: "
+                f"ratio {d / o:.2f} (target <= 2)"
+            )
+    return "\n".join(out)
 
 
 def accuracy(threads: int, max_neurons: int, model_name: str = "ens2-excitatory") -> None:
@@ -258,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     print(table(rows))
+    print(default_vs_oasis(rows))
     return 0
 
 
