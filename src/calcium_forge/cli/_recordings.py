@@ -8,6 +8,7 @@ from ._common import (
     add_fs_option,
     add_inference_options,
     add_progress_option,
+    add_rois_option,
     numbered_output,
     read_recordings,
 )
@@ -43,13 +44,14 @@ def _register_convert(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="IN")
     p.add_argument("output", metavar="OUT")
     add_fs_option(p)
+    add_rois_option(p)
 
     def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from ..io import write
 
-        recs = read_recordings(args.input, args.fs)
+        recs = read_recordings(args.input, args.fs, args.all_rois)
         for k, rec in enumerate(recs):
             target = numbered_output(Path(args.output), k, len(recs))
             write(rec, target)
@@ -75,6 +77,7 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="OUT", help="output file (.npz, .csv, .nwb)")
     add_inference_options(p)
     add_fs_option(p)
+    add_rois_option(p)
     p.add_argument(
         "--event-gain",
         type=float,
@@ -97,8 +100,9 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
         from ..io import write
 
         tune_for_inference()  # heap reuse for the engine's buffers (~20 % less CPU)
-        recs = read_recordings(args.input, args.fs)
-        for k, rec in enumerate(recs):
+        recs = read_recordings(args.input, args.fs, args.all_rois)
+        for k in range(len(recs)):
+            rec, recs[k] = recs[k], None  # the list does not keep a plane alive after its turn
             res = infer_spikes(
                 rec,
                 method=args.method,
