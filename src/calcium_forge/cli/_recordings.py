@@ -102,6 +102,10 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
         tune_for_inference()  # heap reuse for the engine's buffers (~20 % less CPU)
         recs = read_recordings(args.input, args.fs, args.all_rois)
         for k in range(len(recs)):
+            target = numbered_output(Path(args.out), k, len(recs))
+            if _streams(recs[k], target):
+                _infer_streamed(recs, k, target, args)
+                continue
             rec, recs[k] = recs[k], None  # the list does not keep a plane alive after its turn
             res = infer_spikes(
                 rec,
@@ -114,16 +118,61 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
                 device=args.device,
                 **({} if args.event_gain is None else {"event_gain": args.event_gain}),
             )
-            target = numbered_output(Path(args.out), k, len(recs))
             write(res, target)
             n_ev = "" if res.events is None else f", {sum(e.size for e in res.events)} events"
             print(
                 f"wrote {target} ({res.n_rois} ROI(s) x {res.n_frames} frames at "
                 f"{res.fs_hz:.6g} Hz, {args.method}{n_ev})"
             )
+            del rec, res
         return 0
 
     p.set_defaults(func=run)
+
+
+def _streams(rec, target) -> bool:
+    """Whether ``infer`` streams this recording: fluorescence over the batch streaming
+    threshold (:data:`calcium_forge.distributed.task.STREAM_ABOVE_MB`) written to ``.npz``."""
+    from ..distributed.task import STREAM_ABOVE_MB
+
+    return (
+        target.suffix.lower() == ".npz"
+        and rec.kind in ("raw", "dff")
+        and rec.traces.nbytes > STREAM_ABOVE_MB * 1e6
+    )
+
+
+def _infer_streamed(recs: list, k: int, target, args: argparse.Namespace) -> None:
+    """Recording ``recs[k]``: its dF/F (in ROI blocks), then inference a block of ROIs at a
+    time with the rates streamed into ``target``; neither the raw traces nor the rates are
+    held in memory whole. The output holds rates, events and model card, not the input."""
+    from ..distributed.task import STREAM_ROI_BLOCK
+    from ..inference.streamed import infer_spikes_streamed
+    from ..signal import to_dff
+
+    rec, recs[k] = recs[k], None
+    fs_hz, traces = rec.fs_hz, to_dff(rec).traces
+    del rec  # the raw recording (and a cell selection's copy of it) is not needed any more
+    summary = infer_spikes_streamed(
+        traces,
+        target,
+        fs_hz,
+        roi_block=STREAM_ROI_BLOCK,
+        method=args.method,
+        model=args.model,
+        events=not args.no_events,
+        mode=args.mode,
+        progress_bar=not args.no_progress,
+        num_threads=args.threads,
+        device=args.device,
+        **({} if args.event_gain is None else {"event_gain": args.event_gain}),
+    )
+    n_ev = f", {summary.n_events} events" if not args.no_events else ""
+    print(
+        f"wrote {target} ({summary.n_rois} ROI(s) x {summary.n_frames} frames at "
+        f"{fs_hz:.6g} Hz, {args.method}{n_ev}; streamed in blocks of {summary.roi_block} ROIs, "
+        "input recording not stored)"
+    )
 
 
 def _register_batch_infer(sub: argparse._SubParsersAction) -> None:
