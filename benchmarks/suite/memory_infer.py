@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--all-rois", action="store_true", help="read every ROI, not the cells")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workdir", default=None, help="parent of the temporary plane folder")
+    p.add_argument("--keep", action="store_true", help="keep the plane folder (path printed)")
+    p.add_argument("--plane-dir", default=None, help="reuse a plane folder written with --keep")
     p.add_argument("--child", default=None, choices=STAGES, help=argparse.SUPPRESS)
     p.add_argument("--plane", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -165,15 +167,22 @@ def main(argv: list[str] | None = None) -> int:
     stages = [s for s in args.stages.split(",") if s]
     if not set(stages) <= set(STAGES):
         p.error(f"--stages must be a comma-separated subset of {STAGES}; got {args.stages!r}")
-    work = Path(tempfile.mkdtemp(prefix="cf-memory-infer-", dir=args.workdir))
     rows = []
-    try:
+    if args.plane_dir:
+        plane = Path(args.plane_dir)
+        work = plane.parent.parent
+        args.keep = True
+        args.n_rois, args.frames = np.load(plane / "F.npy", mmap_mode="r").shape
+    else:
+        work = Path(tempfile.mkdtemp(prefix="cf-memory-infer-", dir=args.workdir))
         plane = work / "suite2p" / "plane0"
-        t0 = time.perf_counter()
-        write_plane(plane, args.n_rois, args.frames, args.fs_hz, args.cell_fraction, args.seed)
+    try:
+        if not args.plane_dir:
+            t0 = time.perf_counter()
+            write_plane(plane, args.n_rois, args.frames, args.fs_hz, args.cell_fraction, args.seed)
+            print(f"wrote a {args.n_rois} x {args.frames} plane in "
+                  f"{time.perf_counter() - t0:.0f} s: {plane}", flush=True)  # fmt: skip
         f_mb = (plane / "F.npy").stat().st_size / 2**20
-        print(f"wrote a {args.n_rois} x {args.frames} plane (F.npy {f_mb:.0f} MB) in "
-              f"{time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
         for stage in stages:
             cmd = [sys.executable, __file__, "--child", stage, "--plane", str(plane),
                    "--method", args.method, "--mode", args.mode,
@@ -190,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(json.dumps(row), flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     what = f"method={args.method}" + (f" mode={args.mode}" if args.method == "ens2" else "")
     rois = ", all ROIs" if args.all_rois else ""
     print(f"\n{args.n_rois} ROIs x {args.frames} frames at {args.fs_hz:g} Hz, cell fraction "

@@ -70,8 +70,12 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
         help="infer spike rates and events from a recording (ENS², S2S or OASIS)",
         description="Read INPUT (Suite2P folder, Cascade .mat, .npz/.npy/.csv, .nwb), infer "
         "spikes and write a SpikeInference to OUT (.npz, .csv or .nwb). Raw fluorescence is "
-        "converted to dF/F first (neuropil 0.7, maximin baseline). Inputs holding several "
-        "recordings write OUT_<k> for each.",
+        "converted to dF/F first (neuropil 0.7, maximin baseline; ROIs whose corrected "
+        "baseline is not positive are divided by the baseline of their raw F, with a "
+        "warning naming them). Suite2P input: the cells iscell.npy marks, unless --all-rois. "
+        "Fluorescence over 256 MB written to .npz is processed in blocks of ROIs with the "
+        "rates streamed to OUT (which then holds rates, events and the model card, not the "
+        "input recording). Inputs holding several recordings write OUT_<k> for each.",
     )
     p.add_argument("input", metavar="INPUT")
     p.add_argument("--out", required=True, metavar="OUT", help="output file (.npz, .csv, .nwb)")
