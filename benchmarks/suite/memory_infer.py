@@ -13,8 +13,8 @@ each stage in a fresh child process:
 Each child reports its peak resident set size (``VmHWM`` of
 ``/proc/self/status``, which, unlike ``ru_maxrss``, does not inherit the
 parent's high-water mark) and the peaks of its anonymous and file-backed
-parts (``RssAnon``/``RssFile``, sampled every 50 ms). The target of the
-memory issue is peak RSS <= 2 x size(F.npy) + 300 MB.
+parts (``RssAnon``/``RssFile``, sampled every 50 ms), in MiB. The target of
+the memory issue is peak RSS <= 2 x size(F.npy) + 300 MB (taken as 300 MiB).
 
 F = 100 (1 + dF/F) + 0.7 Fneu with Fneu ~ 50 and synthetic dF/F (Poisson
 spikes through an exponential kernel plus noise, seeded), so every ROI has a
@@ -205,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     rois = ", all ROIs" if args.all_rois else ""
     print(f"\n{args.n_rois} ROIs x {args.frames} frames at {args.fs_hz:g} Hz, cell fraction "
           f"{args.cell_fraction:g}{rois}; infer: {what}")  # fmt: skip
-    print(f"{'stage':<6} {'F.npy MB':>9} {'peak RSS MB':>12} {'anon MB':>8} {'file MB':>8} "
-          f"{'target MB':>10} {'met':>4} {'wall s':>7}")  # fmt: skip
+    print(f"{'stage':<6} {'F.npy MiB':>9} {'peak RSS MiB':>12} {'anon MiB':>8} "
+          f"{'file MiB':>8} {'target MiB':>10} {'met':>4} {'wall s':>7}")  # fmt: skip
     for r in rows:
         print(f"{r['stage']:<6} {r['f_npy_mb']:>9.0f} {r['peak_rss_mb']:>12.0f} "
               f"{r['peak_rss_anon_mb']:>8.0f} {r['peak_rss_file_mb']:>8.0f} "
