@@ -14,7 +14,14 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["BLOCK_BUDGET_BYTES", "count_nonfinite", "release_pages", "row_blocks", "rows_per_block"]
+__all__ = [
+    "BLOCK_BUDGET_BYTES",
+    "count_nonfinite",
+    "is_memory_mapped",
+    "release_pages",
+    "row_blocks",
+    "rows_per_block",
+]
 
 #: Working memory (bytes) a block of rows may use for its temporaries.
 BLOCK_BUDGET_BYTES = 64 * 2**20
@@ -28,6 +35,22 @@ def _backing_mmap(array: np.ndarray) -> mmap.mmap | None:
             return base
         base = getattr(base, "base", None)
     return None
+
+
+def is_memory_mapped(array: np.ndarray) -> bool:
+    """True if ``array`` (or what it views) reads from a file mapping.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Any array.
+
+    Returns
+    -------
+    bool
+        Whether a ``mmap.mmap`` backs it (e.g. ``np.load(..., mmap_mode="r")``).
+    """
+    return _backing_mmap(array) is not None
 
 
 def release_pages(array: np.ndarray) -> None:

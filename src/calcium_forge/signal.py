@@ -32,6 +32,7 @@ __all__ = [
     "noise_level",
     "resample",
     "to_dff",
+    "warn_dff_flags",
 ]
 
 
@@ -329,20 +330,33 @@ def _roi_list(rows: list[int], limit: int = 10) -> str:
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def _warn_flags(name: str, flags: _DffBlocks) -> None:
-    """One warning naming the ROIs that took the raw-F baseline or got no dF/F."""
+def warn_dff_flags(name: str, raw_baseline_rois: list[int], undefined_rois: list[int]) -> None:
+    """The one warning of :func:`to_dff` naming the ROIs that took the raw-F baseline or got NaN.
+
+    Code that converts a recording a block at a time (streamed inference)
+    collects the ROIs of every block and warns once with this.
+
+    Parameters
+    ----------
+    name : str
+        The recording's name, for the message.
+    raw_baseline_rois : list of int
+        ROIs whose dF/F uses :data:`RAW_BASELINE_RULE`.
+    undefined_rois : list of int
+        ROIs without a positive baseline even in the raw F (dF/F NaN).
+    """
     import warnings
 
     parts = []
-    if flags.raw_baseline:
+    if raw_baseline_rois:
         parts.append(
-            f"{len(flags.raw_baseline)} ROI(s) [{_roi_list(flags.raw_baseline)}] have a "
+            f"{len(raw_baseline_rois)} ROI(s) [{_roi_list(raw_baseline_rois)}] have a "
             "neuropil-corrected baseline that is not positive (bright neuropil); their dF/F "
             f"uses the {RAW_BASELINE_RULE} (meta['dff']['raw_baseline_rois'])"
         )
-    if flags.undefined:
+    if undefined_rois:
         parts.append(
-            f"{len(flags.undefined)} ROI(s) [{_roi_list(flags.undefined)}] have no positive "
+            f"{len(undefined_rois)} ROI(s) [{_roi_list(undefined_rois)}] have no positive "
             "baseline even in the raw F; their dF/F is NaN (meta['dff']['undefined_rois']); "
             "exclude them with recording.select(...)"
         )
@@ -440,7 +454,7 @@ def to_dff(
                 release_pages(neu)
     except InvalidInputError as exc:
         raise InvalidInputError(f"to_dff({recording.name!r}): {exc}") from None
-    _warn_flags(recording.name, flags)
+    warn_dff_flags(recording.name, flags.raw_baseline, flags.undefined)
     meta = dict(recording.meta)
     meta["dff"] = {
         "neuropil_coeff": float(neuropil_coeff) if neu is not None else 0.0,

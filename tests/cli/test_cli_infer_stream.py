@@ -57,3 +57,24 @@ def test_all_rois_option(tmp_path, rng):
     out = tmp_path / "all.npz"
     assert main(["infer", str(plane), "--out", str(out), "--method", "oasis", "--all-rois"]) == 0
     assert read_result(out).rate_hz.shape == (6, 1800)
+
+
+def test_streamed_plane_flags_bright_neuropil_once_with_plane_indices(tmp_path, rng, monkeypatch):
+    from calcium_forge.cli import main
+    from calcium_forge.io import read_result
+
+    plane = _plane(tmp_path, rng)
+    F, neu = np.load(plane / "F.npy"), np.load(plane / "Fneu.npy")
+    neu[[3, 4]] += 1.2 * np.median(F[[3, 4]], axis=1, keepdims=True) / 0.7  # bright neuropil
+    np.save(plane / "Fneu.npy", neu)
+    monkeypatch.setattr("calcium_forge.distributed.task.STREAM_ABOVE_MB", 0.0)
+    monkeypatch.setattr("calcium_forge.distributed.task.STREAM_ROI_BLOCK", 2)
+    out = tmp_path / "streamed.npz"
+    argv = ["infer", str(plane), "--out", str(out), "--method", "oasis", "--all-rois"]
+    with pytest.warns(UserWarning, match="raw-F baseline") as record:
+        assert main(argv) == 0
+    flagged = [w for w in record if "raw-F baseline" in str(w.message)]
+    assert len(flagged) == 1 and "2 ROI(s) [3, 4]" in str(flagged[0].message)
+    res = read_result(out)
+    assert res.meta["dff"]["raw_baseline_rois"] == [3, 4]
+    assert np.isfinite(res.rate_hz).all()

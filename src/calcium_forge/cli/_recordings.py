@@ -147,16 +147,24 @@ def _streams(rec, target) -> bool:
 
 
 def _infer_streamed(recs: list, k: int, target, args: argparse.Namespace) -> None:
-    """Recording ``recs[k]``: its dF/F (in ROI blocks), then inference a block of ROIs at a
-    time with the rates streamed into ``target``; neither the raw traces nor the rates are
-    held in memory whole. The output holds rates, events and model card, not the input."""
+    """Recording ``recs[k]``, a block of ROIs at a time, with the rates streamed into
+    ``target``; the output holds rates, events and model card, not the input.
+
+    A memory-mapped raw plane goes through dF/F block by block too (nothing of it is
+    held in memory whole); raw traces already in memory (a cell selection) are turned
+    into dF/F at once and dropped, which needs less than keeping them for the blocks."""
+    from .._blocks import is_memory_mapped
     from ..distributed.task import STREAM_ROI_BLOCK
-    from ..inference.streamed import infer_spikes_streamed
+    from ..inference.streamed import DffRows, infer_spikes_streamed
     from ..signal import to_dff
 
     rec, recs[k] = recs[k], None
-    fs_hz, traces = rec.fs_hz, to_dff(rec).traces
-    del rec  # the raw recording (and a cell selection's copy of it) is not needed any more
+    fs_hz = rec.fs_hz
+    if rec.kind == "raw" and is_memory_mapped(rec.traces):
+        traces = DffRows.from_recording(rec)
+    else:
+        traces = to_dff(rec).traces
+    del rec  # a copy in memory is not needed any more; DffRows keeps what it reads from
     summary = infer_spikes_streamed(
         traces,
         target,
