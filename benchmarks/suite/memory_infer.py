@@ -118,6 +118,10 @@ def child(args: argparse.Namespace) -> None:
                 "--no-progress"]  # fmt: skip
         if args.all_rois:
             argv.append("--all-rois")
+        if args.stream_above_mb is not None:  # where infer switches to the streamed path
+            import calcium_forge.distributed.task as task
+
+            task.STREAM_ABOVE_MB = args.stream_above_mb
         rc = cli_main(argv)
     else:
         from calcium_forge import read
@@ -155,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cell-fraction", type=float, default=1.0)
     p.add_argument("--all-rois", action="store_true", help="read every ROI, not the cells")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--stream-above-mb",
+        type=float,
+        default=None,
+        help="infer: stream planes whose F is over this many MB (default: the CLI's 256)",
+    )
     p.add_argument("--workdir", default=None, help="parent of the temporary plane folder")
     p.add_argument("--keep", action="store_true", help="keep the plane folder (path printed)")
     p.add_argument("--plane-dir", default=None, help="reuse a plane folder written with --keep")
@@ -189,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                    "--threads", str(args.threads)]  # fmt: skip
             if args.all_rois:
                 cmd.append("--all-rois")
+            if args.stream_above_mb is not None:
+                cmd += ["--stream-above-mb", str(args.stream_above_mb)]
             env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
             if proc.returncode != 0:
