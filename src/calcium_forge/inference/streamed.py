@@ -113,7 +113,10 @@ class DffRows:
     baseline : str
         Baseline method of :func:`calcium_forge.signal.to_dff`.
     name, source : str
-        Recording name (for the warning) and file (for error messages).
+        Recording name (for the warning) and where the traces come from.
+    where : tuple of (str, str), optional
+        What F and the neuropil are called and which file holds them, for
+        error messages (default ``("F", source)``, ``("Fneu", source)``).
 
     Attributes
     ----------
@@ -128,8 +131,10 @@ class DffRows:
     def __init__(
         self, f: Any, fneu: Any, fs_hz: float, neuropil_coeff: float = 0.7,
         baseline: str = "maximin", name: str = "", source: str = "",
+        where: tuple[tuple[str, str], tuple[str, str]] | None = None,
     ) -> None:  # fmt: skip
         self.f, self.fneu = f, fneu
+        self.where = where or (("F", source), ("Fneu", source))
         self.shape = (int(f.shape[0]), int(f.shape[1]))
         self.fs_hz = float(fs_hz)
         self.neuropil_coeff = float(neuropil_coeff)
@@ -158,11 +163,11 @@ class DffRows:
         r0 = rows.indices(self.shape[0])[0]
         t0 = time.perf_counter()
         f = self.f[rows]
-        require_finite(f, "F", self.source)
+        require_finite(f, *self.where[0])
         neu = None
         if self.fneu is not None:
             neu = self.fneu[rows]
-            require_finite(neu, "Fneu", self.source)
+            require_finite(neu, *self.where[1])
         t1 = time.perf_counter()
         rec = Recording(f, self.fs_hz, kind="raw", neuropil=neu, source=self.source or None)
         with warnings.catch_warnings():  # one warning for every block: warn_flags
@@ -223,8 +228,9 @@ class Suite2PDffRows(DffRows):
                 f"{neu}: Fneu.npy has shape {fneu.shape} but F.npy has {f.shape}; "
                 "the files do not belong together."
             )
+        where = (("F.npy", str(self.plane / "F.npy")), ("Fneu.npy", str(neu)))
         super().__init__(f, fneu, fs_hz, neuropil_coeff, baseline, name=self.plane.name,
-                         source=str(self.plane))  # fmt: skip
+                         source=str(self.plane), where=where)  # fmt: skip
 
 
 def _open_traces(traces: Any) -> Any:
