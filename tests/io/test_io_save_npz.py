@@ -11,7 +11,9 @@ from calcium_forge.io import write
 def test_block_written_npz_reads_back_identical(plane_factory, tmp_path, monkeypatch):
     plane = plane_factory("plane0", n_rois=7, n_frames=500, ops={"fs": 10.0})
     rec = read(plane, rois="all")  # memory-mapped traces, neuropil and spks
-    whole = write(rec, tmp_path / "whole.npz")
+    out = tmp_path / "out"
+    out.mkdir()
+    whole = write(rec, out / "whole.npz")
     written: list[int] = []
     import calcium_forge.io.traces as traces_mod
 
@@ -24,9 +26,9 @@ def test_block_written_npz_reads_back_identical(plane_factory, tmp_path, monkeyp
         return rows
 
     monkeypatch.setattr(traces_mod, "rows_per_block", spy)
-    blocks = write(rec, tmp_path / "BLOCKS.NPZ")  # upper-case suffix: written as named
+    blocks = write(rec, out / "BLOCKS.NPZ")  # upper-case suffix: written as named
     assert written.count(3) == 3  # traces, neuropil and spks (500 frames) in 3-row blocks
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["BLOCKS.NPZ", "whole.npz"]
+    assert sorted(p.name for p in out.iterdir()) == ["BLOCKS.NPZ", "whole.npz"]
     with np.load(whole) as a, np.load(blocks) as b:
         assert sorted(a.files) == sorted(b.files)
         for key in a.files:
