@@ -96,11 +96,20 @@ def child(args: argparse.Namespace) -> None:
     stop = threading.Event()
 
     def sample() -> None:
+        t_report = time.perf_counter()
         while not stop.is_set():
             st = _status_kb()
             for k in peaks:
                 peaks[k] = max(peaks[k], st.get(k, 0))
+            if time.perf_counter() - t_report > 60:  # progress for long runs, on stderr
+                t_report = time.perf_counter()
+                print(f"[{args.child}] {t_report - t_start:.0f} s: peak RSS "
+                      f"{st['VmHWM'] / 1024:.0f} MiB (anon {peaks['RssAnon'] / 1024:.0f}, file "
+                      f"{peaks['RssFile'] / 1024:.0f}), RSS now {st['VmRSS'] / 1024:.0f} MiB",
+                      file=sys.stderr, flush=True)  # fmt: skip
             stop.wait(0.05)
+
+    t_start = time.perf_counter()
 
     threading.Thread(target=sample, daemon=True).start()
     import calcium_forge  # noqa: F401  (imports counted in the baseline)
