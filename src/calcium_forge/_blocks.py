@@ -21,6 +21,7 @@ __all__ = [
     "release_pages",
     "row_blocks",
     "rows_per_block",
+    "take_rows",
 ]
 
 #: Working memory (bytes) a block of rows may use for its temporaries.
@@ -73,6 +74,34 @@ def release_pages(array: np.ndarray) -> None:
         mm.madvise(mmap.MADV_DONTNEED)
     except (OSError, ValueError, AttributeError):  # pragma: no cover - platform without it
         pass
+
+
+def take_rows(array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``array[rows]`` (a copy); from a memory map, a block of rows at a time.
+
+    Parameters
+    ----------
+    array : numpy.ndarray
+        Array (n_rows, ...), possibly memory-mapped.
+    rows : numpy.ndarray
+        Integer indices of the rows to take, in order.
+
+    Returns
+    -------
+    numpy.ndarray
+        The rows, in memory. From a read-only memory map the pages read are
+        released after each block, so only the copy stays resident.
+    """
+    a = np.asarray(array)
+    idx = np.asarray(rows, dtype=np.intp).ravel()
+    if not is_memory_mapped(a):
+        return a[idx]
+    out = np.empty((idx.size, *a.shape[1:]), dtype=a.dtype)
+    per_row = a[0].nbytes if a.shape[0] else 1
+    for r0, r1 in row_blocks(idx.size, rows_per_block(idx.size, per_row)):
+        out[r0:r1] = a[idx[r0:r1]]
+        release_pages(a)
+    return out
 
 
 def rows_per_block(n_rows: int, bytes_per_row: float, budget: float | None = None) -> int:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._blocks import count_nonfinite
+from ._blocks import count_nonfinite, take_rows
 from .errors import InvalidInputError
 
 Kind = Literal["dff", "raw", "rate"]
@@ -237,10 +237,10 @@ class Recording:
             lut[idx + 1] = np.arange(1, len(idx) + 1, dtype=np.int32)
             labels = lut[self.labels]
         return Recording(
-            traces=self.traces[idx],
+            traces=take_rows(self.traces, idx),  # memory maps: block by block
             fs_hz=self.fs_hz,
             kind=self.kind,
-            neuropil=None if self.neuropil is None else self.neuropil[idx],
+            neuropil=None if self.neuropil is None else take_rows(self.neuropil, idx),
             labels=labels,
             mean_image=self.mean_image,
             iscell=self.iscell[idx],

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .._blocks import release_pages
+from .._blocks import take_rows
 from ..errors import FileFormatError, InvalidInputError, MissingFileError
 from ..recording import Recording
 from ._common import check_fs, require_finite
@@ -438,16 +438,12 @@ def _select_cells(rec: Recording, folder: Path) -> Recording:
             f"{folder / 'iscell.npy'}: no ROI of the {rec.n_rois} is marked as a cell. Read "
             "every ROI with rois='all' (command line: --all-rois), or re-run the classifier."
         )
-    sub = rec.select(keep)  # copies the cells' rows of F and Fneu into memory
+    sub = rec.select(keep)  # copies the cells' rows of F and Fneu into memory, in blocks
     for name in ("spks", "cell_probability"):
         if isinstance(sub.meta.get(name), np.ndarray):
-            sub.meta[name] = np.ascontiguousarray(sub.meta[name][keep])
-            release_pages(rec.meta[name])
+            sub.meta[name] = take_rows(sub.meta[name], keep)
     if "roi_centers_yx" in sub.meta:
         sub.meta["roi_centers_yx"] = [sub.meta["roi_centers_yx"][i] for i in keep]
-    for arr in (rec.traces, rec.neuropil):
-        if arr is not None:
-            release_pages(arr)
     sub.meta["roi_indices"] = keep.tolist()
     return sub
 
