@@ -22,6 +22,7 @@ ROOMS: list[tuple[int, str]] = [
     (0, "calcium_forge._version"),
     (0, "calcium_forge.errors"),
     (0, "calcium_forge.progress"),
+    (0, "calcium_forge._blocks"),
     (1, "calcium_forge.recording"),
     (1, "calcium_forge"),  # the package root: version, errors, Recording, a lazy facade
     (2, "calcium_forge.spiketrains"),

@@ -69,12 +69,16 @@ def test_to_dff_percentile_and_no_neuropil():
     assert S.to_dff(d) is d
 
 
-def test_to_dff_refuses_nonpositive_baseline():
+def test_to_dff_nonpositive_corrected_baseline_uses_raw_baseline():
     rec = Recording(
         traces=np.full((2, 300), 10.0), neuropil=np.full((2, 300), 20.0), fs_hz=10.0, kind="raw"
     )
+    with pytest.warns(UserWarning, match=r"2 ROI\(s\) \[0, 1\].*raw-F baseline"):
+        d = S.to_dff(rec)
+    np.testing.assert_allclose(d.traces, 0.0, atol=1e-6)  # (Fc - F0c) / F0_raw of a flat trace
+    assert d.meta["dff"]["raw_baseline_rois"] == [0, 1]
     with pytest.raises(InvalidInputError, match=r"F0 is <= 0 for ROI\(s\) \[0, 1\]"):
-        S.to_dff(rec)
+        S.dff(np.full((2, 5), 1.0), np.full((2, 5), -1.0))
 
 
 def test_neuropil_correct():

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ._blocks import count_nonfinite, take_rows
 from .errors import InvalidInputError
 
 Kind = Literal["dff", "raw", "rate"]
@@ -115,9 +116,10 @@ class Recording:
             raise InvalidInputError(
                 f"Recording.traces must be real numbers{where}; got dtype {traces.dtype}."
             )
+        # a C-contiguous float32 array (or read-only memory map) is kept as is, not copied
         self.traces = np.ascontiguousarray(traces, dtype=np.float32)
-        if np.isinf(self.traces).any():
-            n = int(np.isinf(self.traces).sum())
+        n = count_nonfinite(self.traces)[0]
+        if n:
             raise InvalidInputError(
                 f"Recording.traces contains {n} infinite value(s){where}. Replace them with "
                 "NaN (gap) or finite values."
@@ -137,7 +139,7 @@ class Recording:
                     f"Recording.neuropil has shape {neu.shape} but traces have "
                     f"{self.traces.shape}{where}; they must match."
                 )
-            if np.isinf(neu).any():
+            if count_nonfinite(neu)[0]:
                 raise InvalidInputError(f"Recording.neuropil contains infinite values{where}.")
             self.neuropil = np.ascontiguousarray(neu)
         if self.iscell is None:
@@ -254,10 +256,10 @@ class Recording:
             lut[idx + 1] = np.arange(1, len(idx) + 1, dtype=np.int32)
             labels = lut[self.labels]
         return Recording(
-            traces=self.traces[idx],
+            traces=take_rows(self.traces, idx),  # memory maps: block by block
             fs_hz=self.fs_hz,
             kind=self.kind,
-            neuropil=None if self.neuropil is None else self.neuropil[idx],
+            neuropil=None if self.neuropil is None else take_rows(self.neuropil, idx),
             labels=labels,
             mean_image=self.mean_image,
             iscell=self.iscell[idx],

@@ -12,15 +12,18 @@ over ``int(win_baseline_s * fs_hz)`` frames (made odd, centred, edges replicated
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
+from ._blocks import release_pages, row_blocks, rows_per_block
 from .errors import InvalidInputError
 from .recording import Recording, check_fs
 
 __all__ = [
+    "RAW_BASELINE_RULE",
     "baseline_maximin",
     "baseline_percentile",
     "bridge_nans",
@@ -29,6 +32,7 @@ __all__ = [
     "noise_level",
     "resample",
     "to_dff",
+    "warn_dff_flags",
 ]
 
 
@@ -196,7 +200,17 @@ def baseline_percentile(
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            vals = np.nanpercentile(windows[..., centres, :], percentile, axis=-1)
+            # a slice of the centres at a time: the gathered windows stay near 32 MB
+            rows = max(1, a.size // max(n, 1))
+            per_centre = rows * windows.shape[-1] * 8
+            step_c = max(1, (32 * 2**20) // per_centre)
+            vals = np.concatenate(
+                [
+                    np.nanpercentile(windows[..., centres[c : c + step_c], :], percentile, axis=-1)
+                    for c in range(0, centres.size, step_c)
+                ],
+                axis=-1,
+            )
     out = np.empty_like(a)
     flat_out = out.reshape(-1, n)
     flat_vals = vals.reshape(-1, centres.size)
@@ -208,37 +222,146 @@ def baseline_percentile(
     return out
 
 
-def dff(F: np.ndarray, F0: np.ndarray) -> np.ndarray:
-    """dF/F as a fraction: ``(F - F0) / F0``.
+def dff(F: np.ndarray, F0: np.ndarray, denominator: np.ndarray | None = None) -> np.ndarray:
+    """dF/F as a fraction: ``(F - F0) / F0``, or ``(F - F0) / denominator``.
 
     Parameters
     ----------
     F, F0 : numpy.ndarray
         Fluorescence and its baseline (same shape, or broadcastable), a.u.
+    denominator : numpy.ndarray, optional
+        Baseline to divide by instead of ``F0`` (a.u., broadcastable), e.g.
+        the baseline of the raw F for ROIs whose neuropil-corrected baseline
+        is not positive (see :func:`to_dff`). NaN gives NaN.
 
     Returns
     -------
     numpy.ndarray
-        float32 dF/F (NaN where either input is NaN).
+        float32 dF/F (NaN where any input is NaN).
 
     Raises
     ------
     InvalidInputError
-        If the baseline is ≤ 0 anywhere (dF/F is undefined there); the message
-        lists the affected ROIs (rows).
+        If the baseline divided by is <= 0 anywhere (dF/F is undefined there);
+        the message lists the affected ROIs (rows).
     """
     f = _as_float(F, "F")
     f0 = _as_float(F0, "F0")
-    bad = f0 <= 0
+    den = f0 if denominator is None else _as_float(denominator, "denominator")
+    with np.errstate(invalid="ignore"):
+        bad = den <= 0
     if bad.any():
         rows = np.unique(np.nonzero(bad.reshape(-1, bad.shape[-1]) if bad.ndim else bad)[0])
         raise InvalidInputError(
             f"dff: the baseline F0 is <= 0 for ROI(s) {rows[:10].tolist()}"
-            f"{' ...' if rows.size > 10 else ''} (min {np.nanmin(f0):.4g}); dF/F is undefined "
+            f"{' ...' if rows.size > 10 else ''} (min {np.nanmin(den):.4g}); dF/F is undefined "
             "there. Use a smaller neuropil coefficient or exclude these ROIs."
         )
     with np.errstate(invalid="ignore"):
-        return ((f - f0) / f0).astype(np.float32)
+        return ((f - f0) / den).astype(np.float32)
+
+
+#: The rule :func:`to_dff` applies to ROIs whose neuropil-corrected baseline is not positive.
+RAW_BASELINE_RULE = (
+    "raw-F baseline: dF/F = (F_corr - F0_corr) / F0_raw, where F0_raw is the baseline of the "
+    "fluorescence before neuropil subtraction"
+)
+
+
+@dataclass
+class _DffBlocks:
+    """ROIs (rows) that took the raw-F baseline, and those whose dF/F is undefined (NaN)."""
+
+    raw_baseline: list[int]
+    undefined: list[int]
+
+
+def _baseline_fn(
+    baseline: str, fs_hz: float, win_baseline_s: float, sig_baseline: float, percentile: float
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The baseline of the chosen method with its parameters bound (checked once)."""
+    if baseline == "maximin":
+        return lambda x: baseline_maximin(x, fs_hz, win_baseline_s, sig_baseline)
+    if baseline == "percentile":
+        return lambda x: baseline_percentile(x, fs_hz, win_baseline_s, percentile)
+    raise InvalidInputError(
+        f"to_dff: baseline must be 'maximin' or 'percentile'; got {baseline!r}."
+    )
+
+
+def _dff_rows(
+    F: np.ndarray,
+    Fneu: np.ndarray | None,
+    coeff: float,
+    base: Callable,
+    row0: int,
+    flags: _DffBlocks,
+) -> np.ndarray:
+    """dF/F (float32) of a block of ROIs; ROIs whose corrected baseline is not positive
+    are divided by their raw-F baseline (rows recorded in ``flags``, offset ``row0``)."""
+    f = np.asarray(F, dtype=np.float32)
+    fc = f if Fneu is None else neuropil_correct(f, Fneu, coeff)
+    f0 = base(fc)
+    with np.errstate(invalid="ignore"):
+        bad = np.any(f0 <= 0, axis=-1)
+    if not bad.any():
+        return dff(fc, f0)
+    den = f0.copy()
+    den[bad] = base(f[bad]) if Fneu is not None else np.nan
+    with np.errstate(invalid="ignore"):
+        undefined = np.any(den <= 0, axis=-1) | (bad & np.all(np.isnan(den), axis=-1))
+    den[undefined] = np.nan
+    flags.raw_baseline += (row0 + np.flatnonzero(bad & ~undefined)).tolist()
+    flags.undefined += (row0 + np.flatnonzero(undefined)).tolist()
+    return dff(fc, f0, den)
+
+
+def _dff_bytes_per_row(n_frames: int) -> float:
+    """Bytes of float64 temporaries one ROI needs in :func:`to_dff` (filters, dF/F).
+
+    About twelve float64 copies of the trace; the percentile baseline gathers
+    its windows in slices of about 32 MB on top (see :func:`baseline_percentile`).
+    """
+    return 12.0 * 8 * n_frames
+
+
+def _roi_list(rows: list[int], limit: int = 10) -> str:
+    shown = ", ".join(str(r) for r in rows[:limit])
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def warn_dff_flags(name: str, raw_baseline_rois: list[int], undefined_rois: list[int]) -> None:
+    """The one warning of :func:`to_dff` naming the ROIs that took the raw-F baseline or got NaN.
+
+    Code that converts a recording a block at a time (streamed inference)
+    collects the ROIs of every block and warns once with this.
+
+    Parameters
+    ----------
+    name : str
+        The recording's name, for the message.
+    raw_baseline_rois : list of int
+        ROIs whose dF/F uses :data:`RAW_BASELINE_RULE`.
+    undefined_rois : list of int
+        ROIs without a positive baseline even in the raw F (dF/F NaN).
+    """
+    import warnings
+
+    parts = []
+    if raw_baseline_rois:
+        parts.append(
+            f"{len(raw_baseline_rois)} ROI(s) [{_roi_list(raw_baseline_rois)}] have a "
+            "neuropil-corrected baseline that is not positive (bright neuropil); their dF/F "
+            f"uses the {RAW_BASELINE_RULE} (meta['dff']['raw_baseline_rois'])"
+        )
+    if undefined_rois:
+        parts.append(
+            f"{len(undefined_rois)} ROI(s) [{_roi_list(undefined_rois)}] have no positive "
+            "baseline even in the raw F; their dF/F is NaN (meta['dff']['undefined_rois']); "
+            "exclude them with recording.select(...)"
+        )
+    if parts:
+        warnings.warn(f"to_dff({name!r}): " + "; ".join(parts) + ".", UserWarning, stacklevel=3)
 
 
 def to_dff(
@@ -248,11 +371,26 @@ def to_dff(
     win_baseline_s: float = 60.0,
     sig_baseline: float = 10.0,
     percentile: float = 8.0,
+    block_rois: int | None = None,
 ) -> Recording:
-    """Turn a raw recording into dF/F (suite2p-style preprocessing).
+    """Turn a raw recording into dF/F (suite2p-style preprocessing), a block of ROIs at a time.
 
     ``F_corr = F - neuropil_coeff * Fneu`` (if the recording has a neuropil),
     ``F0 = baseline(F_corr)``, ``dF/F = (F_corr - F0) / F0``.
+
+    **ROIs whose neuropil-corrected baseline is not positive** (bright
+    neuropil makes ``F - 0.7 Fneu`` go to or below zero somewhere) are not an
+    error: their dF/F is taken relative to the baseline of the raw F
+    (:data:`RAW_BASELINE_RULE`), ``(F_corr - F0_corr) / F0_raw``, the change
+    of the corrected signal as a fraction of the ROI's total resting
+    fluorescence. They are listed in ``meta["dff"]["raw_baseline_rois"]`` and
+    one warning names them. ROIs without a positive baseline even in the raw F
+    get NaN (``meta["dff"]["undefined_rois"]``, in the same warning).
+
+    Memory: the output is one preallocated float32 array; the ROIs are
+    processed ``block_rois`` at a time, so the float64 temporaries scale with
+    the block, not the recording. Read-only memory-mapped inputs (as the
+    Suite2P reader gives) are read block by block and their pages released.
 
     Parameters
     ----------
@@ -268,12 +406,17 @@ def to_dff(
         Gaussian σ in frames (maximin).
     percentile : float
         Percentile (percentile method).
+    block_rois : int, optional
+        ROIs per block (>= 1). Default: as many as fit in
+        :data:`calcium_forge._blocks.BLOCK_BUDGET_BYTES` of temporaries. The
+        result does not depend on it.
 
     Returns
     -------
     Recording
-        ``kind="dff"``, ``neuropil=None``, other fields kept; ``meta["dff"]``
-        records the parameters.
+        ``kind="dff"`` float32 dF/F (fraction), ``neuropil=None``, other
+        fields kept; ``meta["dff"]`` records the parameters, ``"f0_rule"``,
+        ``"raw_baseline_rois"`` and ``"undefined_rois"`` (ROI indices).
     """
     if not isinstance(recording, Recording):
         raise InvalidInputError(f"to_dff expects a Recording; got {type(recording).__name__}.")
@@ -284,28 +427,44 @@ def to_dff(
             f"to_dff: recording {recording.name!r} holds {recording.kind!r} values; dF/F can "
             "only be computed from raw fluorescence (kind='raw')."
         )
-    F = recording.traces
-    if recording.neuropil is not None and neuropil_coeff:
-        F = neuropil_correct(F, recording.neuropil, neuropil_coeff)
-    if baseline == "maximin":
-        F0 = baseline_maximin(F, recording.fs_hz, win_baseline_s, sig_baseline)
-    elif baseline == "percentile":
-        F0 = baseline_percentile(F, recording.fs_hz, win_baseline_s, percentile)
+    base = _baseline_fn(baseline, recording.fs_hz, win_baseline_s, sig_baseline, percentile)
+    F, neu = recording.traces, recording.neuropil
+    if neu is not None and neuropil_coeff:
+        neuropil_correct(F[:1, :1], neu[:1, :1], neuropil_coeff)  # checks the coefficient
     else:
-        raise InvalidInputError(
-            f"to_dff: baseline must be 'maximin' or 'percentile'; got {baseline!r}."
-        )
+        neu = None
+    n_rois, n_frames = F.shape
+    if block_rois is None:
+        block_rois = rows_per_block(n_rois, _dff_bytes_per_row(n_frames))
+    elif (
+        isinstance(block_rois, bool)
+        or not isinstance(block_rois, (int, np.integer))
+        or (block_rois < 1)
+    ):
+        raise InvalidInputError(f"to_dff: block_rois must be an integer >= 1; got {block_rois!r}.")
+    values = np.empty((n_rois, n_frames), dtype=np.float32)
+    flags = _DffBlocks([], [])
     try:
-        values = dff(F, F0)
+        for r0, r1 in row_blocks(n_rois, int(block_rois)):
+            values[r0:r1] = _dff_rows(
+                F[r0:r1], None if neu is None else neu[r0:r1], neuropil_coeff, base, r0, flags
+            )
+            release_pages(F)
+            if neu is not None:
+                release_pages(neu)
     except InvalidInputError as exc:
         raise InvalidInputError(f"to_dff({recording.name!r}): {exc}") from None
+    warn_dff_flags(recording.name, flags.raw_baseline, flags.undefined)
     meta = dict(recording.meta)
     meta["dff"] = {
-        "neuropil_coeff": float(neuropil_coeff) if recording.neuropil is not None else 0.0,
+        "neuropil_coeff": float(neuropil_coeff) if neu is not None else 0.0,
         "baseline": baseline,
         "win_baseline_s": float(win_baseline_s),
         "sig_baseline_frames": float(sig_baseline),
         "percentile": float(percentile),
+        "f0_rule": RAW_BASELINE_RULE,
+        "raw_baseline_rois": flags.raw_baseline,
+        "undefined_rois": flags.undefined,
     }
     return replace(recording, traces=values, kind="dff", neuropil=None, meta=meta)
 
@@ -377,9 +536,23 @@ def noise_level(dff_traces: np.ndarray, fs_hz: float) -> np.ndarray:
         float64 (...,): one ν per trace (NaN if a trace has < 2 finite frames).
     """
     fs = check_fs(fs_hz)
-    a = _as_float(dff_traces, "dff_traces")
+    a = np.asarray(dff_traces)
+    if a.ndim < 2:
+        return _noise_rows(a, fs)
+    flat = a.reshape(-1, a.shape[-1])
+    out = np.empty(flat.shape[0], dtype=np.float64)
+    # a block of rows at a time: the float64 differences stay small for long recordings
+    for r0, r1 in row_blocks(flat.shape[0], rows_per_block(flat.shape[0], 32.0 * a.shape[-1])):
+        out[r0:r1] = _noise_rows(flat[r0:r1], fs)
+        release_pages(a)
+    return out.reshape(a.shape[:-1])
+
+
+def _noise_rows(x: np.ndarray, fs: float) -> np.ndarray:
+    """ν (% / √Hz) of each trace of ``x`` (NaN frames ignored)."""
     import warnings
 
+    a = _as_float(x, "dff_traces")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmedian(np.abs(np.diff(a, axis=-1)), axis=-1) / np.sqrt(fs) * 100.0

@@ -62,7 +62,7 @@ def test_overlap_highest_lam_wins():
 
 def test_ops_v0_folder(plane_factory):
     plane = plane_factory("plane0", ops={"fs": 15.5, "tau": 1.0})
-    rec = read(plane)
+    rec = read(plane, rois="all")
     assert rec.fs_hz == 15.5 and rec.meta["fs_hz_source"] == "ops.npy fs"
     assert rec.labels.shape == (40, 50) and rec.mean_image.shape == (40, 50)
     assert rec.meta["suite2p_ops"]["Ly"] == 40

@@ -120,7 +120,22 @@ def add_progress_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def read_recordings(path: str, fs_hz: float | None) -> list:
+def add_rois_option(p: argparse.ArgumentParser) -> None:
+    """Add ``--all-rois`` (``args.all_rois``): every Suite2P ROI, not only the cells.
+
+    Parameters
+    ----------
+    p : argparse.ArgumentParser
+        The sub-command's parser.
+    """
+    p.add_argument(
+        "--all-rois",
+        action="store_true",
+        help="Suite2P input: every ROI of F.npy (default: the cells iscell.npy marks)",
+    )
+
+
+def read_recordings(path: str, fs_hz: float | None, all_rois: bool = False) -> list:
     """Every Recording a file or folder holds (``fs_hz`` in Hz only when given).
 
     Parameters
@@ -129,15 +144,20 @@ def read_recordings(path: str, fs_hz: float | None) -> list:
         Any input :func:`calcium_forge.io.read` accepts.
     fs_hz : float or None
         Frame rate in Hz for formats that do not store it; None: the file's.
+    all_rois : bool
+        Suite2P input: every ROI instead of the cells (``rois="all"``).
 
     Returns
     -------
     list of Recording
         One per recording in the input (most inputs hold one).
     """
-    from ..io import read
+    from ..io import detect_format, read
 
-    result = read(path, **({} if fs_hz is None else {"fs_hz": fs_hz}))
+    options = {} if fs_hz is None else {"fs_hz": fs_hz}
+    if all_rois and detect_format(path) == "suite2p":
+        options["rois"] = "all"
+    result = read(path, **options)
     return result if isinstance(result, list) else [result]
 
 

@@ -8,6 +8,7 @@ from ._common import (
     add_fs_option,
     add_inference_options,
     add_progress_option,
+    add_rois_option,
     check_rate,
     declare_output,
     numbered_output,
@@ -51,13 +52,14 @@ def _register_convert(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output", metavar="OUT", type=output_file(*_TRACE_OUTPUTS))
     declare_output(p, "output", "recording", "OUT")
     add_fs_option(p)
+    add_rois_option(p)
 
     def run(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from ..io import write
 
-        recs = read_recordings(args.input, args.fs)
+        recs = read_recordings(args.input, args.fs, args.all_rois)
         for k, rec in enumerate(recs):
             target = numbered_output(Path(args.output), k, len(recs))
             write(rec, target)
@@ -76,8 +78,12 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
         help="infer spike rates and events from a recording (ENS², S2S or OASIS)",
         description="Read INPUT (Suite2P folder, Cascade .mat, .npz/.npy/.csv, .nwb), infer "
         "spikes and write a SpikeInference to OUT (.npz, .csv or .nwb). Raw fluorescence is "
-        "converted to dF/F first (neuropil 0.7, maximin baseline). Inputs holding several "
-        "recordings write OUT_<k> for each.",
+        "converted to dF/F first (neuropil 0.7, maximin baseline; ROIs whose corrected "
+        "baseline is not positive are divided by the baseline of their raw F, with a "
+        "warning naming them). Suite2P input: the cells iscell.npy marks, unless --all-rois. "
+        "Fluorescence over 256 MB written to .npz is processed in blocks of ROIs with the "
+        "rates streamed to OUT (which then holds rates, events and the model card, not the "
+        "input recording). Inputs holding several recordings write OUT_<k> for each.",
     )
     p.add_argument("input", metavar="INPUT")
     p.add_argument(
@@ -90,6 +96,7 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
     declare_output(p, "out", "recording")
     add_inference_options(p)
     add_fs_option(p)
+    add_rois_option(p)
     p.add_argument(
         "--event-gain",
         type=positive_float,
@@ -119,10 +126,15 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
         from ..io import write
 
         tune_for_inference()  # heap reuse for the engine's buffers (~20 % less CPU)
-        recs = read_recordings(args.input, args.fs)
+        recs = read_recordings(args.input, args.fs, args.all_rois)
         for rec in recs:
             check_rate(rec, args.input, force=args.force_rate)
-        for k, rec in enumerate(recs):
+        for k in range(len(recs)):
+            target = numbered_output(Path(args.out), k, len(recs))
+            if _streams(recs[k], target):
+                _infer_streamed(recs, k, target, args)
+                continue
+            rec, recs[k] = recs[k], None  # the list does not keep a plane alive after its turn
             res = infer_spikes(
                 rec,
                 method=args.method,
@@ -135,16 +147,70 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
                 force_rate=args.force_rate,
                 **({} if args.event_gain is None else {"event_gain": args.event_gain}),
             )
-            target = numbered_output(Path(args.out), k, len(recs))
             write(res, target)
             n_ev = "" if res.events is None else f", {sum(e.size for e in res.events)} events"
             print(
                 f"wrote {target} ({res.n_rois} ROI(s) x {res.n_frames} frames at "
                 f"{res.fs_hz:.6g} Hz, {args.method}{n_ev})"
             )
+            del rec, res
         return 0
 
     p.set_defaults(func=run)
+
+
+def _streams(rec, target) -> bool:
+    """Whether ``infer`` streams this recording: fluorescence over the batch streaming
+    threshold (:data:`calcium_forge.distributed.task.STREAM_ABOVE_MB`) written to ``.npz``."""
+    from ..distributed.task import STREAM_ABOVE_MB
+
+    return (
+        target.suffix.lower() == ".npz"
+        and rec.kind in ("raw", "dff")
+        and rec.traces.nbytes > STREAM_ABOVE_MB * 1e6
+    )
+
+
+def _infer_streamed(recs: list, k: int, target, args: argparse.Namespace) -> None:
+    """Recording ``recs[k]``, a block of ROIs at a time, with the rates streamed into
+    ``target``; the output holds rates, events and model card, not the input.
+
+    A memory-mapped raw plane goes through dF/F block by block too (nothing of it is
+    held in memory whole); raw traces already in memory (a cell selection) are turned
+    into dF/F at once and dropped, which needs less than keeping them for the blocks."""
+    from .._blocks import is_memory_mapped
+    from ..distributed.task import STREAM_ROI_BLOCK
+    from ..inference.streamed import DffRows, infer_spikes_streamed
+    from ..signal import to_dff
+
+    rec, recs[k] = recs[k], None
+    fs_hz = rec.fs_hz
+    if rec.kind == "raw" and is_memory_mapped(rec.traces):
+        traces = DffRows.from_recording(rec)
+    else:
+        traces = to_dff(rec).traces
+    del rec  # a copy in memory is not needed any more; DffRows keeps what it reads from
+    summary = infer_spikes_streamed(
+        traces,
+        target,
+        fs_hz,
+        roi_block=STREAM_ROI_BLOCK,
+        method=args.method,
+        model=args.model,
+        events=not args.no_events,
+        mode=args.mode,
+        progress_bar=not args.no_progress,
+        num_threads=args.threads,
+        device=args.device,
+        force_rate=args.force_rate,
+        **({} if args.event_gain is None else {"event_gain": args.event_gain}),
+    )
+    n_ev = f", {summary.n_events} events" if not args.no_events else ""
+    print(
+        f"wrote {target} ({summary.n_rois} ROI(s) x {summary.n_frames} frames at "
+        f"{fs_hz:.6g} Hz, {args.method}{n_ev}; streamed in blocks of {summary.roi_block} ROIs, "
+        "input recording not stored)"
+    )
 
 
 def _register_batch_infer(sub: argparse._SubParsersAction) -> None:

@@ -255,16 +255,21 @@ def _checksum(path: Path, res: TaskResult) -> None:
 
 
 def _load(path: Path, options: dict[str, Any], res: TaskResult, t0: float) -> Any:
-    """Stage ``load``: read the input as one Recording (``fs_hz`` only as a fallback)."""
+    """Stage ``load``: read the input as one Recording (``fs_hz`` only as a fallback).
+
+    Suite2P planes are read with every ROI (``rois="all"``), like the streamed path.
+    """
     from .. import io as cf_io
     from ..errors import CalciumForgeError
 
+    # every ROI of a Suite2P plane, as the streamed path for large planes reads them
+    extra = {"rois": "all"} if cf_io.detect_format(path) == "suite2p" else {}
     try:  # files that store their frame rate keep it; fs_hz is the fallback
-        obj = cf_io.read(path)
+        obj = cf_io.read(path, **extra)
     except CalciumForgeError:
         if options.get("fs_hz") is None:
             raise
-        obj = cf_io.read(path, fs_hz=float(options["fs_hz"]))
+        obj = cf_io.read(path, fs_hz=float(options["fs_hz"]), **extra)
     rec = _single_recording(obj, path)
     res.n_rois, res.n_frames, res.fs_hz = rec.n_rois, rec.n_frames, rec.fs_hz
     res.timings_s["load"] = time.perf_counter() - t0

@@ -114,7 +114,8 @@ def check_rois(traces: np.ndarray, rows_per_chunk: int = 64) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        bool (n_rois, n_frames), True where the dF/F is NaN (a gap).
+        bool (n_rois, n_frames), True where the dF/F is NaN (a gap); a
+        read-only all-False view (no memory) when there is no gap.
 
     Raises
     ------
@@ -123,14 +124,14 @@ def check_rois(traces: np.ndarray, rows_per_chunk: int = 64) -> np.ndarray:
     """
     if traces.shape[1] == 0 or traces.shape[0] == 0:
         raise InvalidInputError(f"data has no frames or no ROIs (shape {traces.shape}).")
-    nan = np.empty(traces.shape, dtype=bool)
     inf_rows: list[int] = []
     all_nan: list[int] = []
     const: list[int] = []
+    any_nan = False
     for r0 in range(0, traces.shape[0], rows_per_chunk):
         block = traces[r0 : r0 + rows_per_chunk]
-        np.isnan(block, out=nan[r0 : r0 + rows_per_chunk])
-        bnan = nan[r0 : r0 + rows_per_chunk]
+        bnan = np.isnan(block)
+        any_nan = any_nan or bool(bnan.any())
         inf_rows += (r0 + np.nonzero(np.isinf(block).any(axis=1))[0]).tolist()
         all_nan += (r0 + np.nonzero(bnan.all(axis=1))[0]).tolist()
         with np.errstate(all="ignore"):
@@ -152,4 +153,6 @@ def check_rois(traces: np.ndarray, rows_per_chunk: int = 64) -> np.ndarray:
             f"ROI(s) {const[:10]} have a constant dF/F trace (value {value:g}); there is "
             "nothing to infer. Drop them or check the trace extraction."
         )
-    return nan
+    if not any_nan:  # no gap: a read-only all-False view, no (n_rois, n_frames) array
+        return np.broadcast_to(np.False_, traces.shape)
+    return np.isnan(traces)

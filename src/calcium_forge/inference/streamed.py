@@ -94,12 +94,116 @@ class _NpyRows:
         return block.reshape(r1 - r0, n)
 
 
-class Suite2PDffRows:
+class DffRows:
+    """dF/F computed row block by row block from raw F (and neuropil) row sources.
+
+    Every step of :func:`calcium_forge.signal.to_dff` is per ROI, so any block
+    equals the same rows of the whole-recording dF/F. ROIs that take the raw-F
+    baseline rule (or get NaN) are collected with their indices in the whole
+    recording, and :meth:`warn_flags` warns once for all blocks.
+
+    Parameters
+    ----------
+    f, fneu : array-like
+        Raw F and neuropil (a.u.), (n_rois, n_frames), sliceable by rows
+        (arrays, read-only memory maps, :class:`_NpyRows`); ``fneu`` may be None.
+    fs_hz : float
+        Frame rate, Hz.
+    neuropil_coeff : float
+        Neuropil coefficient (suite2p's default 0.7).
+    baseline : str
+        Baseline method of :func:`calcium_forge.signal.to_dff`.
+    name, source : str
+        Recording name (for the warning) and where the traces come from.
+    where : tuple of (str, str), optional
+        What F and the neuropil are called and which file holds them, for
+        error messages (default ``("F", source)``, ``("Fneu", source)``).
+
+    Attributes
+    ----------
+    shape : tuple of int
+        (n_rois, n_frames).
+    read_s, preprocess_s : float
+        Seconds spent reading and computing dF/F so far.
+    raw_baseline_rois, undefined_rois : list of int
+        ROIs (whole-recording indices) flagged by :func:`~calcium_forge.signal.to_dff` so far.
+    """
+
+    def __init__(
+        self, f: Any, fneu: Any, fs_hz: float, neuropil_coeff: float = 0.7,
+        baseline: str = "maximin", name: str = "", source: str = "",
+        where: tuple[tuple[str, str], tuple[str, str]] | None = None,
+    ) -> None:  # fmt: skip
+        self.f, self.fneu = f, fneu
+        self.where = where or (("F", source), ("Fneu", source))
+        self.shape = (int(f.shape[0]), int(f.shape[1]))
+        self.fs_hz = float(fs_hz)
+        self.neuropil_coeff = float(neuropil_coeff)
+        self.baseline = baseline
+        self.name, self.source = name, source
+        self.read_s = 0.0
+        self.preprocess_s = 0.0
+        self.raw_baseline_rois: list[int] = []
+        self.undefined_rois: list[int] = []
+
+    @classmethod
+    def from_recording(
+        cls, rec: Any, neuropil_coeff: float = 0.7, baseline: str = "maximin"
+    ) -> DffRows:
+        """The dF/F rows of a raw :class:`~calcium_forge.recording.Recording`."""
+        return cls(rec.traces, rec.neuropil, rec.fs_hz, neuropil_coeff, baseline,
+                   name=rec.name, source=rec.source or "")  # fmt: skip
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        import warnings
+
+        from ..io._common import require_finite
+        from ..recording import Recording
+        from ..signal import to_dff
+
+        r0 = rows.indices(self.shape[0])[0]
+        t0 = time.perf_counter()
+        f = self.f[rows]
+        require_finite(f, *self.where[0])
+        neu = None
+        if self.fneu is not None:
+            neu = self.fneu[rows]
+            require_finite(neu, *self.where[1])
+        t1 = time.perf_counter()
+        rec = Recording(f, self.fs_hz, kind="raw", neuropil=neu, source=self.source or None)
+        with warnings.catch_warnings():  # one warning for every block: warn_flags
+            warnings.filterwarnings("ignore", message=r"to_dff\(", category=UserWarning)
+            out = to_dff(rec, neuropil_coeff=self.neuropil_coeff, baseline=self.baseline)
+        self.raw_baseline_rois += [r0 + i for i in out.meta["dff"]["raw_baseline_rois"]]
+        self.undefined_rois += [r0 + i for i in out.meta["dff"]["undefined_rois"]]
+        self.read_s += t1 - t0
+        self.preprocess_s += time.perf_counter() - t1
+        return out.traces
+
+    @property
+    def dff_meta(self) -> dict[str, Any]:
+        """The rule and the flagged ROIs, as ``meta["dff"]`` of :func:`to_dff` has them."""
+        from ..signal import RAW_BASELINE_RULE
+
+        return {
+            "neuropil_coeff": self.neuropil_coeff if self.fneu is not None else 0.0,
+            "baseline": self.baseline,
+            "f0_rule": RAW_BASELINE_RULE,
+            "raw_baseline_rois": list(self.raw_baseline_rois),
+            "undefined_rois": list(self.undefined_rois),
+        }
+
+    def warn_flags(self) -> None:
+        """Warn once, naming every flagged ROI of the blocks read so far."""
+        from ..signal import warn_dff_flags
+
+        warn_dff_flags(self.name, self.raw_baseline_rois, self.undefined_rois)
+
+
+class Suite2PDffRows(DffRows):
     """dF/F of a Suite2P plane computed row block by row block from ``F.npy``/``Fneu.npy``.
 
-    Only the requested ROIs are read (plain reads, no mmap), neuropil-corrected
-    and baselined with :func:`calcium_forge.signal.to_dff`; every step is per
-    ROI, so any block equals the same rows of the whole-recording dF/F.
+    Only the requested ROIs are read (plain reads, no mmap); see :class:`DffRows`.
 
     Parameters
     ----------
@@ -111,52 +215,23 @@ class Suite2PDffRows:
         Neuropil coefficient (suite2p's default 0.7).
     baseline : str
         Baseline method of :func:`calcium_forge.signal.to_dff`.
-
-    Attributes
-    ----------
-    shape : tuple of int
-        (n_rois, n_frames) of ``F.npy``.
-    read_s, preprocess_s : float
-        Seconds spent reading and computing dF/F so far.
     """
 
     def __init__(self, plane: Path, fs_hz: float, neuropil_coeff: float, baseline: str) -> None:
         from ..errors import FileFormatError
 
         self.plane = Path(plane)
-        self.f = _NpyRows(self.plane / "F.npy")
+        f = _NpyRows(self.plane / "F.npy")
         neu = self.plane / "Fneu.npy"
-        self.fneu = _NpyRows(neu) if neu.is_file() else None
-        if self.fneu is not None and self.fneu.shape != self.f.shape:
+        fneu = _NpyRows(neu) if neu.is_file() else None
+        if fneu is not None and fneu.shape != f.shape:
             raise FileFormatError(
-                f"{neu}: Fneu.npy has shape {self.fneu.shape} but F.npy has {self.f.shape}; "
+                f"{neu}: Fneu.npy has shape {fneu.shape} but F.npy has {f.shape}; "
                 "the files do not belong together."
             )
-        self.shape = self.f.shape
-        self.fs_hz = float(fs_hz)
-        self.neuropil_coeff = float(neuropil_coeff)
-        self.baseline = baseline
-        self.read_s = 0.0
-        self.preprocess_s = 0.0
-
-    def __getitem__(self, rows: slice) -> np.ndarray:
-        from ..io._common import require_finite
-        from ..recording import Recording
-        from ..signal import to_dff
-
-        t0 = time.perf_counter()
-        f = self.f[rows]
-        require_finite(f, "F.npy", str(self.plane / "F.npy"))
-        neu = None
-        if self.fneu is not None:
-            neu = self.fneu[rows]
-            require_finite(neu, "Fneu.npy", str(self.plane / "Fneu.npy"))
-        t1 = time.perf_counter()
-        rec = Recording(f, self.fs_hz, kind="raw", neuropil=neu, source=str(self.plane))
-        dff = to_dff(rec, neuropil_coeff=self.neuropil_coeff, baseline=self.baseline).traces
-        self.read_s += t1 - t0
-        self.preprocess_s += time.perf_counter() - t1
-        return dff
+        where = (("F.npy", str(self.plane / "F.npy")), ("Fneu.npy", str(neu)))
+        super().__init__(f, fneu, fs_hz, neuropil_coeff, baseline, name=self.plane.name,
+                         source=str(self.plane), where=where)  # fmt: skip
 
 
 def _open_traces(traces: Any) -> Any:
@@ -299,7 +374,7 @@ def iter_infer_spikes_streamed(
     traces : path or array-like
         dF/F (fraction), (n_rois, n_frames): a ``.npy`` file (read block by
         block with plain reads) or an array-like supporting row slices (zarr,
-        h5py dataset, memmap, :class:`Suite2PDffRows`).
+        h5py dataset, memmap, :class:`DffRows`, :class:`Suite2PDffRows`).
     out_path : path
         Output calcium-forge ``.npz`` (SpikeInference without the input
         recording), written as a stream through a temporary file.
@@ -339,9 +414,13 @@ def iter_infer_spikes_streamed(
                 np.lib.format.write_array_header_2_0(fh, rate_header)
                 yield from _stream_rates(fh, src, roi_block, infer_kwargs, blocks)
             meta = {"streamed": {"roi_block": roi_block, "blocks": blocks.meta}, "mode": mode}
+            if isinstance(src, DffRows):  # raw input: the dF/F rule and its flagged ROIs
+                meta["dff"] = src.dff_meta
             _write_scalars(zf, fs_hz, method, blocks.card, meta)
             if events:
                 _write_events(zf, n_rois, blocks)
+    if isinstance(src, DffRows):
+        src.warn_flags()
     return StreamedInference(
         path=out,
         n_rois=n_rois,

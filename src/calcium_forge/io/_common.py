@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import count_nonfinite
 from ..errors import InvalidInputError
 from ..recording import check_fs
 
@@ -66,14 +67,13 @@ def require_finite(array: np.ndarray, what: str, where: str, allow_nan: bool = F
     a = np.asarray(array)
     if not np.issubdtype(a.dtype, np.floating):
         return
-    n_inf = int(np.isinf(a).sum())
+    n_inf, n_nan = count_nonfinite(a)  # a block of rows at a time (memory-mapped files too)
     if n_inf:
         raise InvalidInputError(
             f"{where}: {what} contains {n_inf} infinite value(s); infinities are never "
             "accepted. Replace them with finite values (or NaN for missing frames)."
         )
     if not allow_nan:
-        n_nan = int(np.isnan(a).sum())
         if n_nan:
             raise InvalidInputError(
                 f"{where}: {what} contains {n_nan} NaN value(s), which this format does not "

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import take_rows
 from ..errors import FileFormatError, InvalidInputError, MissingFileError
 from ..recording import Recording
 from ._common import check_fs, require_finite
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 READER = "suite2p"
+#: Values of the readers' ``rois`` option: the cells iscell.npy marks, or every ROI.
+ROI_SELECTIONS = ("cells", "all")
 _PLANE_FILES = ("F.npy", "Fneu.npy", "spks.npy", "stat.npy", "iscell.npy", "ops.npy")
 _OPS_FILES = ("ops.npy", "db.npy", "settings.npy", "reg_outputs.npy", "detect_outputs.npy")
 #: ops entries copied into ``meta["suite2p_ops"]`` (small scalars only)
@@ -151,8 +154,31 @@ def plane_frame_rate(path: str | os.PathLike[str], fs_hz: float | None = None) -
     raise _no_frame_rate(folder)
 
 
-def _load_numeric(path: Path, name: str) -> np.ndarray:
-    arr = load_npy(path)
+def _load_mapped(path: Path) -> np.ndarray | None:
+    """A plain numeric ``.npy`` as a read-only memory map, or None (then read it normally).
+
+    Large planes are never copied into memory by the reader: the traces are
+    read from the file cache block by block where they are used.
+    """
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                _, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                _, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        if dtype.hasobject:
+            return None
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError):
+        return None  # load_npy names what is wrong with the file
+    return arr if arr.size else None
+
+
+def _load_numeric(path: Path, name: str, mapped: bool = False) -> np.ndarray:
+    arr = _load_mapped(path) if mapped else None
+    if arr is None:
+        arr = load_npy(path)
     if arr.dtype.hasobject:
         raise FileFormatError(
             f"{path}: {name} must be a numeric array but holds Python objects "
@@ -281,7 +307,7 @@ def _read_traces(folder: Path) -> np.ndarray:
             f"{', '.join(present) or 'no .npy files'}). F.npy holds the fluorescence traces and "
             "is required; point to a complete suite2p plane folder."
         )
-    F = _load_numeric(f_path, "F.npy")
+    F = _load_numeric(f_path, "F.npy", mapped=True)
     if F.ndim != 2:
         raise FileFormatError(
             f"{f_path}: F.npy must be 2-D (n_rois, n_frames); got shape {F.shape}."
@@ -295,7 +321,7 @@ def _read_like_traces(folder: Path, name: str, F: np.ndarray, why: str) -> np.nd
     path = folder / name
     if not path.is_file():
         return None
-    arr = _load_numeric(path, name)
+    arr = _load_numeric(path, name, mapped=True)
     if arr.shape != F.shape:
         raise FileFormatError(
             f"{path}: {name} has shape {arr.shape} but F.npy has {F.shape}; {why}."
@@ -422,8 +448,44 @@ def _plane_name(folder: Path) -> str:
     return f"{experiment}/{folder.name}" if experiment else folder.name
 
 
-def read_suite2p_plane(path: str | os.PathLike[str], fs_hz: float | None = None) -> Recording:
+def _check_rois_option(rois: str) -> None:
+    if rois not in ROI_SELECTIONS:
+        raise InvalidInputError(
+            f"rois must be one of {ROI_SELECTIONS} ('cells': the ROIs iscell.npy marks as "
+            f"cells, 'all': every ROI of F.npy); got {rois!r}."
+        )
+
+
+def _select_cells(rec: Recording, folder: Path) -> Recording:
+    """The ROIs ``iscell`` marks as cells, with their per-ROI metadata.
+
+    ``meta["roi_indices"]`` keeps each row's index in the plane's files.
+    """
+    keep = np.flatnonzero(rec.iscell)
+    if keep.size == 0:
+        raise InvalidInputError(
+            f"{folder / 'iscell.npy'}: no ROI of the {rec.n_rois} is marked as a cell. Read "
+            "every ROI with rois='all' (command line: --all-rois), or re-run the classifier."
+        )
+    sub = rec.select(keep)  # copies the cells' rows of F and Fneu into memory, in blocks
+    for name in ("spks", "cell_probability"):
+        if isinstance(sub.meta.get(name), np.ndarray):
+            sub.meta[name] = take_rows(sub.meta[name], keep)
+    if "roi_centers_yx" in sub.meta:
+        sub.meta["roi_centers_yx"] = [sub.meta["roi_centers_yx"][i] for i in keep]
+    sub.meta["roi_indices"] = keep.tolist()
+    return sub
+
+
+def read_suite2p_plane(
+    path: str | os.PathLike[str], fs_hz: float | None = None, rois: str = "cells"
+) -> Recording:
     """Read one Suite2P plane folder into a raw Recording.
+
+    F, Fneu and spks are memory-mapped (read-only), not copied into memory;
+    code that processes them (:func:`calcium_forge.signal.to_dff`, spike
+    inference, the writers) reads them a block of ROIs at a time. Selecting the
+    cells copies their rows into memory (when some ROIs are not cells).
 
     Parameters
     ----------
@@ -432,6 +494,10 @@ def read_suite2p_plane(path: str | os.PathLike[str], fs_hz: float | None = None)
     fs_hz : float, optional
         Frame rate per plane in Hz. Overrides the ``fs`` of ops/settings;
         required when the folder has no ops/settings file.
+    rois : {"cells", "all"}
+        ``"cells"`` (default): the ROIs ``iscell.npy`` marks as cells (all
+        ROIs when there is no ``iscell.npy``); ``"all"``: every ROI.
+        ``meta["roi_indices"]`` gives each row's index in the plane's files.
 
     Returns
     -------
@@ -451,6 +517,7 @@ def read_suite2p_plane(path: str | os.PathLike[str], fs_hz: float | None = None)
     FileFormatError, InvalidInputError, UnsafePickleError
         On inconsistent shapes, non-finite values, unsafe pickles, missing frame rate.
     """
+    _check_rois_option(rois)
     folder = Path(path)
     F = _read_traces(folder)
     n_rois = F.shape[0]
@@ -478,7 +545,8 @@ def read_suite2p_plane(path: str | os.PathLike[str], fs_hz: float | None = None)
     fs = _plane_fs(folder, ops, origin, fs_hz, meta)
     meta["suite2p_files"] = files
     meta["name"] = _plane_name(folder)
-    return Recording(
+    meta["roi_selection"] = rois
+    rec = Recording(
         traces=F.astype(np.float32, copy=False),
         fs_hz=fs,
         kind="raw",
@@ -489,10 +557,14 @@ def read_suite2p_plane(path: str | os.PathLike[str], fs_hz: float | None = None)
         source=str(folder),
         meta=meta,
     )
+    if rois == "cells" and not rec.iscell.all():
+        return _select_cells(rec, folder)
+    meta["roi_indices"] = list(range(n_rois))
+    return rec
 
 
 def read_suite2p(
-    path: str | os.PathLike[str], fs_hz: float | None = None
+    path: str | os.PathLike[str], fs_hz: float | None = None, rois: str = "cells"
 ) -> Recording | list[Recording]:
     """Read a Suite2P plane folder (one Recording) or a folder of planes (a list).
 
@@ -502,21 +574,25 @@ def read_suite2p(
         ``.../plane0`` or ``.../suite2p`` (or its parent).
     fs_hz : float, optional
         Frame rate per plane in Hz (required when no ops/settings are saved).
+    rois : {"cells", "all"}
+        The cells ``iscell.npy`` marks (default) or every ROI; see
+        :func:`read_suite2p_plane`.
 
     Returns
     -------
     Recording or list of Recording
         One Recording for a plane folder; a list (plane order) for a folder of planes.
     """
+    _check_rois_option(rois)
     p = Path(path)
     if not p.is_dir():
         raise MissingFileError(f"{p}: no such Suite2P folder. Check the path.")
     if is_suite2p_plane(p):
-        return read_suite2p_plane(p, fs_hz=fs_hz)
+        return read_suite2p_plane(p, fs_hz=fs_hz, rois=rois)
     planes = find_planes(p)
     if not planes:
         raise FileFormatError(
             f"{p}: this folder is not a Suite2P output: it holds neither F.npy/stat.npy/ops.npy "
             "nor plane*/ sub-folders. Point to suite2p/plane0 or to the suite2p folder."
         )
-    return [read_suite2p_plane(d, fs_hz=fs_hz) for d in planes]
+    return [read_suite2p_plane(d, fs_hz=fs_hz, rois=rois) for d in planes]

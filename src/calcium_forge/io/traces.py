@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .._blocks import BLOCK_BUDGET_BYTES, release_pages, row_blocks, rows_per_block
 from .._version import __version__
 from ..errors import FileFormatError, InvalidInputError
 from ..recording import Recording
@@ -227,8 +228,42 @@ def write_npz(obj: Recording | SpikeInference, path: str | os.PathLike[str]) -> 
             f"{type(obj).__name__}."
         )
     with atomic_path(path) as tmp:
-        np.savez_compressed(tmp, **arrays)
+        save_npz(tmp, arrays)
     return path
+
+
+def save_npz(path: str | os.PathLike[str], arrays: dict[str, Any]) -> None:
+    """Write ``arrays`` as a compressed ``.npz`` at exactly ``path``, large arrays in row blocks.
+
+    The file is what :func:`numpy.savez_compressed` writes, but nothing is
+    appended to the name, and a large 2-D array is written a block of rows at
+    a time, so a memory-mapped input (the Suite2P reader's traces) is never
+    held in memory whole (its pages are released after each block).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        File to write (any name; callers write to a temporary path).
+    arrays : dict of str to array-like
+        Arrays by key (``key.npy`` inside the archive).
+    """
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for key, value in arrays.items():
+            arr = np.asanyarray(value)
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+                if arr.ndim != 2 or arr.dtype.hasobject or arr.nbytes < BLOCK_BUDGET_BYTES:
+                    np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=True)
+                    continue
+                arr = np.asarray(arr)
+                header = np.lib.format.header_data_from_array_1_0(arr)
+                header["fortran_order"] = False
+                np.lib.format.write_array_header_2_0(fh, header)
+                per_row = max(arr.shape[1] * arr.itemsize, 1)
+                for r0, r1 in row_blocks(arr.shape[0], rows_per_block(arr.shape[0], per_row)):
+                    fh.write(np.ascontiguousarray(arr[r0:r1]).tobytes())
+                    release_pages(arr)
 
 
 def read_result_npz(path: str | os.PathLike[str]) -> SpikeInference:
