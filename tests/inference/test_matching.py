@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 
 from calcium_forge.errors import InvalidInputError  # noqa: E402
 from calcium_forge.inference import infer_spikes  # noqa: E402
+from calcium_forge.inference.api import DEFAULT_MODELS  # noqa: E402
 from calcium_forge.inference.matching import (  # noqa: E402
     OutsideTrainedRangeWarning,
     model_range,
@@ -55,7 +56,7 @@ def test_each_roi_noise_level_is_recorded(rng):
     for method in ("ens2", "oasis"):
         res = infer_spikes(x, fs_hz=30.0, method=method, mode="fast", events=False)
         assert res.meta["noise_level"] == pytest.approx([2.0, 4.0, 8.0], rel=0.1)
-        assert res.meta["model"] in ("ens2-excitatory", "oasis")
+        assert res.meta["model"] in (DEFAULT_MODELS["ens2"], "oasis")
 
 
 def test_conditioned_model_runs_at_the_recordings_own_rate(rng):

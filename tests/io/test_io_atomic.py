@@ -53,7 +53,9 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch, suffix):
         raise OSError("No space left on device")
 
     if suffix == ".npz":
-        monkeypatch.setattr(np, "savez_compressed", boom)
+        import calcium_forge.io.traces as traces_io
+
+        monkeypatch.setattr(traces_io, "save_npz", boom)
     elif suffix == ".csv":
         monkeypatch.setattr(np, "savetxt", lambda *a, **k: (_ for _ in ()).throw(OSError("full")))
     else:

@@ -117,12 +117,14 @@ def test_read_only_folder_for_real(tmp_path, rec):
 
 
 def test_full_disk_is_a_write_error_and_leaves_nothing(tmp_path, rec, monkeypatch):
-    def full(file, **arrays):
+    import calcium_forge.io.traces as traces_io
+
+    def full(file, arrays):
         with open(file, "wb") as fh:
             fh.write(b"PK partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(np, "savez_compressed", full)
+    monkeypatch.setattr(traces_io, "save_npz", full)
     err = _raises(WriteError, r"out\.npz.*disk.*full", write, rec, tmp_path / "out.npz")
     assert "free space" in err
     with pytest.raises(OSError):  # WriteError stays an OSError for generic handlers

@@ -199,9 +199,10 @@ def test_traces_widget_shows_ground_truth(make_napari_viewer, qtbot):
 
 def test_infer_spikes_ens2_shipped_model(make_napari_viewer, qtbot):
     from calcium_forge.datasets import hippocampus_dff
+    from calcium_forge.inference.api import DEFAULT_MODELS
     from calcium_forge.inference.registry import list_models
 
-    if "ens2-excitatory" not in list_models():
+    if DEFAULT_MODELS["ens2"] not in list_models():
         pytest.skip("the shipped ENS² model is not installed")
     rec = hippocampus_dff().select([0, 1])
     rec = type(rec)(
@@ -211,7 +212,7 @@ def test_infer_spikes_ens2_shipped_model(make_napari_viewer, qtbot):
     napari_api.add_recording(viewer, rec)
     w = InferSpikesWidget(viewer)
     qtbot.addWidget(w)
-    assert "ens2-excitatory" in w.model.choices
+    assert DEFAULT_MODELS["ens2"] in w.model.choices
     w.method.value = "ens2"
     w.mode.value = "fast"
     w.event_gain.value = 1.5  # overrides the card's gain for the event estimate
@@ -220,8 +221,8 @@ def test_infer_spikes_ens2_shipped_model(make_napari_viewer, qtbot):
     assert w.last_error is None, w.last_error
     rate = viewer.layers["hippo2 rate (ENS²)"]
     res = rate.metadata["calcium_forge"]["recording"]
-    assert res.model_card["name"] == "ens2-excitatory"
-    shipped_gain = load_model("ens2-excitatory").card["events"]["gain"]
+    assert res.model_card["name"] == DEFAULT_MODELS["ens2"]
+    shipped_gain = load_model(DEFAULT_MODELS["ens2"]).card["events"]["gain"]
     assert shipped_gain != 1.5  # so the override below is visible
     assert res.meta["event_gain"] == 1.5 and res.model_card["events"]["gain"] == shipped_gain
     assert rate.data.shape == (2, 900) and np.all(rate.data >= 0)

@@ -22,7 +22,7 @@ from .._blocks import take_rows
 from ..errors import FileFormatError, InvalidInputError, MissingFileError
 from ..recording import Recording
 from ._common import check_fs, require_finite
-from .limits import check_allocation
+from .limits import check_allocation, require_regular_file
 from .safe_pickle import load_npy
 
 __all__ = [
@@ -160,6 +160,7 @@ def _load_mapped(path: Path) -> np.ndarray | None:
     Large planes are never copied into memory by the reader: the traces are
     read from the file cache block by block where they are used.
     """
+    require_regular_file(path, path.name)  # a FIFO or device would hang the open below
     try:
         with open(path, "rb") as fh:
             version = np.lib.format.read_magic(fh)
