@@ -135,18 +135,7 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
                 _infer_streamed(recs, k, target, args)
                 continue
             rec, recs[k] = recs[k], None  # the list does not keep a plane alive after its turn
-            res = infer_spikes(
-                rec,
-                method=args.method,
-                model=args.model,
-                events=not args.no_events,
-                mode=args.mode,
-                progress_bar=not args.no_progress,
-                num_threads=args.threads,
-                device=args.device,
-                force_rate=args.force_rate,
-                **({} if args.event_gain is None else {"event_gain": args.event_gain}),
-            )
+            res = infer_spikes(rec, **_infer_options(args))
             write(res, target)
             n_ev = "" if res.events is None else f", {sum(e.size for e in res.events)} events"
             print(
@@ -157,6 +146,23 @@ def _register_infer(sub: argparse._SubParsersAction) -> None:
         return 0
 
     p.set_defaults(func=run)
+
+
+def _infer_options(args: argparse.Namespace) -> dict:
+    """The ``infer_spikes`` keyword arguments of ``infer``'s options (in memory or streamed)."""
+    opts = {
+        "method": args.method,
+        "model": args.model,
+        "events": not args.no_events,
+        "mode": args.mode,
+        "progress_bar": not args.no_progress,
+        "num_threads": args.threads,
+        "device": args.device,
+        "force_rate": args.force_rate,
+    }
+    if args.event_gain is not None:
+        opts["event_gain"] = args.event_gain
+    return opts
 
 
 def _streams(rec, target) -> bool:
@@ -195,15 +201,7 @@ def _infer_streamed(recs: list, k: int, target, args: argparse.Namespace) -> Non
         target,
         fs_hz,
         roi_block=STREAM_ROI_BLOCK,
-        method=args.method,
-        model=args.model,
-        events=not args.no_events,
-        mode=args.mode,
-        progress_bar=not args.no_progress,
-        num_threads=args.threads,
-        device=args.device,
-        force_rate=args.force_rate,
-        **({} if args.event_gain is None else {"event_gain": args.event_gain}),
+        **_infer_options(args),
     )
     n_ev = f", {summary.n_events} events" if not args.no_events else ""
     print(
