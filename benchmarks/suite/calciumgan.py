@@ -20,6 +20,9 @@ Usage::
     python benchmarks/suite/calciumgan.py --reevaluate --out benchmarks/out/gan_hippo  # rescore
     python benchmarks/suite/calciumgan.py --table "CalciumGAN=calciumgan-hippocampus" \
         --out benchmarks/out/gan_table  # the co-firing table (see _gan_table.py)
+    python benchmarks/suite/calciumgan.py --dataset dg --budget-min 60 --snapshot-every 500 \
+        --skip-no-ps --out benchmarks/out/gan_dg
+    python benchmarks/suite/calciumgan.py --curve benchmarks/out/gan_dg  # learning curve
 
 Each run writes ``results.json`` (+ models, figures) into ``--out``; ``--report``
 prints the combined Markdown table.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -150,16 +154,18 @@ def run(args) -> None:
     )
 
     for name, ps in (("CalciumGAN", 2), ("CalciumGAN no PS", 0)):
-        if args.skip_no_ps and ps == 0:
+        if (args.skip_no_ps and ps == 0) or (args.only_no_ps and ps > 0):
             continue
         gan_config = GANConfig.cpu(n_neurons=rec.n_rois, window=WINDOW)
+        if args.paper_layout:
+            gan_config = GANConfig.paper_layout(n_neurons=rec.n_rois, window=WINDOW)
         gan_config.phase_shuffle = ps
         config = GANTrainConfig(
             steps=args.max_steps,
             batch_size=args.batch_size,
             pretrain_steps=args.pretrain_steps,
             time_budget_s=args.budget_min * 60.0,
-            checkpoint_every=500,
+            checkpoint_every=args.snapshot_every or 500,
             seed=args.seed,
             num_threads=1,
             # the split is made above; recorded here so that the model card says how
@@ -191,6 +197,11 @@ def run(args) -> None:
             except StopIteration as stop:
                 res = stop.value
                 break
+            wgan = p.message.startswith("WGAN")
+            if args.snapshot_every and wgan and p.step % args.snapshot_every == 0:
+                snap = model_dir / "snapshots" / f"step_{p.step:06d}.pt"
+                snap.parent.mkdir(exist_ok=True)
+                shutil.copyfile(model_dir / "checkpoint.pt", snap)
             print(
                 f"  [{name}] {p.message} {p.step}/{p.total} "
                 + " ".join(f"{k}={v:.4g}" for k, v in p.values.items()),
@@ -415,6 +426,20 @@ def main() -> None:
     ap.add_argument("--pretrain-steps", type=int, default=300)
     ap.add_argument("--per-neuron-scaling", action="store_true")
     ap.add_argument("--skip-no-ps", action="store_true")
+    ap.add_argument("--only-no-ps", action="store_true", help="train only the no-PS GAN")
+    ap.add_argument(
+        "--paper-layout",
+        action="store_true",
+        help="the paper's generator and critic at CPU size (GANConfig.paper_layout) instead of "
+        "the default GANConfig.cpu()",
+    )
+    ap.add_argument(
+        "--snapshot-every",
+        type=int,
+        default=0,
+        help="keep a copy of the checkpoint every this many steps (the learning curve: "
+        "--curve scores them)",
+    )
     ap.add_argument(
         "--ema-decay",
         type=float,
@@ -449,7 +474,24 @@ def main() -> None:
         "model's window and at 30-s windows of one long sample; print one table",
     )
     ap.add_argument("--skip-dg", action="store_true", help="--table without the DG rows")
+    ap.add_argument(
+        "--curve",
+        default=None,
+        metavar="OUT",
+        help="score every snapshot of the run in OUT (the learning curve; see _gan_curve.py)",
+    )
+    ap.add_argument(
+        "--curve-start",
+        type=float,
+        default=None,
+        help="--curve: Unix time the training started (default: extrapolated from the snapshots)",
+    )
     args = ap.parse_args()
+    if args.curve:
+        from _gan_curve import curve_run
+
+        curve_run(args, load_dataset, windows, STRIDE_TRAIN, STRIDE_EVAL, WINDOW)
+        return
     if args.table:
         table_run(args)
         return

@@ -29,6 +29,7 @@ from .train import (
     _deprecated_alias,
     iter_train_gan,
     load_checkpoint,
+    model_from_checkpoint,
     train_gan,
 )
 from .windows import Scaling, WindowSplit, make_windows, split_windows, windows_to_traces
@@ -54,6 +55,7 @@ __all__ = [
     "load_model",
     "make_dg_dataset",
     "make_windows",
+    "model_from_checkpoint",
     "nearest_correlation",
     "random_dg",
     "spikes_to_calcium",

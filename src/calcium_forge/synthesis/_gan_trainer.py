@@ -44,7 +44,7 @@ from ..progress import Progress, ProgressGen
 from ._ddp import DistContext, all_reduce_mean, average_gradients, shard_indices
 from .calciumgan import CalciumGAN
 from .gan_networks import GANConfig, build_critic, build_generator
-from .windows import Scaling, WindowSplit
+from .windows import Scaling, WindowSplit, observation_noise_sd
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -52,6 +52,7 @@ __all__ = [
     "GANTrainer",
     "gradient_penalty",
     "load_checkpoint",
+    "model_from_checkpoint",
 ]
 
 CHECKPOINT_FORMAT = "calcium-forge/calciumgan-checkpoint"
@@ -132,6 +133,34 @@ def load_checkpoint(path: str | Path) -> dict:
     return state
 
 
+def model_from_checkpoint(checkpoint: str | Path | dict) -> CalciumGAN:
+    """The model a training checkpoint holds, ready to sample (e.g. one point of a learning curve).
+
+    Parameters
+    ----------
+    checkpoint : str, Path or dict
+        ``checkpoint.pt`` (or its folder), or a :func:`load_checkpoint` state.
+
+    Returns
+    -------
+    CalciumGAN
+        The generator's weight average when the run kept one, else the generator;
+        ``card["steps"]`` is the checkpoint's step.
+    """
+    state = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint)
+    config = GANConfig.from_dict(state["gan_config"])
+    gen = build_generator(config)
+    gen.load_state_dict(state.get("generator_ema", state["generator"]))
+    card = {"steps": int(state["step"]), "checkpoint": state.get("_path", "<state>")}
+    return CalciumGAN(
+        config=config,
+        scaling=Scaling.from_dict(state["scaling"]),
+        fs_hz=float(state["fs_hz"]),
+        generator=gen,
+        card=card,
+    )
+
+
 class GANTrainer:
     """State and named steps of one WGAN-GP run (one process or one DDP rank).
 
@@ -201,6 +230,9 @@ class GANTrainer:
         config = self.config
         torch.manual_seed(config.seed)
         self.gen = build_generator(self.gan_config).to(self.device)
+        if self.gan_config.observation_noise:  # a checkpoint's own value replaces it
+            sd = observation_noise_sd(self.split.train)
+            self.gen.obs_sigma.copy_(torch.from_numpy(sd).to(self.device))
         self.critic = build_critic(self.gan_config).to(self.device)
         self.opt_g = torch.optim.Adam(self.gen.parameters(), lr=config.lr, betas=config.betas)
         self.opt_d = torch.optim.Adam(self.critic.parameters(), lr=config.lr, betas=config.betas)
@@ -290,6 +322,20 @@ class GANTrainer:
         b = self.config.batch_size
         return self._local(torch.randn(b, self.gan_config.latent_dim, device=self.device))
 
+    def _obs_noise_batch(self):
+        """Standard-normal observation noise (B, T, N) for this rank, or False without the option.
+
+        Drawn for the global batch and cut to this rank's rows (like the latents),
+        so that data-parallel ranks together draw what one process would.
+        """
+        import torch
+
+        g = self.gan_config
+        if not g.observation_noise:
+            return False
+        shape = (self.config.batch_size, g.window, g.n_neurons)
+        return self._local(torch.randn(shape, device=self.device))
+
     def _mean_over_ranks(self, *values: float) -> list[float]:
         if self.ddp is None:
             return list(values)
@@ -310,7 +356,7 @@ class GANTrainer:
             x = self._real_batch()
             with self._autocast():
                 code = head(self.critic.features(x))
-                recon = self.gen(code.float())
+                recon = self.gen(code.float(), None, False)  # the signal, noise-free
             loss = torch.mean((recon.float() - x) ** 2)
             moments = code.float().mean(0).pow(2).mean() + (code.float().var(0) - 1).pow(2).mean()
             opt_ae.zero_grad(set_to_none=True)
@@ -335,10 +381,11 @@ class GANTrainer:
 
         real = self._real_batch()
         z = self._latent_batch()
+        obs = self._obs_noise_batch()
         eps = self._local(torch.rand(self.config.batch_size, device=self.device))
         with self._autocast():
             with torch.no_grad():
-                fake = self.gen(z).float()
+                fake = self.gen(z, None, obs).float()
             d_real = self.critic_m(real).float().mean()
             d_fake = self.critic_m(fake).float().mean()
             scale = self.scaler.get_scale() if self.use_cuda_amp else 1.0
@@ -353,8 +400,9 @@ class GANTrainer:
     def generator_step(self) -> float:
         """One generator update (``L_G = -E[D(G(z))]``); returns loss_g."""
         z = self._latent_batch()
+        obs = self._obs_noise_batch()
         with self._autocast():
-            loss_g = -self.critic(self.gen_m(z)).float().mean()
+            loss_g = -self.critic(self.gen_m(z, None, obs)).float().mean()
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)

@@ -149,7 +149,13 @@ class CalciumGAN:
         self.generator.eval()
 
     # ----------------------------------------------------------------- sampling
-    def sample_windows(self, n_windows: int, seed: int | None = 0, batch_size: int = 64):
+    def sample_windows(
+        self,
+        n_windows: int,
+        seed: int | None = 0,
+        batch_size: int = 64,
+        observation_noise: bool = True,
+    ):
         """Generate ``n_windows`` windows (n, T, N) in the original units.
 
         Parameters
@@ -160,6 +166,9 @@ class CalciumGAN:
             Seed of the latent noise.
         batch_size : int
             Windows generated per forward pass.
+        observation_noise : bool
+            For a model with ``GANConfig.observation_noise``: add its
+            independent per-neuron noise (False: the noise-free signal).
 
         Returns
         -------
@@ -169,7 +178,10 @@ class CalciumGAN:
         torch = _torch()
         if n_windows < 1:
             raise InvalidInputError(f"n_windows must be >= 1; got {n_windows}.")
-        gen = torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+        seq = np.random.SeedSequence(seed)
+        gen = torch.Generator().manual_seed(int(seq.generate_state(1)[0]))
+        # observation noise from its own stream: the signals do not depend on whether it is drawn
+        obs_gen = torch.Generator().manual_seed(int(seq.spawn(1)[0].generate_state(1)[0]))
         out = []
         self.generator.eval()
         with torch.no_grad():
@@ -180,7 +192,11 @@ class CalciumGAN:
                 if self.config.neuron_noise:
                     shape = (b, self.config.n_neurons, self.config.window)
                     noise = torch.randn(shape, generator=gen)
-                out.append(self.generator(z, noise).float().numpy())
+                obs = False
+                if self.config.observation_noise and observation_noise:
+                    shape = (b, self.config.window, self.config.n_neurons)
+                    obs = torch.randn(shape, generator=obs_gen)
+                out.append(self.generator(z, noise, obs).float().numpy())
         return self.scaling.inverse(np.concatenate(out))
 
     def _recording(self, traces: np.ndarray, meta: dict) -> Recording:
@@ -228,10 +244,22 @@ class CalciumGAN:
             raise InvalidInputError(f"overlap must lie in [0, {t}) frames; got {overlap}.")
         hop = t - overlap
         m = max(1, int(np.ceil(max(n_frames - t, 0) / hop)) + 1)
-        traces = crossfade_windows(self.sample_windows(m, seed), overlap)[:, :n_frames]
+        clean = self.config.observation_noise  # crossfade the signal, then add the noise
+        w = self.sample_windows(m, seed, observation_noise=not clean)
+        traces = crossfade_windows(w, overlap)[:, :n_frames]
+        if clean:
+            traces = traces + self._observation_noise(traces.shape, seed)
         return self._recording(
             traces, {"window_frames": t, "crossfade_frames": overlap, "seed": seed}
         )
+
+    def _observation_noise(self, shape: tuple[int, int], seed: int | None) -> np.ndarray:
+        """(N, L) independent white noise of the model's per-neuron level, trace units."""
+        sigma = self.generator.obs_sigma.detach().cpu().numpy().astype(np.float64)
+        span = np.asarray(self.scaling.x_max, np.float64) - np.asarray(self.scaling.x_min)
+        rng = np.random.default_rng(None if seed is None else [int(seed), 1])
+        sd = np.broadcast_to(sigma * span, (shape[0],))[:, None]
+        return (rng.standard_normal(shape) * sd).astype(np.float32)
 
     # ------------------------------------------------------------------ files
     def state(self) -> dict:

@@ -24,6 +24,8 @@ are computed on the training windows in trace units.
 
 The generator gets per-neuron output noise (``GANConfig.neuron_noise``) when
 it has none, so that fast fluctuations can become independent across neurons.
+A model with ``GANConfig.observation_noise`` keeps it: the statistics are
+matched on its noisy output and the anchor compares noise-free signals.
 Torch is imported lazily.
 """
 
@@ -201,14 +203,17 @@ def iter_match_correlations(
     shape = (batch_size, config.n_neurons, config.window)
     for step in range(1, steps + 1):
         z = torch.randn(batch_size, config.latent_dim, generator=rng)
-        x = gen(z, torch.randn(shape, generator=rng))
+        obs = False  # observation noise (if the model has it) is drawn here, seeded
+        if config.observation_noise:
+            obs = torch.randn((batch_size, config.window, config.n_neurons), generator=rng)
+        x = gen(z, torch.randn(shape, generator=rng), obs)
         loss_corr = ((_features(x, pool).mean(0) - target) ** 2).mean()
         log_spec = _log_spectra(x)
         loss_spec = ((log_spec - spec_target) ** 2).mean()
         loss_grid = ((_grid_peaks(log_spec, period) - grid_target) ** 2).mean()
         with torch.no_grad():
-            x0 = gen0(z)
-        loss_anchor = (((gen(z, torch.zeros(shape)) - x0) / sigma) ** 2).mean()
+            x0 = gen0(z, torch.zeros(shape) if model.config.neuron_noise else None, False)
+        loss_anchor = (((gen(z, torch.zeros(shape), False) - x0) / sigma) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss = weight * loss_corr + spectrum_weight * loss_spec + grid_weight * loss_grid
         (loss + loss_anchor).backward()

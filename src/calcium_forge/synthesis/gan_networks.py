@@ -78,6 +78,14 @@ class GANConfig:
         sigmoid), scaled by a learned per-neuron factor. Without it every
         neuron's frame-to-frame noise is a mix of the same hidden channels and
         the neurons' fast fluctuations come out correlated.
+    observation_noise : bool
+        The generative model is signal + observation noise: the generator's
+        [0, 1] output is the signal, and independent white Gaussian noise of
+        each neuron's own level (estimated on the training windows, stored as
+        the buffer ``obs_sigma`` in scaled units, not learned) is added after
+        it, in training (the critic sees it) and in sampling. The noise is then
+        independent across neurons by construction, as a recording's shot
+        noise is, and the generator need not draw it.
     """
 
     window: int = 256
@@ -91,6 +99,7 @@ class GANConfig:
     upsample: str = "transposed"
     pairwise_features: bool = False
     neuron_noise: bool = False
+    observation_noise: bool = False
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
@@ -140,15 +149,27 @@ class GANConfig:
 
     @classmethod
     def cpu(cls, n_neurons: int = 20, window: int = 256) -> GANConfig:
-        """A configuration that trains on one CPU thread in minutes (T = 256 by default).
+        """The default: trains on one CPU thread in an hour (T = 256 by default).
 
-        The paper's layout at a smaller size. The options against population
-        co-fluctuation (``upsample="linear"``, ``pairwise_features``,
-        ``neuron_noise``) are off: within this machine's CPU budget they were
-        not measured to beat the paper's layout followed by
-        :func:`~calcium_forge.synthesis.correlation_matching.match_correlations`
-        (docs/benchmarks.md, "CalciumGAN").
+        The paper's sizes scaled down, with the three changes that measured
+        best against the co-firing and spectral errors of the paper's layout
+        (docs/benchmarks.md, "CalciumGAN"): linear up-sampling (no
+        transposed-convolution grid), a critic that also sees each window's
+        pairwise correlations, and independent observation noise of each
+        neuron's measured level. :meth:`paper_layout` is the paper's layout at
+        the same size.
         """
+        return cls(
+            window=window,
+            n_neurons=n_neurons,
+            upsample="linear",
+            pairwise_features=True,
+            observation_noise=True,
+        )
+
+    @classmethod
+    def paper_layout(cls, n_neurons: int = 20, window: int = 256) -> GANConfig:
+        """The paper's layout (transposed convolutions, plain critic) at the CPU size."""
         return cls(window=window, n_neurons=n_neurons)
 
     def to_dict(self) -> dict:
@@ -260,9 +281,17 @@ def _generator_class():
             self.norms = nn.ModuleList(nn.GroupNorm(1, c) for c in outs[:-1])
             if config.neuron_noise:  # softplus(-2.25) = 0.1 in logit units
                 self.noise_scale = nn.Parameter(torch.full((config.n_neurons,), -2.25))
+            if config.observation_noise:  # set from the training data by the trainer
+                self.register_buffer("obs_sigma", torch.zeros(config.n_neurons))
 
-        def forward(self, z, noise=None):
-            """Windows (B, T, N) from z (B, latent); ``noise`` (B, N, T) or from torch's RNG."""
+        def forward(self, z, noise=None, obs_noise=None):
+            """Windows (B, T, N) from z (B, latent).
+
+            ``noise`` (B, N, T) is the per-neuron noise of ``neuron_noise`` and
+            ``obs_noise`` (B, T, N) the standard-normal draw of
+            ``observation_noise`` (False: the noise-free signal); None draws
+            them from torch's RNG.
+            """
             config = self.config
             h = self.dense(z).view(z.shape[0], config.channels[0], config.base_length)
             h = F.leaky_relu(self.norm0(h), config.leaky_slope)
@@ -274,7 +303,12 @@ def _generator_class():
                 if noise is None:
                     noise = torch.randn(h.shape, dtype=h.dtype, device=h.device)
                 h = h + F.softplus(self.noise_scale)[None, :, None] * noise
-            return torch.sigmoid(h).transpose(1, 2)  # (B, T, N)
+            out = torch.sigmoid(h).transpose(1, 2)  # (B, T, N)
+            if config.observation_noise and obs_noise is not False:
+                if obs_noise is None:
+                    obs_noise = torch.randn(out.shape, dtype=out.dtype, device=out.device)
+                out = out + self.obs_sigma * obs_noise
+            return out
 
     return Generator
 

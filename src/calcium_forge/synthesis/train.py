@@ -49,6 +49,7 @@ from ._gan_trainer import (
     GANTrainer,
     gradient_penalty,
     load_checkpoint,
+    model_from_checkpoint,
 )
 from .calciumgan import CalciumGAN
 from .gan_networks import GANConfig
@@ -62,6 +63,7 @@ __all__ = [
     "gradient_penalty",
     "iter_train_gan",
     "load_checkpoint",
+    "model_from_checkpoint",
     "train_gan",
 ]
 

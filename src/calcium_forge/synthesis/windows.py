@@ -16,7 +16,14 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..recording import Recording
 
-__all__ = ["Scaling", "WindowSplit", "make_windows", "split_windows", "windows_to_traces"]
+__all__ = [
+    "Scaling",
+    "WindowSplit",
+    "make_windows",
+    "observation_noise_sd",
+    "split_windows",
+    "windows_to_traces",
+]
 
 
 @dataclass
@@ -89,6 +96,38 @@ class Scaling:
     def per_neuron(self) -> bool:
         """True for per-neuron scaling."""
         return np.ndim(self.x_min) > 0
+
+
+def observation_noise_sd(windows: np.ndarray, max_windows: int = 256) -> np.ndarray:
+    """White-noise level of each neuron: the median over windows of OASIS' PSD estimate.
+
+    The estimate (``oasis.functions.GetSn``: the power between fs/4 and fs/2)
+    is the one the evaluation uses for its spike threshold, so a model that
+    adds noise of this level gives traces whose estimated noise matches the
+    data's.
+
+    Parameters
+    ----------
+    windows : numpy.ndarray
+        (M, T, N) windows, in any units (the result is in the same units).
+    max_windows : int
+        Use at most this many windows, evenly spaced (the estimate is a median).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (N,) noise standard deviation per neuron (>= 0).
+    """
+    from oasis.functions import GetSn
+
+    w = np.asarray(windows, np.float64)
+    if w.ndim != 3 or w.shape[1] < 8:
+        raise InvalidInputError(
+            f"observation_noise_sd: expected (M, T, N) windows with T >= 8; got {w.shape}."
+        )
+    pick = np.unique(np.linspace(0, len(w) - 1, min(len(w), max_windows)).astype(int))
+    sn = np.array([[GetSn(w[i, :, j]) for j in range(w.shape[2])] for i in pick])
+    return np.nan_to_num(np.median(sn, axis=0)).astype(np.float32)
 
 
 def make_windows(traces: np.ndarray, window: int, stride: int = 1) -> np.ndarray:
