@@ -88,7 +88,7 @@ def test_sample_long_adds_the_noise_once_after_the_crossfades():
     want = np.array([0.05, 0.1, 0.2, 0.4])  # trace units: sigma * (x_max - x_min)
     np.testing.assert_allclose(long.std(1), want, rtol=0.08)
     # the crossfaded stretches carry the full level (averaging two draws would lower it)
-    hop, t = 32, 64
+    hop = 32  # window 64 - overlap 32: frames [k*hop, k*hop + 32) are crossfaded
     fades = np.concatenate([np.arange(k * hop, k * hop + 32) for k in range(1, 100)])
     np.testing.assert_allclose(long[:, fades].std(1), want, rtol=0.1)
 
