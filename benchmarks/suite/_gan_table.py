@@ -110,10 +110,15 @@ def table(scored: dict[str, dict]) -> str:
 
 
 def gan_generator(name: str, path: str) -> Generator:
-    """A saved CalciumGAN as a :class:`Generator`."""
+    """A saved CalciumGAN (model file, shipped name or checkpoint) as a :class:`Generator`."""
+    from calcium_forge.errors import ModelError
     from calcium_forge.synthesis.calciumgan import CalciumGAN
+    from calcium_forge.synthesis.train import model_from_checkpoint
 
-    model = CalciumGAN.load(path)
+    try:
+        model = CalciumGAN.load(path)
+    except ModelError:  # a training checkpoint, e.g. a learning-curve snapshot
+        model = model_from_checkpoint(path)
 
     def windows(n: int, t: int, seed: int) -> np.ndarray:
         return model.sample_windows(n, seed=seed)

@@ -22,7 +22,11 @@ from calcium_forge.synthesis.train import gradient_penalty  # noqa: E402
 from calcium_forge.synthesis.windows import Scaling  # noqa: E402
 
 
-@pytest.mark.parametrize("cfg", [GANConfig.cpu(), GANConfig.paper()], ids=["cpu", "paper"])
+@pytest.mark.parametrize(
+    "cfg",
+    [GANConfig.cpu(), GANConfig.paper_layout(), GANConfig.paper()],
+    ids=["cpu", "paper-layout", "paper"],
+)
 def test_configs_build_and_run_forward(cfg):
     torch.manual_seed(0)
     g, c = build_generator(cfg), build_critic(cfg)

@@ -48,6 +48,12 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--phase-shuffle", type=nonneg_int, default=None, help="n (0 = off)")
     p.add_argument("--paper-config", action="store_true", help="T=2048 paper architecture")
     p.add_argument(
+        "--paper-layout",
+        action="store_true",
+        help="the paper's layout at --window (transposed convolutions, plain critic, no "
+        "observation noise) instead of the default",
+    )
+    p.add_argument(
         "--pretrain-steps",
         type=nonneg_int,
         default=0,
@@ -91,6 +97,8 @@ def _gan_configs(args: argparse.Namespace, n_neurons: int):
 
     if args.paper_config:
         gan_config = GANConfig.paper(n_neurons=n_neurons)
+    elif args.paper_layout:
+        gan_config = GANConfig.paper_layout(n_neurons=n_neurons, window=args.window)
     else:
         gan_config = GANConfig.cpu(n_neurons=n_neurons, window=args.window)
     if args.phase_shuffle is not None:

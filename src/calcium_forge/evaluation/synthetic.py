@@ -277,10 +277,11 @@ class SynthesisReport:
 
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        raster = raster_figure(self.real, self.synthetic, self.fs_hz, self.names)
+        st = self.settings
+        raster = raster_figure(self.real, self.synthetic, self.fs_hz, self.names, st)
         written = [save_png(raster, out / "raster.png", dpi)]
         hists = histogram_figure(
-            self.real, self.synthetic, self.kl_rate, self.kl_corr, self.kl_vrd, self.names
+            self.real, self.synthetic, self.kl_rate, self.kl_corr, self.kl_vrd, self.names, st
         )
         written.append(save_png(hists, out / "histograms.png", dpi))
         spectra = spectrum_figure(
@@ -293,7 +294,7 @@ class SynthesisReport:
         written.append(save_png(spectra, out / "spectra.png", dpi))
         if self.cofiring_real is not None and self.cofiring_synthetic is not None:
             cof = cofiring_figure(
-                self.cofiring_real, self.cofiring_synthetic, self.scores, self.names
+                self.cofiring_real, self.cofiring_synthetic, self.scores, self.names, st
             )
             written.append(save_png(cof, out / "cofiring.png", dpi))
         return written
