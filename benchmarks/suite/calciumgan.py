@@ -157,8 +157,8 @@ def run(args) -> None:
         if (args.skip_no_ps and ps == 0) or (args.only_no_ps and ps > 0):
             continue
         gan_config = GANConfig.cpu(n_neurons=rec.n_rois, window=WINDOW)
-        if args.paper_layout:
-            gan_config = GANConfig.paper_layout(n_neurons=rec.n_rois, window=WINDOW)
+        if args.linear_layout:
+            gan_config = GANConfig.linear(n_neurons=rec.n_rois, window=WINDOW)
         gan_config.phase_shuffle = ps
         config = GANTrainConfig(
             steps=args.max_steps,
@@ -428,10 +428,10 @@ def main() -> None:
     ap.add_argument("--skip-no-ps", action="store_true")
     ap.add_argument("--only-no-ps", action="store_true", help="train only the no-PS GAN")
     ap.add_argument(
-        "--paper-layout",
+        "--linear-layout",
         action="store_true",
-        help="the paper's generator and critic at CPU size (GANConfig.paper_layout) instead of "
-        "the default GANConfig.cpu()",
+        help="train GANConfig.linear() (linear up-sampling, pairwise critic features, "
+        "observation noise) from scratch instead of GANConfig.cpu()",
     )
     ap.add_argument(
         "--snapshot-every",

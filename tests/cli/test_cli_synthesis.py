@@ -18,15 +18,25 @@ def test_synthesis_commands_end_to_end(tmp_path, capsys):
     data = write(make_dg_dataset(3, 80.0, 30.0, seed=0), tmp_path / "dg.npz")
     run = tmp_path / "run"
     common = ["--window", "64", "--batch-size", "4", "--no-progress", "--held-out", "0.25"]
-    first = ["--steps", "2", "--match-correlations", "0"]
+    first = ["--steps", "2", "--match-correlations", "0", "--distill-steps", "0", "--top-up", "0"]
     assert main(["train-gan", str(data), "--out", str(run), *first, *common]) == 0
-    resume = ["--steps", "3", "--resume", "--match-correlations", "20"]
+    resume = ["--steps", "3", "--resume", "--match-correlations", "20", "--distill-steps", "30"]
     assert main(["train-gan", str(data), "--out", str(run), *resume, *common]) == 0
     card = json.loads((run / "model.json").read_text())
     assert card["steps"] == 3 and card["config"]["window"] == 64
-    # model.pt is the correlation-matched model; the adversarial one is kept beside it
+    # model.pt: distilled into linear up-sampling, with observation noise, correlation-matched;
+    # the adversarial one is kept beside it
+    assert card["distillation"]["steps"] == 30 and card["config"]["upsample"] == "linear"
+    assert card["config"]["observation_noise"] and max(card["observation_noise"]["added_sd"]) > 0
     assert card["correlation_matching"]["steps"] == 20 and card["config"]["neuron_noise"]
-    assert (run / "model_adversarial.pt").exists()
+    assert set(card["post_training_cpu_seconds"]) == {
+        "distillation",
+        "observation_noise",
+        "correlation_matching",
+    }
+    assert json.loads((run / "model_adversarial.json").read_text())["config"]["upsample"] == (
+        "transposed"
+    )
     syn = tmp_path / "syn.npz"
     assert main(["sample-gan", str(run / "model.pt"), "--out", str(syn), "--frames", "700"]) == 0
     rec = read(syn)

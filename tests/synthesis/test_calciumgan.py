@@ -24,8 +24,8 @@ from calcium_forge.synthesis.windows import Scaling  # noqa: E402
 
 @pytest.mark.parametrize(
     "cfg",
-    [GANConfig.cpu(), GANConfig.paper_layout(), GANConfig.paper()],
-    ids=["cpu", "paper-layout", "paper"],
+    [GANConfig.cpu(), GANConfig.linear(), GANConfig.paper()],
+    ids=["cpu", "linear", "paper"],
 )
 def test_configs_build_and_run_forward(cfg):
     torch.manual_seed(0)

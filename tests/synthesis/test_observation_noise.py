@@ -112,3 +112,35 @@ def test_correlation_matching_keeps_the_observation_noise():
     np.testing.assert_array_equal(
         tuned.generator.obs_sigma.numpy(), model.generator.obs_sigma.numpy()
     )
+
+
+def test_top_up_brings_the_samples_to_the_data_noise_level():
+    from calcium_forge.synthesis.observation_noise import top_up_observation_noise
+
+    rec = _noisy_rec(sd=(0.05, 0.1, 0.2, 0.4))
+    data = make_windows(rec.traces, 64, 16)
+    cfg = _config()
+    cfg.observation_noise = False
+    scaling = Scaling(rec.traces.min(1), rec.traces.max(1))
+    smooth = CalciumGAN(cfg, scaling, 30.0)  # a constant output: no noise of its own
+    with torch.no_grad():
+        for prm in smooth.generator.convs[-1].parameters():
+            prm.zero_()
+    res = top_up_observation_noise(smooth, data, seed=0)
+    assert res.model.config.observation_noise and not smooth.config.observation_noise
+    np.testing.assert_allclose(res.model_sd, 0.0, atol=1e-6)
+    after = observation_noise_sd(res.model.sample_windows(128, seed=1))
+    np.testing.assert_allclose(after, res.data_sd, rtol=0.1)
+    np.testing.assert_allclose(res.data_sd, [0.05, 0.1, 0.2, 0.4], rtol=0.15)
+    assert res.model.card["observation_noise"]["added_sd"] == list(np.round(res.added_sd, 5))
+    # half the missing variance
+    half = top_up_observation_noise(smooth, data, fraction=0.5, seed=0)
+    np.testing.assert_allclose(half.added_sd**2, 0.5 * res.added_sd**2, rtol=1e-5)
+    # a model whose own output is noisier than the data gets nothing
+    loud = CalciumGAN(cfg, scaling, 30.0)  # untrained: rough output
+    quiet_data = make_windows(_noisy_rec(sd=(0.001,) * 4).traces, 64, 16)
+    assert np.all(top_up_observation_noise(loud, quiet_data).added_sd == 0)
+    with pytest.raises(Exception, match="fraction"):
+        top_up_observation_noise(loud, data, fraction=1.5)
+    with pytest.raises(Exception, match="windows must be"):
+        top_up_observation_noise(loud, data[:, :32])

@@ -48,10 +48,10 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--phase-shuffle", type=nonneg_int, default=None, help="n (0 = off)")
     p.add_argument("--paper-config", action="store_true", help="T=2048 paper architecture")
     p.add_argument(
-        "--paper-layout",
+        "--linear-layout",
         action="store_true",
-        help="the paper's layout at --window (transposed convolutions, plain critic, no "
-        "observation noise) instead of the default",
+        help="train the linear-up-sampling architecture from scratch (GANConfig.linear) "
+        "instead of distilling into it after training",
     )
     p.add_argument(
         "--pretrain-steps",
@@ -78,13 +78,29 @@ def _register_train_gan(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     p.add_argument(
+        "--distill-steps",
+        type=nonneg_int,
+        default=6000,
+        metavar="STEPS",
+        help="after training, distil the generator into the linear-up-sampling architecture "
+        "(no transposed-convolution peaks in the spectrum; default 6000, 0 = off)",
+    )
+    p.add_argument(
+        "--top-up",
+        type=fraction,
+        default=1.0,
+        metavar="SHARE",
+        help="then add independent noise per neuron: this share of the noise variance the "
+        "samples lack against the data (default 1 = the data's level; 0 = off)",
+    )
+    p.add_argument(
         "--match-correlations",
-        type=int,
+        type=nonneg_int,
         default=400,
         metavar="STEPS",
-        help="after training, fine-tune STEPS steps so that pairwise correlations and "
-        "spectra match the training windows (default 400; 0 = off); DIR/model.pt is the "
-        "matched model, DIR/model_adversarial.pt the GAN before it",
+        help="then fine-tune STEPS steps so that pairwise correlations match the training "
+        "windows (default 400; 0 = off). DIR/model.pt is the final model, "
+        "DIR/model_adversarial.pt the GAN before these stages",
     )
     add_progress_option(p)
     p.set_defaults(func=_run_train_gan)
@@ -97,8 +113,8 @@ def _gan_configs(args: argparse.Namespace, n_neurons: int):
 
     if args.paper_config:
         gan_config = GANConfig.paper(n_neurons=n_neurons)
-    elif args.paper_layout:
-        gan_config = GANConfig.paper_layout(n_neurons=n_neurons, window=args.window)
+    elif args.linear_layout:
+        gan_config = GANConfig.linear(n_neurons=n_neurons, window=args.window)
     else:
         gan_config = GANConfig.cpu(n_neurons=n_neurons, window=args.window)
     if args.phase_shuffle is not None:
@@ -148,8 +164,10 @@ def _run_train_gan(args: argparse.Namespace) -> int:
     finally:
         if ddp is not None:
             ddp.close()
-    if (ddp is None or ddp.is_main) and args.match_correlations > 0:
-        _match_correlations(res, out, args.match_correlations, args.seed)
+    if (ddp is None or ddp.is_main) and (
+        args.distill_steps or args.top_up or args.match_correlations
+    ):
+        _post_train(res, out, args)
     if ddp is None or ddp.is_main:
         w = res.history["wasserstein"]
         print(
@@ -160,16 +178,25 @@ def _run_train_gan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _match_correlations(res, out, steps: int, seed: int) -> None:
-    """Correlation-match the trained model on its training windows; write DIR/model.pt."""
-    from ..synthesis.correlation_matching import match_correlations
+def _post_train(res, out, args: argparse.Namespace) -> None:
+    """Distil, add observation noise, match correlations on the training windows; DIR/model.pt."""
+    from ..synthesis.post_training import post_train
 
     model = res.model
     model.save(out / "model_adversarial.pt")
     windows = model.scaling.inverse(res.split.train)
-    tuned = match_correlations(model, windows, steps=steps, seed=seed).model
-    tuned.save(out / "model.pt")
-    print(f"correlation matching: {steps} steps; model {out / 'model.pt'}")
+    final = post_train(
+        model,
+        windows,
+        distill_steps=args.distill_steps,
+        top_up=args.top_up,
+        match_steps=args.match_correlations,
+        seed=args.seed,
+        progress_bar=not args.no_progress,
+    )
+    final.model.save(out / "model.pt")
+    stages = ", ".join(f"{k} {v:.0f} CPU s" for k, v in final.cpu_seconds.items())
+    print(f"after training: {stages}; model {out / 'model.pt'}")
 
 
 def _register_sample_gan(sub: argparse._SubParsersAction) -> None:
