@@ -84,7 +84,7 @@ def test_two_gloo_processes_give_the_losses_of_one(tmp_path):
         "-m", "calcium_forge.cli", "train-gan", str(data), "--out", str(out),
         "--steps", str(steps), "--batch-size", str(batch), "--window", str(window),
         "--seed", "0", "--threads", "1", "--checkpoint-every", "2", "--no-progress",
-        "--match-correlations", "0",
+        "--match-correlations", "0", "--distill-steps", "0", "--top-up", "0",
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=200, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
