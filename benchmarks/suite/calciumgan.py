@@ -173,6 +173,8 @@ def run(args) -> None:
             held_out_fraction=0.5,
             per_neuron_scaling=args.per_neuron_scaling,
             ema_decay=args.ema_decay,
+            lr=args.lr,
+            betas=tuple(args.betas),
         )
         model_dir = out / name.replace(" ", "_")
         resume = model_dir / "checkpoint.pt" if args.resume else None
@@ -208,16 +210,15 @@ def run(args) -> None:
                 flush=True,
             )
         model = res.model
+        extra = {
+            "train_seconds": round(prior_s + res.seconds, 1),
+            "steps": res.steps_done,
+            "pretrain_steps": args.pretrain_steps,
+        }
+        if args.post_train:
+            model = _post_train(model, train_w, extra, model_dir)
         syn = model.sample_windows(n_syn, seed=args.seed + 2)
-        evaluate(
-            name,
-            syn,
-            {
-                "train_seconds": round(prior_s + res.seconds, 1),
-                "steps": res.steps_done,
-                "pretrain_steps": args.pretrain_steps,
-            },
-        )
+        evaluate(name, syn, extra)
         if args.save_model and ps > 0:
             model.card.update(
                 {
@@ -239,6 +240,18 @@ def run(args) -> None:
             print("saved", target, target.stat().st_size, "bytes", flush=True)
     results["total_seconds"] = round(time.perf_counter() - t0, 1)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
+
+
+def _post_train(model, train_w: np.ndarray, extra: dict, model_dir: Path):
+    """Run the post-training recipe (defaults of ``post_train``) and record its CPU seconds."""
+    from calcium_forge.synthesis.post_training import post_train
+
+    model.save(model_dir / "model_adversarial.pt")
+    post = post_train(model, train_w, seed=int(model.card.get("seed", 0)))
+    extra["post_training_cpu_seconds"] = post.cpu_seconds
+    post.model.save(model_dir / "model.pt")
+    print("  post-training CPU s", json.dumps(post.cpu_seconds), flush=True)
+    return post.model
 
 
 SPREAD_KEYS = (
@@ -432,6 +445,20 @@ def main() -> None:
         action="store_true",
         help="train GANConfig.linear() (linear up-sampling, pairwise critic features, "
         "observation noise) from scratch instead of GANConfig.cpu()",
+    )
+    ap.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate of both nets")
+    ap.add_argument(
+        "--betas",
+        type=float,
+        nargs=2,
+        default=(0.9, 0.9999),
+        help="Adam betas of both nets (paper: 0.9 0.9999)",
+    )
+    ap.add_argument(
+        "--post-train",
+        action="store_true",
+        help="after training, run synthesis.post_training.post_train (as train-gan does) "
+        "and score the result",
     )
     ap.add_argument(
         "--snapshot-every",
