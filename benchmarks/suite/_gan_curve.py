@@ -8,6 +8,11 @@ its real-vs-real floor. Training minutes are the snapshot's age since the
 run's first checkpoint file, plus the pretraining and first steps' share
 (estimated from the mean step time), so they are wall minutes of one thread.
 
+With ``--curve-post-train`` each snapshot is also put through the post-training
+recipe (:func:`calcium_forge.synthesis.post_training.post_train`, as
+``train-gan`` runs it) and scored again; the table then gives the worst ratio
+after post-training and its CPU seconds (to add to the training minutes).
+
 It also writes ``curve.json`` and ``curve.png`` (KL / floor against training
 minutes, log scale, with the 2x line the DG check asks for).
 """
@@ -52,6 +57,7 @@ def curve_run(args, load_dataset, windows, stride_train: int, stride_eval: int, 
 
     torch.set_num_threads(1)
     from calcium_forge.evaluation.synthetic import evaluate_synthetic
+    from calcium_forge.synthesis.post_training import post_train
     from calcium_forge.synthesis.train import model_from_checkpoint
 
     out = Path(args.curve)
@@ -64,12 +70,25 @@ def curve_run(args, load_dataset, windows, stride_train: int, stride_eval: int, 
     floor = results["floor"]
     snaps = _snapshots(out / "CalciumGAN")
     rows = []
-    for snap in snaps:
-        model = model_from_checkpoint(snap)
+
+    def scores(model) -> dict:
         syn = model.sample_windows(len(ref), seed=args.seed + 2)
         s = evaluate_synthetic(ref, syn, training=train_w, held_out=ref, **common).summary()
-        rows.append({"step": model.card["steps"], **{k: float(s[k]) for k in CURVE_KEYS}})
-        ratios = " ".join(f"{k}={s[k] / floor[k]:.1f}x" for k in CURVE_KEYS)
+        return {k: float(s[k]) for k in CURVE_KEYS}
+
+    for snap in snaps:
+        model = model_from_checkpoint(snap)
+        rows.append({"step": model.card["steps"], **scores(model)})
+        if args.curve_post_train:
+            post = post_train(model, train_w, seed=args.seed)
+            rows[-1]["post"] = scores(post.model)
+            rows[-1]["post_cpu_s"] = float(sum(post.cpu_seconds.values()))
+            rows[-1]["post_worst_ratio"] = max(rows[-1]["post"][k] / floor[k] for k in CURVE_KEYS)
+        ratios = " ".join(f"{k}={rows[-1][k] / floor[k]:.1f}x" for k in CURVE_KEYS)
+        if "post" in rows[-1]:
+            ratios += "; post-trained: " + " ".join(
+                f"{k}={rows[-1]['post'][k] / floor[k]:.1f}x" for k in CURVE_KEYS
+            )
         print(f"step {rows[-1]['step']}: {ratios}", flush=True)
     minutes = _minutes(snaps, [r["step"] for r in rows], args.curve_start)
     for r, m in zip(rows, minutes, strict=True):
@@ -82,12 +101,22 @@ def curve_run(args, load_dataset, windows, stride_train: int, stride_eval: int, 
 
 def curve_table(rows: list[dict], floor: dict) -> str:
     """Markdown: one row per snapshot, each KL with its ratio to the floor."""
+    post = any("post" in r for r in rows)
     head = "| steps | minutes | " + " | ".join(CURVE_KEYS) + " | worst / floor |"
-    lines = [head, "|" + "---|" * (len(CURVE_KEYS) + 3)]
-    lines.append("| floor | | " + " | ".join(f"{floor[k]:.4f}" for k in CURVE_KEYS) + " | 1.0 |")
+    head += " worst after post-training (CPU s) |" if post else ""
+    lines = [head, "|" + "---|" * (len(CURVE_KEYS) + 3 + post)]
+    lines.append(
+        "| floor | | "
+        + " | ".join(f"{floor[k]:.4f}" for k in CURVE_KEYS)
+        + " | 1.0 |"
+        + (" |" if post else "")
+    )
     for r in rows:
         cells = " | ".join(f"{r[k]:.4f} ({r[k] / floor[k]:.1f}×)" for k in CURVE_KEYS)
-        lines.append(f"| {r['step']} | {r['minutes']:.0f} | {cells} | {r['worst_ratio']:.1f}× |")
+        line = f"| {r['step']} | {r['minutes']:.0f} | {cells} | {r['worst_ratio']:.1f}× |"
+        if "post" in r:
+            line += f" {r['post_worst_ratio']:.1f}× ({r['post_cpu_s']:.0f}) |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -101,6 +130,10 @@ def _plot(rows: list[dict], floor: dict, path: Path, dataset: str) -> None:
     x = [r["minutes"] for r in rows]
     for k in CURVE_KEYS:
         ax.plot(x, [r[k] / floor[k] for r in rows], marker="o", ms=3, label=k)
+    if any("post" in r for r in rows):
+        post = [r for r in rows if "post" in r]
+        xs, ys = [r["minutes"] for r in post], [r["post_worst_ratio"] for r in post]
+        ax.plot(xs, ys, color="k", marker="s", ms=3, label="worst, after post-training")
     ax.axhline(2.0, color="k", ls="--", lw=1, label="2× floor (target)")
     ax.axhline(1.0, color="0.6", ls=":", lw=1)
     ax.set_yscale("log")

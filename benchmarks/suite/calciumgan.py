@@ -508,6 +508,11 @@ def main() -> None:
         help="score every snapshot of the run in OUT (the learning curve; see _gan_curve.py)",
     )
     ap.add_argument(
+        "--curve-post-train",
+        action="store_true",
+        help="--curve: also score each snapshot after the post-training recipe",
+    )
+    ap.add_argument(
         "--curve-start",
         type=float,
         default=None,
