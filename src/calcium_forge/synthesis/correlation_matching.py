@@ -41,6 +41,7 @@ from ..errors import InvalidInputError
 from ..progress import Progress, ProgressGen, drain
 from .calciumgan import CalciumGAN
 from .gan_networks import GANConfig, build_generator, pairwise_correlations
+from .windows import diff_noise_sd
 
 __all__ = ["CorrelationMatchResult", "iter_match_correlations", "match_correlations"]
 
@@ -190,8 +191,7 @@ def iter_match_correlations(
         spec_target = _log_spectra(w01)
         period = model.config.stride**model.config.depth
         grid_target = _grid_peaks(spec_target, period)
-        sigma = w01.diff(dim=1).abs().flatten(0, 1).median(0).values / (0.6745 * 2**0.5)
-        sigma = sigma.clamp_min(1e-4)[None, None, :]
+        sigma = torch.from_numpy(diff_noise_sd(w01.numpy()))[None, None, :]
     rng = torch.Generator().manual_seed(int(seed))
     opt = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.999))
     history: dict[str, list[float]] = {

@@ -30,6 +30,7 @@ from ..errors import InvalidInputError
 from ..progress import Progress, ProgressGen, drain
 from .calciumgan import CalciumGAN
 from .gan_networks import GANConfig, build_generator
+from .windows import diff_noise_sd
 
 __all__ = ["DistillResult", "distill_generator", "iter_distill_generator"]
 
@@ -116,8 +117,7 @@ def iter_distill_generator(
     if steps < 1 or batch_size < 1:
         raise InvalidInputError(f"need steps >= 1 and batch_size >= 1; got {steps}, {batch_size}.")
     w01 = np.asarray(teacher.scaling.forward(np.asarray(windows, np.float32)), np.float64)
-    sigma = np.median(np.abs(np.diff(w01, axis=1)), axis=(0, 1)) / (0.6745 * 2**0.5)
-    sigma_t = torch.from_numpy(np.maximum(sigma, 1e-4).astype(np.float32))
+    sigma_t = torch.from_numpy(diff_noise_sd(w01))
     c0 = time.process_time()
     torch.manual_seed(seed)
     student = build_generator(config)

@@ -27,28 +27,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from .windows import diff_noise_sd
 
-__all__ = ["PeakTarget", "diff_noise_sd", "window_peaks"]
-
-
-def diff_noise_sd(windows: np.ndarray) -> np.ndarray:
-    """Noise SD per neuron from frame-to-frame differences: median |diff| / (0.6745 sqrt 2).
-
-    Parameters
-    ----------
-    windows : numpy.ndarray
-        (M, T, N) windows (any units; the result is in the same units).
-
-    Returns
-    -------
-    numpy.ndarray
-        float32 (N,) SD per neuron, at least 1e-4.
-    """
-    w = np.asarray(windows, np.float64)
-    if w.ndim != 3 or w.shape[1] < 2:
-        raise InvalidInputError(f"diff_noise_sd: expected (M, T, N) windows; got {w.shape}.")
-    sd = np.median(np.abs(np.diff(w, axis=1)), axis=(0, 1)) / (0.6745 * 2**0.5)
-    return np.maximum(sd, 1e-4).astype(np.float32)
+__all__ = ["PeakTarget", "window_peaks"]
 
 
 def window_peaks(x: Any, sigma: Any) -> Any:

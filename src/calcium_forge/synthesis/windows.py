@@ -19,6 +19,7 @@ from ..recording import Recording
 __all__ = [
     "Scaling",
     "WindowSplit",
+    "diff_noise_sd",
     "make_windows",
     "observation_noise_sd",
     "split_windows",
@@ -128,6 +129,26 @@ def observation_noise_sd(windows: np.ndarray, max_windows: int = 256) -> np.ndar
     pick = np.unique(np.linspace(0, len(w) - 1, min(len(w), max_windows)).astype(int))
     sn = np.array([[GetSn(w[i, :, j]) for j in range(w.shape[2])] for i in pick])
     return np.nan_to_num(np.median(sn, axis=0)).astype(np.float32)
+
+
+def diff_noise_sd(windows: np.ndarray) -> np.ndarray:
+    """Noise SD per neuron from frame-to-frame differences: median |diff| / (0.6745 sqrt 2).
+
+    Parameters
+    ----------
+    windows : numpy.ndarray
+        (M, T, N) windows (any units; the result is in the same units).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (N,) SD per neuron, at least 1e-4.
+    """
+    w = np.asarray(windows, np.float64)
+    if w.ndim != 3 or w.shape[1] < 2:
+        raise InvalidInputError(f"diff_noise_sd: expected (M, T, N) windows; got {w.shape}.")
+    sd = np.median(np.abs(np.diff(w, axis=1)), axis=(0, 1)) / (0.6745 * 2**0.5)
+    return np.maximum(sd, 1e-4).astype(np.float32)
 
 
 def make_windows(traces: np.ndarray, window: int, stride: int = 1) -> np.ndarray:
