@@ -44,6 +44,12 @@ def _args() -> argparse.Namespace:
     ap.add_argument("adversarial", help="the adversarially trained model (.pt or checkpoint)")
     ap.add_argument("--out", required=True, help="target .pt (card beside it)")
     ap.add_argument("--distill-steps", type=int, default=6000, help="0 = keep the architecture")
+    ap.add_argument(
+        "--transient-weight",
+        type=float,
+        default=0.0,
+        help="weight of the teacher's transients in the distillation loss",
+    )
     ap.add_argument("--top-up", type=float, default=1.0, help="share of missing noise variance")
     ap.add_argument("--steps", type=int, default=400, help="matching steps (0 = none)")
     ap.add_argument("--weight", type=float, default=1000.0, help="matching weight")
@@ -89,6 +95,7 @@ def main() -> None:
         base,
         make_windows(first, base.config.window, 4),
         distill_steps=args.distill_steps,
+        transient_weight=args.transient_weight,
         top_up=args.top_up,
         match_steps=args.steps,
         match_weight=args.weight,

@@ -8,11 +8,15 @@ CPU. Distillation gets it cheaply: the student (any :class:`GANConfig` with the
 same window, neurons and latent size) learns to map each latent z to the
 teacher's output for the same z,
 
-``L = mean(((G_student(z) - G_teacher(z)) / sigma_n) ** 2)``
+``L = mean(w * ((G_student(z) - G_teacher(z)) / sigma_n) ** 2)``,
+``w = 1 + a * max((G_teacher(z) - median_t G_teacher(z)) / sigma_n, 0)``
 
 with sigma_n each neuron's noise level in the model's [0, 1] units (so that a
 neuron with a small range weighs as much as one with a large range), Adam with
-a cosine-decaying learning rate. What the student cannot draw -- the grid
+a cosine-decaying learning rate. The weight ``w`` (``transient_weight`` a)
+makes the frames of the teacher's transients count in proportion to their
+height: with a = 0 the rare large transients of sparse neurons are a small
+part of the mean and the student flattens them. What the student cannot draw -- the grid
 pattern -- is left out, the rest is kept. The student is returned without
 observation noise (``obs_sigma`` = 0);
 :func:`~calcium_forge.synthesis.observation_noise.top_up_observation_noise`
@@ -71,6 +75,7 @@ def iter_distill_generator(
     steps: int = 6000,
     batch_size: int = 64,
     lr: float = 3e-4,
+    transient_weight: float = 0.0,
     seed: int = 0,
     progress_every: int = 100,
 ) -> ProgressGen[DistillResult]:
@@ -91,6 +96,9 @@ def iter_distill_generator(
         Latents per step.
     lr : float
         Initial learning rate (cosine decay to lr / 10).
+    transient_weight : float
+        a in the frame weight ``1 + a * (height above the window's median in
+        noise units)`` (0 = plain noise-weighted MSE).
     seed : int
         Seed of the student's initialisation and of the latents.
     progress_every : int
@@ -131,7 +139,11 @@ def iter_distill_generator(
         with torch.no_grad():
             target = _teacher_output(teacher, z)
         out = student(z, None, False)
-        loss = (((out - target) / sigma_t) ** 2).mean()
+        weight = 1.0
+        if transient_weight > 0:
+            excess = (target - target.median(dim=1, keepdim=True).values) / sigma_t
+            weight = 1.0 + transient_weight * excess.clamp_min(0.0)
+        loss = (weight * ((out - target) / sigma_t) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -141,6 +153,7 @@ def iter_distill_generator(
             yield Progress(step, steps, "distillation", {"loss": history["loss"][-1]})
     student.eval()
     settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed}
+    settings["transient_weight"] = transient_weight
     card = {**teacher.card, "distillation": {**settings, "final_loss": history["loss"][-1]}}
     card["teacher_config"] = teacher.config.to_dict()
     model = CalciumGAN(config, teacher.scaling, teacher.fs_hz, generator=student, card=card)
@@ -168,7 +181,8 @@ def distill_generator(
     progress_bar : bool
         Show a tqdm bar.
     **kwargs
-        ``steps``, ``batch_size``, ``lr``, ``seed``, ``progress_every``.
+        ``steps``, ``batch_size``, ``lr``, ``transient_weight``, ``seed``,
+        ``progress_every``.
 
     Returns
     -------

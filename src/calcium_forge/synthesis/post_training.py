@@ -49,6 +49,7 @@ def post_train(
     windows: np.ndarray,
     *,
     distill_steps: int = 6000,
+    transient_weight: float = 0.0,
     top_up: float = 1.0,
     match_steps: int = 400,
     match_weight: float = 1000.0,
@@ -66,6 +67,9 @@ def post_train(
     distill_steps : int
         Distillation steps into :meth:`GANConfig.linear` (0 = keep the
         architecture; a model with linear up-sampling is never distilled).
+    transient_weight : float
+        Weight of the teacher's transients in the distillation loss
+        (:func:`.distill.iter_distill_generator`).
     top_up : float
         Share of the missing noise variance to add (0 = none).
     match_steps : int
@@ -92,7 +96,13 @@ def post_train(
         student = GANConfig.linear(n_neurons=cfg.n_neurons, window=cfg.window)
         student.latent_dim = cfg.latent_dim
         model = distill_generator(
-            model, student, windows, steps=distill_steps, seed=seed, progress_bar=progress_bar
+            model,
+            student,
+            windows,
+            steps=distill_steps,
+            transient_weight=transient_weight,
+            seed=seed,
+            progress_bar=progress_bar,
         ).model
         cpu["distillation"] = round(time.process_time() - c0, 1)
     if top_up > 0:
