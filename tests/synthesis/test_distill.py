@@ -62,3 +62,25 @@ def test_student_must_share_window_neurons_and_latent():
     w = np.zeros((4, 32, 3), np.float32)
     with pytest.raises(InvalidInputError, match="must be the teacher's"):
         distill_generator(teacher, _cfg(latent_dim=8), w, steps=1)
+
+
+def test_transient_weight_keeps_the_teachers_peaks_closer():
+    torch.manual_seed(3)
+    teacher = CalciumGAN(_cfg(), Scaling(0.0, 1.0), 30.0)  # transposed convs: a hard teacher
+    windows = np.random.default_rng(0).normal(0.5, 0.05, (20, 32, 3)).astype(np.float32)
+    student_cfg = _cfg(upsample="linear")
+    z = torch.randn(256, 4)
+    with torch.no_grad():
+        t_out = teacher.generator(z).numpy()
+    top = t_out - np.median(t_out, axis=1, keepdims=True)
+    top = top > np.quantile(top, 0.95)  # the teacher's highest frames
+    errors = {}
+    for a in (0.0, 30.0):
+        res = distill_generator(
+            teacher, student_cfg, windows, steps=150, batch_size=16, lr=3e-3, transient_weight=a
+        )
+        assert res.model.card["distillation"]["transient_weight"] == a
+        with torch.no_grad():
+            s_out = res.model.generator(z, None, False).numpy()
+        errors[a] = float(np.mean((s_out - t_out)[top] ** 2))
+    assert errors[30.0] < 0.8 * errors[0.0]
