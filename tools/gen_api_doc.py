@@ -44,7 +44,6 @@ MODULES = [
     ("calcium_forge.synthesis.distill", "Distillation into another generator architecture."),
     ("calcium_forge.synthesis.observation_noise", "Observation noise at the data's level."),
     ("calcium_forge.synthesis.correlation_matching", "Correlation matching of a CalciumGAN."),
-    ("calcium_forge.synthesis.peak_matching", "Transient heights in the generator loss."),
     ("calcium_forge.synthesis.movie", "Synthetic two-photon movies."),
     ("calcium_forge.distributed", "Batch jobs on dask.distributed."),
     ("calcium_forge.pipeline", "From a TIFF movie to Suite2P ROIs, dF/F, spikes and figures."),

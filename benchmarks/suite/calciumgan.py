@@ -175,7 +175,6 @@ def run(args) -> None:
             ema_decay=args.ema_decay,
             lr=args.lr,
             betas=tuple(args.betas),
-            peak_weight=args.peak_weight,
         )
         model_dir = out / name.replace(" ", "_")
         resume = model_dir / "checkpoint.pt" if args.resume else None
@@ -454,13 +453,6 @@ def main() -> None:
         nargs=2,
         default=(0.9, 0.9999),
         help="Adam betas of both nets (paper: 0.9 0.9999)",
-    )
-    ap.add_argument(
-        "--peak-weight",
-        type=float,
-        default=0.0,
-        help="weight of the transient-height term in the generator loss "
-        "(GANTrainConfig.peak_weight; 0 = the paper's loss)",
     )
     ap.add_argument(
         "--post-train",

@@ -58,3 +58,15 @@ def test_split_rejects_too_short_blocks():
     rec = Recording(np.zeros((2, 100), np.float32) + np.arange(100), 30.0)
     with pytest.raises(InvalidInputError, match="held-out block"):
         split_windows(rec, 50, held_out_fraction=0.2)
+
+
+def test_diff_noise_sd_recovers_white_noise_and_names_bad_shapes():
+    from calcium_forge.synthesis.windows import diff_noise_sd
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((50, 200, 3)) * np.array([0.1, 1.0, 3.0])
+    w[:, :, 1] += np.linspace(0, 5, 200)  # a slow drift barely changes the differences
+    np.testing.assert_allclose(diff_noise_sd(w), [0.1, 1.0, 3.0], rtol=0.05)
+    assert diff_noise_sd(np.zeros((2, 10, 1)))[0] == pytest.approx(1e-4)
+    with pytest.raises(InvalidInputError, match="expected"):
+        diff_noise_sd(np.zeros((4, 10)))

@@ -44,7 +44,6 @@ from ..progress import Progress, ProgressGen
 from ._ddp import DistContext, all_reduce_mean, average_gradients, shard_indices
 from .calciumgan import CalciumGAN
 from .gan_networks import GANConfig, build_critic, build_generator
-from .peak_matching import PeakTarget
 from .windows import Scaling, WindowSplit, observation_noise_sd
 
 __all__ = [
@@ -243,10 +242,6 @@ class GANTrainer:
         self.batch_rows = None  # this rank's positions in the global batch (None: all)
         self.ema_gen: Any = None
         self.ema_from: int | None = None
-        self.peak_target = None
-        if getattr(config, "peak_weight", 0.0) > 0:
-            local = config.batch_size // self.world_size
-            self.peak_target = PeakTarget.from_windows(self.split.train, local)
 
     def _resume_from(self, ckpt: dict) -> None:
         """Load networks, optimisers, history, step, scaling and RNG state of a checkpoint."""
@@ -403,14 +398,11 @@ class GANTrainer:
         return loss_d.item(), (d_real - d_fake).item(), gp.item()
 
     def generator_step(self) -> float:
-        """One generator update (``L_G = -E[D(G(z))]`` (+ w L_peak)); returns loss_g."""
+        """One generator update (``L_G = -E[D(G(z))]``); returns loss_g."""
         z = self._latent_batch()
         obs = self._obs_noise_batch()
         with self._autocast():
-            fake = self.gen_m(z, None, obs)
-            loss_g = -self.critic(fake).float().mean()
-            if self.peak_target is not None:
-                loss_g = loss_g + self.config.peak_weight * self.peak_target.loss(fake.float())
+            loss_g = -self.critic(self.gen_m(z, None, obs)).float().mean()
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_g)

@@ -114,10 +114,6 @@ class GANTrainConfig:
         this decay per generator step (e.g. 0.999) and sample from it (weight
         averaging; Yazıcı et al. 2019). None: the raw generator (the paper).
         It can be switched on when resuming; the average then starts there.
-    peak_weight : float
-        Weight of the transient-height term added to the generator loss
-        (:mod:`.peak_matching`; 0 = the paper's loss). Under data parallelism
-        each process matches its own share of the batch.
     """
 
     steps: int = 1000
@@ -138,7 +134,6 @@ class GANTrainConfig:
     held_out_fraction: float = 0.2
     per_neuron_scaling: bool = False
     ema_decay: float | None = None
-    peak_weight: float = 0.0
 
     def __post_init__(self) -> None:
         self.betas = (float(self.betas[0]), float(self.betas[1]))

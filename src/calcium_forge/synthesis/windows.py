@@ -134,6 +134,9 @@ def observation_noise_sd(windows: np.ndarray, max_windows: int = 256) -> np.ndar
 def diff_noise_sd(windows: np.ndarray) -> np.ndarray:
     """Noise SD per neuron from frame-to-frame differences: median |diff| / (0.6745 sqrt 2).
 
+    The weights of distillation and correlation matching (in the model's
+    [0, 1] units) use it.
+
     Parameters
     ----------
     windows : numpy.ndarray
