@@ -13,12 +13,13 @@ teacher's output for the same z,
 
 with sigma_n each neuron's noise level in the model's [0, 1] units (so that a
 neuron with a small range weighs as much as one with a large range), Adam with
-a cosine-decaying learning rate. The weight ``w`` (``transient_weight`` a)
-makes the frames of the teacher's transients count in proportion to their
-height: with a = 0 the rare large transients of sparse neurons are a small
-part of the mean and the student flattens them. What the student cannot draw -- the grid
-pattern -- is left out, the rest is kept. The student is returned without
-observation noise (``obs_sigma`` = 0);
+a cosine-decaying learning rate. The weight ``w`` (``transient_weight`` a,
+default 0) makes the frames of the teacher's transients count in proportion to
+their height; it was meant to keep the rare large transients of sparse
+neurons, which the plain loss flattens, but on the hippocampus model a = 1 did
+not bring them back (docs/benchmarks.md, "Per-neuron statistics"). What the
+student cannot draw -- the grid pattern -- is left out, the rest is kept. The
+student is returned without observation noise (``obs_sigma`` = 0);
 :func:`~calcium_forge.synthesis.observation_noise.top_up_observation_noise`
 gives it the data's level. Torch is imported lazily.
 """
