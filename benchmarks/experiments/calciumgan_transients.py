@@ -29,21 +29,11 @@ THRESHOLDS_SN = (1, 2, 4, 8)
 
 def event_rates(windows: np.ndarray, sn: np.ndarray, decay_s: np.ndarray, fs_hz: float):
     """(len(THRESHOLDS_SN), N) rate in Hz of deconvolved amplitudes above each threshold."""
-    from calcium_forge.inference.oasis import deconvolve_trace
+    from calcium_forge.evaluation.population import deconvolved_amplitudes
 
-    m, t, n = windows.shape
-    out = np.zeros((len(THRESHOLDS_SN), n))
-    for j in range(n):
-        amps = []
-        for i in range(m):
-            y = np.asarray(windows[i, :, j], np.float64)
-            r = deconvolve_trace(
-                y, sn=float(sn[j]), penalty=1, tau_d=float(decay_s[j]), framerate=fs_hz
-            )
-            amps.append(r.s / sn[j])
-        a = np.concatenate(amps)
-        out[:, j] = [(a > th).sum() / (m * t / fs_hz) for th in THRESHOLDS_SN]
-    return out
+    amps = deconvolved_amplitudes(windows, fs_hz, sn, decay_s)  # (M, N, T), sn units
+    seconds = amps.shape[0] * amps.shape[2] / fs_hz
+    return np.array([(amps > th).sum(axis=(0, 2)) / seconds for th in THRESHOLDS_SN])
 
 
 def main() -> None:

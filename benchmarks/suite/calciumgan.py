@@ -216,7 +216,7 @@ def run(args) -> None:
             "pretrain_steps": args.pretrain_steps,
         }
         if args.post_train:
-            model = _post_train(model, train_w, extra, model_dir)
+            model = _post_train(model, train_w, extra, model_dir, args.seed)
         syn = model.sample_windows(n_syn, seed=args.seed + 2)
         evaluate(name, syn, extra)
         if args.save_model and ps > 0:
@@ -242,12 +242,12 @@ def run(args) -> None:
     (out / "results.json").write_text(json.dumps(results, indent=2, default=float))
 
 
-def _post_train(model, train_w: np.ndarray, extra: dict, model_dir: Path):
+def _post_train(model, train_w: np.ndarray, extra: dict, model_dir: Path, seed: int):
     """Run the post-training recipe (defaults of ``post_train``) and record its CPU seconds."""
     from calcium_forge.synthesis.post_training import post_train
 
     model.save(model_dir / "model_adversarial.pt")
-    post = post_train(model, train_w, seed=int(model.card.get("seed", 0)))
+    post = post_train(model, train_w, seed=seed)
     extra["post_training_cpu_seconds"] = post.cpu_seconds
     post.model.save(model_dir / "model.pt")
     print("  post-training CPU s", json.dumps(post.cpu_seconds), flush=True)

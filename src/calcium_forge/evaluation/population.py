@@ -42,6 +42,7 @@ __all__ = [
     "PowerSpectrum",
     "as_windows",
     "deconvolve_windows",
+    "deconvolved_amplitudes",
     "estimate_decay_s",
     "estimate_noise",
     "population_statistics",
@@ -158,6 +159,53 @@ def estimate_decay_s(
     return np.clip(tau, 1.0 / fs_hz, 10.0)
 
 
+def deconvolved_amplitudes(
+    windows: np.ndarray,
+    fs_hz: float | None = None,
+    sn: np.ndarray | None = None,
+    decay_s: np.ndarray | None = None,
+) -> np.ndarray:
+    """OASIS (AR(1), L1) per window and neuron -> deconvolved amplitude per frame, in sn units.
+
+    Parameters
+    ----------
+    windows : numpy.ndarray
+        (M, T, N) traces in original units at their native rate.
+    fs_hz : float, optional
+        Frame rate in Hz (needed with ``decay_s``).
+    sn : numpy.ndarray, optional
+        Noise level per neuron (N,) in trace units, passed to OASIS; estimated
+        per window when None.
+    decay_s : numpy.ndarray, optional
+        Decay time constant per neuron (N,) in s; OASIS estimates g per window
+        when None.
+
+    Returns
+    -------
+    numpy.ndarray
+        float (M, N, T): deconvolved amplitude / noise level (dimensionless; 0
+        for constant windows).
+    """
+    from oasis.functions import GetSn
+
+    from ..inference.oasis import deconvolve_trace
+
+    if decay_s is not None and fs_hz is None:
+        raise InvalidInputError("decay_s needs fs_hz, the frame rate in Hz.")
+    w = np.asarray(windows, np.float64)
+    m, t, n = w.shape
+    out = np.zeros((m, n, t))
+    for i in range(m):
+        for j in range(n):
+            y = w[i, :, j]
+            if np.ptp(y) <= 0:
+                continue
+            s_n = float(sn[j]) if sn is not None else float(GetSn(y))
+            kw = {} if decay_s is None else {"tau_d": float(decay_s[j]), "framerate": fs_hz}
+            out[i, j] = deconvolve_trace(y, sn=s_n, penalty=1, **kw).s / s_n
+    return out
+
+
 def deconvolve_windows(
     windows: np.ndarray,
     fs_hz: float | None = None,
@@ -188,25 +236,7 @@ def deconvolve_windows(
     numpy.ndarray
         bool (M, N, T): True on frames with a spike.
     """
-    from oasis.functions import GetSn
-
-    from ..inference.oasis import deconvolve_trace
-
-    if decay_s is not None and fs_hz is None:
-        raise InvalidInputError("deconvolve_windows: decay_s needs fs_hz.")
-    w = np.asarray(windows, np.float64)
-    m, t, n = w.shape
-    out = np.zeros((m, n, t), bool)
-    for i in range(m):
-        for j in range(n):
-            y = w[i, :, j]
-            if np.ptp(y) <= 0:
-                continue
-            s_n = float(sn[j]) if sn is not None else float(GetSn(y))
-            kw = {} if decay_s is None else {"tau_d": float(decay_s[j]), "framerate": fs_hz}
-            res = deconvolve_trace(y, sn=s_n, penalty=1, **kw)
-            out[i, j] = res.s > spike_threshold_sn * s_n
-    return out
+    return deconvolved_amplitudes(windows, fs_hz, sn, decay_s) > spike_threshold_sn
 
 
 # ------------------------------------------------------------ statistics
